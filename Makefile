@@ -1,0 +1,64 @@
+# CityLoop: `make run` runs the whole system, `make test` runs the tests. Both set everything up first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+export CITYLOOP_HOME ?= $(CURDIR)/.local
+VENV := .venv
+PY := $(VENV)/bin/python
+SITE = $(shell $(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+ROOTS := libs/common services/intake services/router services/sla services/feedback
+
+.PHONY: help setup venv infra bootstrap run test lint typecheck unit bench down clean distclean
+
+help:
+	@echo "make run    set up everything, then run the four services and the API gateway"
+	@echo "make test   set up everything, then lint, type-check and run all tests on the real broker and database"
+	@echo "make bench  run the benchmarks"
+	@echo "make down   stop Kafka and PostgreSQL;  make clean  also delete their data;  make distclean  also the venv"
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: pyproject.toml
+	@echo "==> python virtual environment ($(VENV))"
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check --upgrade pip
+	$(VENV)/bin/pip install -q --disable-pip-version-check -e '.[dev]'
+	@# One namespace package `cityloop` across libs/common and every service (see pyproject.toml).
+	@printf '%s\n' $(addprefix $(CURDIR)/,$(ROOTS)) > $(SITE)/cityloop.pth
+	@touch $@
+
+infra: venv
+	@scripts/infra/up.sh
+
+bootstrap: infra
+	@$(PY) scripts/bootstrap.py
+
+setup: bootstrap
+
+run: setup
+	@$(PY) scripts/run_all.py
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: venv
+	$(VENV)/bin/mypy libs/common services scripts tests
+
+unit: venv
+	$(VENV)/bin/pytest tests/unit -q
+
+test: export CITYLOOP_PG_FAST = 1
+test: lint typecheck infra
+	$(VENV)/bin/pytest -q
+
+bench: setup
+	$(PY) -m tests.bench
+
+down:
+	@scripts/infra/down.sh
+
+clean: down
+	rm -rf $(CITYLOOP_HOME)
+
+distclean: clean
+	rm -rf $(VENV)

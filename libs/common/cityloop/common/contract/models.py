@@ -1,0 +1,147 @@
+"""Data carried by contract events (the ``data`` member of the CloudEvent)."""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class Urgency(StrEnum):
+    NORMAL = "normal"
+    URGENT = "urgent"
+    CRITICAL = "critical"
+
+
+class TicketStatus(StrEnum):
+    RECEIVED = "received"
+    NEEDS_DISPATCHER = "needs_dispatcher"
+    HANDED_OVER = "handed_over"
+    DISPATCHED = "dispatched"
+    ACCEPTED = "accepted"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+class _Data(BaseModel):
+    # Additive contract: readers ignore fields they do not know yet.
+    model_config = ConfigDict(extra="ignore")
+
+
+class GridChain(_Data):
+    """A location resolved down the five levels; the missing tail stays None."""
+
+    district: str | None = None
+    street: str | None = None
+    community: str | None = None
+    grid: str | None = None
+
+
+class TaskLocation(_Data):
+    chain: GridChain = Field(default_factory=GridChain)
+    address_masked: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+
+
+class TaskMode(_Data):
+    kind: Literal["peacetime", "emergency"] = "peacetime"
+    emergency_id: str | None = None
+
+
+class Deadlines(_Data):
+    accept_by: datetime | None = None
+    resolve_by: datetime | None = None
+
+
+class MaskedContact(_Data):
+    name: str | None = None
+    phone: str | None = None
+
+
+class TaskAssigned(_Data):
+    ticket_id: str
+    assignment_id: str
+    dept_code: str
+    role: Literal["lead", "assist"]
+    category: str
+    category_name: str | None = None
+    description: str
+    location: TaskLocation
+    urgency: Urgency
+    mode: TaskMode = Field(default_factory=TaskMode)
+    deadlines: Deadlines = Field(default_factory=Deadlines)
+    citizen: MaskedContact = Field(default_factory=MaskedContact)
+
+
+class TaskUpdated(_Data):
+    ticket_id: str
+    assignment_id: str
+    dept_code: str
+    change: str  # deadline_moved, mode_changed, merged, urged, supervised ...
+    note: str | None = None
+    deadlines: Deadlines | None = None
+    mode: TaskMode | None = None
+
+
+class TaskWithdrawn(_Data):
+    ticket_id: str
+    assignment_id: str
+    dept_code: str
+    reason: str
+
+
+class DeptUpdate(_Data):
+    """Any ``cityloop.dept.*`` event from a department's system."""
+
+    ticket_id: str = Field(min_length=1)
+    assignment_id: str = Field(min_length=1)
+    dept_code: str = Field(min_length=1)
+    note: str | None = Field(default=None, max_length=4000)
+    reason: str | None = Field(default=None, max_length=2000)
+    suggested_dept: str | None = None
+    requested_deadline: datetime | None = None
+
+
+class DeptRejected(DeptUpdate):
+    @model_validator(mode="after")
+    def _reason_required(self) -> "DeptRejected":
+        if not (self.reason and self.reason.strip()):
+            raise ValueError("reason: a rejection (退单) must say why")
+        return self
+
+
+class DeptExtensionRequested(DeptUpdate):
+    @model_validator(mode="after")
+    def _deadline_required(self) -> "DeptExtensionRequested":
+        if self.requested_deadline is None:
+            raise ValueError("requested_deadline: an extension request must name the new deadline")
+        return self
+
+
+class LifecycleEvent(_Data):
+    """``ticket.lifecycle``: what changed, who did it, and the ticket's status after it."""
+
+    ticket_id: str
+    status: TicketStatus | None = None
+    actor: str
+    summary: str
+    detail: dict[str, object] = Field(default_factory=dict)
+
+
+class TicketLocation(_Data):
+    address: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+
+
+class TicketSnapshot(_Data):
+    """The ticket as announced by ``cityloop.ticket.created`` (``detail``): what routing needs, masked."""
+
+    channel: str
+    category: str | None = None
+    description: str
+    location: TicketLocation
+    urgency: Urgency = Urgency.NORMAL
+    citizen: MaskedContact = Field(default_factory=MaskedContact)
+    created_at: datetime

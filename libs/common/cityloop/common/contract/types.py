@@ -1,0 +1,39 @@
+"""CloudEvent ``type`` values. Contract types are promises: change only additively."""
+
+# dept.<dept_code>.tasks: CityLoop -> one department's system
+TASK_ASSIGNED = "cityloop.task.assigned"
+TASK_UPDATED = "cityloop.task.updated"
+TASK_WITHDRAWN = "cityloop.task.withdrawn"
+
+# dept.updates: every department's system -> CityLoop
+DEPT_ACCEPTED = "cityloop.dept.accepted"
+DEPT_REJECTED = "cityloop.dept.rejected"
+DEPT_PROGRESS = "cityloop.dept.progress"
+DEPT_RESOLVED = "cityloop.dept.resolved"
+DEPT_EXTENSION_REQUESTED = "cityloop.dept.extension_requested"
+DEPT_UPDATE_TYPES = frozenset({DEPT_ACCEPTED, DEPT_REJECTED, DEPT_PROGRESS, DEPT_RESOLVED, DEPT_EXTENSION_REQUESTED})
+
+# control.mode (compacted)
+MODE_EMERGENCY_DECLARED = "cityloop.mode.emergency_declared"
+MODE_EMERGENCY_UPDATED = "cityloop.mode.emergency_updated"
+MODE_EMERGENCY_STOOD_DOWN = "cityloop.mode.emergency_stood_down"
+
+# ticket.lifecycle: every state change of a ticket, personal data masked
+TICKET_CREATED = "cityloop.ticket.created"
+TICKET_DISPATCHED = "cityloop.ticket.dispatched"
+TICKET_NEEDS_DISPATCHER = "cityloop.ticket.needs_dispatcher"
+TICKET_HANDED_OVER = "cityloop.ticket.handed_over"
+TICKET_ACCEPTED = "cityloop.ticket.accepted"
+TICKET_REJECTED = "cityloop.ticket.rejected"
+TICKET_PROGRESS = "cityloop.ticket.progress"
+TICKET_EXTENSION_REQUESTED = "cityloop.ticket.extension_requested"
+TICKET_RESOLVED = "cityloop.ticket.resolved"
+TICKET_CLOSED = "cityloop.ticket.closed"
+TICKET_REOPENED = "cityloop.ticket.reopened"
+SLA_DEADLINES_SET = "cityloop.sla.deadlines_set"
+SLA_DEADLINE_MET = "cityloop.sla.deadline_met"
+SLA_WARNING = "cityloop.sla.warning"
+SLA_BREACHED = "cityloop.sla.breached"
+SLA_ESCALATED = "cityloop.sla.escalated"
+CALLBACK_OPENED = "cityloop.callback.opened"
+CALLBACK_RECORDED = "cityloop.callback.recorded"

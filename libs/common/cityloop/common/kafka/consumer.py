@@ -1,0 +1,155 @@
+"""Consuming CloudEvents so that each one takes effect exactly once.
+
+For every message: parse the envelope (a broken one goes to the DLQ with the reason), then in ONE
+database transaction claim the event id in the inbox and apply the handler. Offsets are committed only
+after the batch's transactions committed, so a crash redelivers and the inbox turns the repeat into a
+no-op. A handler refuses an event by raising ``Refused``: it goes to the DLQ, nothing changes.
+"""
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+
+import structlog
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from prometheus_client import Counter, Histogram
+from tenacity import AsyncRetrying, retry_if_not_exception_type, stop_after_attempt, wait_exponential
+
+from cityloop.common import inbox
+from cityloop.common.db.pool import Conn, PgPool
+from cityloop.common.envelope import CloudEvent, EnvelopeError
+from cityloop.common.kafka.producer import EventProducer
+from cityloop.common.topics import full_name
+
+log = structlog.get_logger(__name__)
+
+EVENTS_CONSUMED = Counter(
+    "cityloop_events_consumed_total", "Events read by consumers, by outcome", ["consumer", "outcome"]
+)
+HANDLE_SECONDS = Histogram(
+    "cityloop_event_handle_seconds", "Time to apply one event, transaction included", ["consumer"]
+)
+
+Handler = Callable[[Conn, CloudEvent], Awaitable[None]]
+
+
+class Refused(Exception):
+    """The event is well-formed but must not be applied (e.g. a department that does not hold the task)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def dlq_name(topic: str) -> str:
+    return f"{topic}.dlq"
+
+
+class EventConsumer:
+    """Runs ``handler`` for every event on ``topics`` (logical names) within consumer group ``name``."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        topics: Sequence[str],
+        handler: Handler,
+        pool: PgPool,
+        producer: EventProducer,
+        bootstrap: str,
+        topic_prefix: str,
+        group_prefix: str = "cityloop",
+        max_attempts: int = 3,
+    ) -> None:
+        self.name = name
+        self._topics = [full_name(t, topic_prefix) for t in topics]
+        self._prefix = topic_prefix
+        self._handler = handler
+        self._pool = pool
+        self._producer = producer
+        self._max_attempts = max_attempts
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap,
+            group_id=f"{topic_prefix}{group_prefix}.{name}",
+            client_id=f"{group_prefix}.{name}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+            max_poll_interval_ms=300_000,
+            session_timeout_ms=10_000,
+            heartbeat_interval_ms=3_000,
+            metadata_max_age_ms=5_000,
+        )
+        self.ready = asyncio.Event()
+
+    async def run(self) -> None:
+        self._consumer.subscribe(self._topics)
+        await self._consumer.start()
+        try:
+            while True:
+                batches = await self._consumer.getmany(timeout_ms=500, max_records=200)
+                self.ready.set()
+                for tp, records in batches.items():
+                    for record in records:
+                        await self._process(tp, record)
+                    await self._consumer.commit({tp: records[-1].offset + 1})
+        finally:
+            await self._consumer.stop()
+
+    async def _process(self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes]) -> None:
+        try:
+            event = CloudEvent.from_bytes(record.value)
+        except EnvelopeError as exc:
+            await self._dead_letter(tp, record, reason=str(exc), event_id=None)
+            return
+        log_ctx = log.bind(consumer=self.name, event_id=event.id, event_type=event.type, ticket_id=event.subject)
+        started = time.perf_counter()
+        try:
+            applied = await self._apply_with_retries(event)
+        except Refused as exc:
+            log_ctx.warning("event.refused", reason=exc.reason)
+            await self._dead_letter(tp, record, reason=exc.reason, event_id=event.id)
+            return
+        except Exception as exc:  # retries exhausted: park it in the DLQ rather than block the partition
+            log_ctx.exception("event.failed")
+            await self._dead_letter(tp, record, reason=f"handler failed: {exc!r}", event_id=event.id)
+            return
+        HANDLE_SECONDS.labels(self.name).observe(time.perf_counter() - started)
+        EVENTS_CONSUMED.labels(self.name, "applied" if applied else "duplicate").inc()
+        log_ctx.debug("event.applied" if applied else "event.duplicate")
+
+    async def _apply_with_retries(self, event: CloudEvent) -> bool:
+        async for attempt in AsyncRetrying(
+            stop=stop_after_attempt(self._max_attempts),
+            wait=wait_exponential(multiplier=0.2, max=5),
+            retry=retry_if_not_exception_type(Refused),
+            reraise=True,
+        ):
+            with attempt:
+                return await self.apply(event)
+        raise AssertionError("unreachable: AsyncRetrying reraises")
+
+    async def apply(self, event: CloudEvent) -> bool:
+        """Apply one event exactly once; False if it had been applied already."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            if not await inbox.claim(conn, self.name, event.id):
+                return False
+            await self._handler(conn, event)
+            return True
+
+    async def _dead_letter(
+        self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes], *, reason: str, event_id: str | None
+    ) -> None:
+        EVENTS_CONSUMED.labels(self.name, "dead_lettered").inc()
+        logical = tp.topic[len(self._prefix) :] if tp.topic.startswith(self._prefix) else tp.topic
+        headers = [
+            ("cityloop-dlq-reason", reason.encode()),
+            ("cityloop-dlq-consumer", self.name.encode()),
+            ("cityloop-dlq-source", f"{tp.topic}/{tp.partition}/{record.offset}".encode()),
+        ]
+        if event_id:
+            headers.append(("cityloop-dlq-event-id", event_id.encode()))
+        key = record.key.decode(errors="replace") if record.key else None
+        future = await self._producer.send_raw(dlq_name(logical), record.value or b"", key=key, headers=headers)
+        await future
+        log.warning("event.dead_lettered", consumer=self.name, reason=reason, source=tp.topic, offset=record.offset)

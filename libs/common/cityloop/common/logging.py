@@ -1,0 +1,35 @@
+"""Structured logs (structlog, JSON lines) carrying ticket_id and event_id wherever they are known.
+
+structlog over the stdlib formatter: context binding (``bind_contextvars``) follows a request or an event
+through every await without threading loggers by hand.
+"""
+
+import logging
+import sys
+
+import structlog
+
+
+def configure_logging(service: str, *, level: str = "INFO", json: bool = True) -> None:
+    processors: list[structlog.typing.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.StackInfoRenderer(),
+        structlog.processors.format_exc_info,
+    ]
+    renderer: structlog.typing.Processor = (
+        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    structlog.configure(
+        processors=[*processors, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+    structlog.contextvars.bind_contextvars(service=service)
+    logging.basicConfig(
+        level=level.upper(), stream=sys.stderr, format=f"%(asctime)s {service} %(name)s %(levelname)s %(message)s"
+    )
+    # aiokafka is chatty at INFO about every group join; warnings are what an operator needs.
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)

@@ -1,0 +1,106 @@
+"""Transactional outbox: ``enqueue`` inside the business transaction, ``OutboxRelay`` publishes.
+
+A crash after publishing but before marking republishes the same event id; consumers de-duplicate
+through their inbox, so the effect is exactly once.
+"""
+
+import asyncio
+import contextlib
+
+import structlog
+from prometheus_client import Counter, Gauge
+
+from cityloop.common.db.pool import Conn, PgPool
+from cityloop.common.envelope import CloudEvent
+from cityloop.common.kafka.producer import EventProducer
+
+log = structlog.get_logger(__name__)
+
+OUTBOX_PUBLISHED = Counter("cityloop_outbox_published_total", "Outbox events published", ["service"])
+OUTBOX_PENDING = Gauge("cityloop_outbox_pending", "Outbox events not yet published", ["service"])
+
+_RELAY_LOCK = 0x0C17_100B  # one relay per schema at a time keeps per-ticket order
+
+
+def _channel(schema: str) -> str:
+    return f"outbox_{schema}"
+
+
+async def enqueue(conn: Conn, topic: str, event: CloudEvent, *, key: str | None = None) -> None:
+    """Record an event for publishing; call inside the transaction that makes the change it announces."""
+    await conn.execute(
+        "INSERT INTO outbox (topic, key, event_id, payload) VALUES ($1, $2, $3, $4) ON CONFLICT (event_id) DO NOTHING",
+        topic,
+        key if key is not None else event.subject,
+        event.id,
+        event.to_bytes(),
+    )
+    await conn.execute("SELECT pg_notify($1, '')", _channel(await _schema(conn)))
+
+
+async def _schema(conn: Conn) -> str:
+    value = await conn.fetchval("SELECT current_schema()")
+    return str(value)
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        pool: PgPool,
+        producer: EventProducer,
+        *,
+        schema: str,
+        batch: int = 500,
+        idle_seconds: float = 0.5,
+    ) -> None:
+        self._pool = pool
+        self._producer = producer
+        self._schema = schema
+        self._batch = batch
+        self._idle = idle_seconds
+        self._wake = asyncio.Event()
+
+    async def run(self) -> None:
+        listener = await self._pool.acquire()
+        try:
+            await listener.add_listener(_channel(self._schema), self._on_notify)
+            while True:
+                published = await self.publish_once()
+                if published < self._batch:
+                    self._wake.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), self._idle)
+        finally:
+            with contextlib.suppress(Exception):
+                await listener.remove_listener(_channel(self._schema), self._on_notify)
+            await self._pool.release(listener)
+
+    def _on_notify(self, *_: object) -> None:
+        self._wake.set()
+
+    async def publish_once(self) -> int:
+        """Publish one batch in id order; returns how many rows were published."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", _RELAY_LOCK):
+                return 0
+            rows = await conn.fetch(
+                "SELECT id, topic, key, payload FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1",
+                self._batch,
+            )
+            if not rows:
+                OUTBOX_PENDING.labels(self._schema).set(0)
+                return 0
+            futures = [await self._producer.send_raw(r["topic"], r["payload"], key=r["key"]) for r in rows]
+            await asyncio.gather(*futures)
+            await conn.execute(
+                "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", [r["id"] for r in rows]
+            )
+        OUTBOX_PUBLISHED.labels(self._schema).inc(len(rows))
+        return len(rows)
+
+    async def prune(self, older_than_hours: int = 72) -> int:
+        """Published rows are kept a while for forensics, then deleted."""
+        result = await self._pool.execute(
+            "DELETE FROM outbox WHERE published_at < now() - make_interval(hours => $1)", older_than_hours
+        )
+        return int(result.split()[-1])

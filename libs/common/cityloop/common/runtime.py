@@ -1,0 +1,139 @@
+"""What every service process runs besides its own logic: the pool and migrations, the producer, the
+outbox relay and the consumers, supervised; plus the ops endpoints. Used from a FastAPI lifespan."""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from pathlib import Path
+
+import structlog
+from fastapi import FastAPI
+
+from cityloop.common.db.migrate import migrate
+from cityloop.common.db.pool import PgPool, create_pool
+from cityloop.common.kafka.consumer import EventConsumer, Handler
+from cityloop.common.kafka.producer import EventProducer
+from cityloop.common.ops import ops_router
+from cityloop.common.outbox import OutboxRelay
+from cityloop.common.settings import CommonSettings
+from cityloop.common.topics import TICKET_LIFECYCLE, all_topics, ensure_topics
+
+log = structlog.get_logger(__name__)
+
+
+class ServiceRuntime:
+    def __init__(self, settings: CommonSettings, *, migrations: Path | None) -> None:
+        self.settings = settings
+        self._migrations = migrations
+        self._pool: PgPool | None = None
+        self._producer: EventProducer | None = None
+        self._consumers: list[tuple[str, Sequence[str], Handler]] = []
+        self._workers: list[tuple[str, Callable[[], Awaitable[None]]]] = []
+        self._startup: list[Callable[[], Awaitable[None]]] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self.consumers: dict[str, EventConsumer] = {}
+
+    @property
+    def pool(self) -> PgPool:
+        if self._pool is None:
+            raise RuntimeError("runtime not started")
+        return self._pool
+
+    @property
+    def producer(self) -> EventProducer:
+        if self._producer is None:
+            raise RuntimeError("runtime not started")
+        return self._producer
+
+    def consume(self, name: str, topics: Sequence[str], handler: Handler) -> None:
+        """Register a consumer group ``name`` over ``topics``; started with the runtime."""
+        self._consumers.append((name, topics, handler))
+
+    def background(self, name: str, work: Callable[[], Awaitable[None]]) -> None:
+        """Register a long-running coroutine (a timer loop, a scheduler); restarted if it crashes."""
+        self._workers.append((name, work))
+
+    def on_start(self, step: Callable[[], Awaitable[None]]) -> None:
+        """Register a step run once the database is migrated, before any consumer starts."""
+        self._startup.append(step)
+
+    async def start(self) -> None:
+        s = self.settings
+        self._pool = await create_pool(s.database_url, s.db_schema, min_size=s.db_pool_min, max_size=s.db_pool_max)
+        await migrate(self._pool, s.db_schema, self._migrations)
+        await ensure_topics(s.kafka_bootstrap, s.topic_prefix, all_topics())
+        for step in self._startup:
+            await step()
+        self._producer = EventProducer(s.kafka_bootstrap, s.topic_prefix, client_id=f"cityloop.{s.service_name}")
+        await self._producer.start()
+        relay = OutboxRelay(
+            self._pool, self._producer, schema=s.db_schema, batch=s.outbox_batch, idle_seconds=s.outbox_idle_seconds
+        )
+        self._spawn("outbox-relay", relay.run)
+        for name, topics, handler in self._consumers:
+            consumer = EventConsumer(
+                name=name,
+                topics=topics,
+                handler=handler,
+                pool=self._pool,
+                producer=self._producer,
+                bootstrap=s.kafka_bootstrap,
+                topic_prefix=s.topic_prefix,
+            )
+            self.consumers[name] = consumer
+            self._spawn(f"consumer:{name}", consumer.run)
+        for name, work in self._workers:
+            self._spawn(name, work)
+        log.info("service.started", service=s.service_name)
+
+    def _spawn(self, name: str, work: Callable[[], Awaitable[None]]) -> None:
+        self._tasks.append(asyncio.create_task(self._supervise(name, work), name=name))
+
+    async def _supervise(self, name: str, work: Callable[[], Awaitable[None]]) -> None:
+        # A worker that dies (broker gone for a moment, database restart) comes back after a pause
+        # instead of leaving the service alive but deaf.
+        delay = 0.5
+        while True:
+            try:
+                await work()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("worker.crashed", worker=name, restart_in=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+
+    async def wait_consumers_ready(self) -> None:
+        """Until every consumer has joined its group and polled once (used by tests and readiness)."""
+        await asyncio.gather(*(c.ready.wait() for c in self.consumers.values()))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        if self._producer is not None:
+            await self._producer.stop()
+        if self._pool is not None:
+            await self._pool.close()
+        log.info("service.stopped", service=self.settings.service_name)
+
+    async def _check_db(self) -> None:
+        await self.pool.fetchval("SELECT 1")
+
+    async def _check_kafka(self) -> None:
+        await self.producer.check(TICKET_LIFECYCLE.name)
+
+    def attach(self, app: FastAPI) -> None:
+        app.include_router(ops_router({"database": self._check_db, "kafka": self._check_kafka}))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, _app: FastAPI) -> AsyncIterator[None]:
+        await self.start()
+        try:
+            yield
+        finally:
+            await self.stop()

@@ -1,0 +1,51 @@
+"""Settings: one base read from ``CITYLOOP_*``; each service overrides any field with its own prefix
+(``CITYLOOP_ROUTER_DATABASE_URL`` beats ``CITYLOOP_DATABASE_URL``)."""
+
+from typing import ClassVar, Literal
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+
+class CommonSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CITYLOOP_", extra="ignore")
+
+    #: The service's name: event ``source``, consumer group prefix, database schema.
+    service_name: ClassVar[str] = "cityloop"
+
+    environment: Literal["development", "test", "production"] = "development"
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    #: Prepended to every topic name, so several deployments (or test runs) can share one cluster.
+    topic_prefix: str = ""
+    database_url: str = "postgresql://cityloop@127.0.0.1:55432/cityloop"
+    db_pool_min: int = Field(default=2, ge=1)
+    db_pool_max: int = Field(default=10, ge=1)
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    log_level: str = "INFO"
+    log_json: bool = True
+    #: Outbox relay: how many rows it publishes per round and how long it sleeps when idle.
+    outbox_batch: int = Field(default=500, ge=1)
+    outbox_idle_seconds: float = Field(default=0.5, gt=0)
+
+    @property
+    def db_schema(self) -> str:
+        return self.service_name
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The service prefix (subclass model_config) wins over the shared CITYLOOP_ prefix.
+        shared = EnvSettingsSource(settings_cls, env_prefix="CITYLOOP_")
+        return init_settings, env_settings, shared, dotenv_settings, file_secret_settings

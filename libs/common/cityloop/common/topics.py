@@ -1,0 +1,91 @@
+"""The topic registry: every topic CityLoop uses, declared once, created idempotently."""
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import structlog
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+log = structlog.get_logger(__name__)
+
+DAY_MS = 24 * 3600 * 1000
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int = 6
+    config: dict[str, str] = field(default_factory=dict)
+
+
+TICKET_LIFECYCLE = TopicSpec("ticket.lifecycle", partitions=6, config={"retention.ms": str(30 * DAY_MS)})
+DEPT_UPDATES = TopicSpec("dept.updates", partitions=6, config={"retention.ms": str(14 * DAY_MS)})
+# Compacted: the latest state of every emergency survives, so a restarted service rebuilds its modes.
+CONTROL_MODE = TopicSpec(
+    "control.mode", partitions=1, config={"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"}
+)
+DLQ_CONFIG = {"retention.ms": str(90 * DAY_MS)}
+
+STATIC_TOPICS: tuple[TopicSpec, ...] = (TICKET_LIFECYCLE, DEPT_UPDATES, CONTROL_MODE)
+
+
+def dlq(spec: TopicSpec) -> TopicSpec:
+    return TopicSpec(f"{spec.name}.dlq", partitions=1, config=DLQ_CONFIG)
+
+
+def dept_tasks(dept_code: str) -> TopicSpec:
+    """One task topic per department, named ``dept.<dept_code>.tasks``."""
+    return TopicSpec(f"dept.{dept_code}.tasks", partitions=3, config={"retention.ms": str(30 * DAY_MS)})
+
+
+def all_topics(dept_codes: Iterable[str] = ()) -> list[TopicSpec]:
+    specs = list(STATIC_TOPICS)
+    specs += [dlq(s) for s in STATIC_TOPICS if s is not CONTROL_MODE]
+    specs += [dept_tasks(code) for code in dept_codes]
+    return specs
+
+
+def full_name(name: str, prefix: str) -> str:
+    return f"{prefix}{name}"
+
+
+async def ensure_topics(bootstrap: str, prefix: str, specs: Iterable[TopicSpec]) -> list[str]:
+    """Create the topics that do not exist yet; returns the names created. Safe to run any time."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [
+            NewTopic(full_name(s.name, prefix), s.partitions, 1, topic_configs=dict(s.config))
+            for s in specs
+            if full_name(s.name, prefix) not in existing
+        ]
+        created: list[str] = []
+        for chunk_start in range(0, len(missing), 200):
+            chunk = missing[chunk_start : chunk_start + 200]
+            try:
+                await admin.create_topics(chunk)
+                created += [t.name for t in chunk]
+            except TopicAlreadyExistsError:
+                # Another process raced us; the topics exist, which is all we want.
+                pass
+        if created:
+            log.info("topics.created", count=len(created))
+        return created
+    finally:
+        await admin.close()
+
+
+async def delete_topics_with_prefix(bootstrap: str, prefix: str) -> None:
+    """Used by the test suite to leave the shared broker as it found it."""
+    if not prefix:
+        raise ValueError("refusing to delete topics without a prefix")
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        names = [t for t in await admin.list_topics() if t.startswith(prefix)]
+        if names:
+            await admin.delete_topics(names)
+    finally:
+        await admin.close()

@@ -1,0 +1,61 @@
+"""`make run`: start the four services as separate processes, say where everything is, stop on Ctrl-C."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+SERVICES = [
+    ("intake", "cityloop.intake", 8000),
+    ("router", "cityloop.router", 8001),
+    ("sla", "cityloop.sla", 8002),
+    ("feedback", "cityloop.feedback", 8003),
+]
+
+
+def main() -> int:
+    env = {**os.environ, "CITYLOOP_LOG_JSON": os.environ.get("CITYLOOP_LOG_JSON", "false")}
+    procs = {
+        name: subprocess.Popen([sys.executable, "-m", module], env=env)  # noqa: S603 - our own modules
+        for name, module, _ in SERVICES
+    }
+    print(
+        "\nCityLoop is starting.\n"
+        "  API gateway:  http://127.0.0.1:8000/api/v1   docs: http://127.0.0.1:8000/docs"
+        "   OpenAPI: http://127.0.0.1:8000/openapi.json\n"
+        + "".join(f"  {name:<9} metrics: http://127.0.0.1:{port}/metrics\n" for name, _, port in SERVICES)
+        + "  Kafka: 127.0.0.1:9092   PostgreSQL: 127.0.0.1:55432 (database cityloop)\n"
+        "Ctrl-C stops the services (Kafka and PostgreSQL keep running; `make down` stops them).\n",
+        flush=True,
+    )
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    exit_code = 0
+    while not stopping:
+        for name, proc in procs.items():
+            if proc.poll() is not None:
+                print(f"{name} exited with {proc.returncode}; stopping the others", file=sys.stderr)
+                exit_code, stopping = 1, True
+        time.sleep(0.5)
+    for proc in procs.values():
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    for proc in procs.values():
+        try:
+            proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    print("CityLoop services stopped.")
+    return exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

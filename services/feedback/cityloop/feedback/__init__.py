@@ -1,0 +1,1 @@
+"""Feedback: calls the citizen back (回访), records solved/satisfied, reopens, scores departments (三率)."""

@@ -1,0 +1,26 @@
+"""The feedback process: opens callbacks from ticket.lifecycle, records outcomes over HTTP."""
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from cityloop.common.http_errors import install_error_handlers
+from cityloop.common.runtime import ServiceRuntime
+from cityloop.common.topics import TICKET_LIFECYCLE
+from cityloop.feedback import api, callbacks
+from cityloop.feedback.settings import FeedbackSettings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def create_app(settings: FeedbackSettings | None = None) -> FastAPI:
+    s = settings or FeedbackSettings()
+    runtime = ServiceRuntime(s, migrations=MIGRATIONS)
+    runtime.consume("feedback.callbacks", [TICKET_LIFECYCLE.name], callbacks.on_lifecycle)
+
+    app = FastAPI(title="CityLoop feedback", version="1.0", lifespan=runtime.lifespan)
+    app.state.runtime = runtime
+    install_error_handlers(app)
+    runtime.attach(app)
+    app.include_router(api.router)
+    return app

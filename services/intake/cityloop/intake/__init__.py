@@ -1,0 +1,1 @@
+"""Intake: where a citizen's words become a ticket, and the operators' API gateway."""

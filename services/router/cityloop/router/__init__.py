@@ -1,0 +1,1 @@
+"""Router: decides who owns a ticket (category x jurisdiction), dispatches it, handles departments' replies."""

@@ -1,0 +1,33 @@
+"""The sla process: keeps clocks from ticket.lifecycle and runs the firing loop."""
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from cityloop.common.db.pool import Conn
+from cityloop.common.envelope import CloudEvent
+from cityloop.common.http_errors import install_error_handlers
+from cityloop.common.runtime import ServiceRuntime
+from cityloop.common.topics import TICKET_LIFECYCLE
+from cityloop.sla import clocks
+from cityloop.sla.firing import run_firing_loop
+from cityloop.sla.settings import SlaSettings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def create_app(settings: SlaSettings | None = None) -> FastAPI:
+    s = settings or SlaSettings()
+    runtime = ServiceRuntime(s, migrations=MIGRATIONS)
+
+    async def on_lifecycle(conn: Conn, event: CloudEvent) -> None:
+        await clocks.on_lifecycle(conn, event, s)
+
+    runtime.consume("sla.clocks", [TICKET_LIFECYCLE.name], on_lifecycle)
+    runtime.background("sla.firing", lambda: run_firing_loop(runtime.pool, s))
+
+    app = FastAPI(title="CityLoop sla", version="1.0", lifespan=runtime.lifespan)
+    app.state.runtime = runtime
+    install_error_handlers(app)
+    runtime.attach(app)
+    return app

@@ -1,0 +1,69 @@
+"""Test plumbing: every test session gets its own database and its own topic prefix on the real
+broker and database that ``make test`` started, so runs never see each other's data."""
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from cityloop.common.topics import delete_topics_with_prefix
+
+KAFKA = os.environ.get("CITYLOOP_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+ADMIN_DSN = os.environ.get("CITYLOOP_DATABASE_URL", "postgresql://cityloop@127.0.0.1:55432/cityloop")
+RUN_ID = uuid.uuid4().hex[:8]
+TOPIC_PREFIX = f"test-{RUN_ID}."
+TEST_DB = f"cityloop_test_{RUN_ID}"
+
+
+def _dsn_for(database: str) -> str:
+    base, _, _ = ADMIN_DSN.rpartition("/")
+    return f"{base}/{database}"
+
+
+TEST_DSN = _dsn_for(TEST_DB)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def test_environment() -> None:
+    """Every settings object built during the tests points at the test database and topic prefix."""
+    os.environ["CITYLOOP_ENVIRONMENT"] = "test"
+    os.environ["CITYLOOP_DATABASE_URL"] = TEST_DSN
+    os.environ["CITYLOOP_TOPIC_PREFIX"] = TOPIC_PREFIX
+    os.environ["CITYLOOP_KAFKA_BOOTSTRAP"] = KAFKA
+    os.environ["CITYLOOP_LOG_JSON"] = "false"
+
+
+@pytest.fixture(scope="session")
+async def database() -> AsyncIterator[str]:
+    try:
+        admin = await asyncpg.connect(ADMIN_DSN, timeout=5)
+    except (OSError, asyncpg.PostgresError) as exc:
+        pytest.fail(f"PostgreSQL is not reachable at {ADMIN_DSN} ({exc!r}); run the tests with `make test`")
+    try:
+        await admin.execute(f'CREATE DATABASE "{TEST_DB}"')
+    finally:
+        await admin.close()
+    yield TEST_DSN
+    admin = await asyncpg.connect(ADMIN_DSN)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{TEST_DB}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def kafka() -> AsyncIterator[str]:
+    reader, writer = None, None
+    try:
+        host, port = KAFKA.split(":")
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), 5)
+    except (OSError, TimeoutError) as exc:
+        pytest.fail(f"Kafka is not reachable at {KAFKA} ({exc!r}); run the tests with `make test`")
+    finally:
+        if writer is not None:
+            writer.close()
+    yield KAFKA
+    await delete_topics_with_prefix(KAFKA, TOPIC_PREFIX)

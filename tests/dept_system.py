@@ -1,0 +1,78 @@
+"""A department's system as an outside integrator writes it: plain aiokafka and plain JSON, no CityLoop code.
+
+Used by the tests to read tasks from ``dept.<code>.tasks`` and answer on ``dept.updates``.
+"""
+
+import asyncio
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+
+def cloud_event(type_: str, data: dict[str, Any], *, event_id: str | None = None) -> dict[str, Any]:
+    return {
+        "specversion": "1.0",
+        "id": event_id or str(uuid.uuid4()),
+        "source": "/dept/test-system",
+        "type": type_,
+        "time": datetime.now(UTC).isoformat(),
+        "subject": data.get("ticket_id"),
+        "datacontenttype": "application/json",
+        "data": data,
+    }
+
+
+class DeptSystem:
+    def __init__(self, bootstrap: str, prefix: str, dept_code: str) -> None:
+        self.dept_code = dept_code
+        self._prefix = prefix
+        self._consumer = AIOKafkaConsumer(
+            f"{prefix}dept.{dept_code}.tasks",
+            bootstrap_servers=bootstrap,
+            group_id=f"{prefix}dept-system.{dept_code}",
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
+        self._producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+
+    async def __aenter__(self) -> "DeptSystem":
+        await self._consumer.start()
+        await self._producer.start()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self._consumer.stop()
+        await self._producer.stop()
+
+    async def next_task(self, ticket_id: str, timeout: float = 30.0) -> dict[str, Any]:
+        """The next task for ``ticket_id`` (others are skipped), as the parsed CloudEvent."""
+        async with asyncio.timeout(timeout):
+            while True:
+                batch = await self._consumer.getmany(timeout_ms=500)
+                for records in batch.values():
+                    for record in records:
+                        event: dict[str, Any] = json.loads(record.value)
+                        if event["subject"] == ticket_id:
+                            await self._consumer.commit()
+                            return event
+
+    async def send(self, event: dict[str, Any]) -> None:
+        key = event["data"]["ticket_id"].encode()
+        headers = [("content-type", b"application/cloudevents+json")]
+        await self._producer.send_and_wait(
+            f"{self._prefix}dept.updates", json.dumps(event).encode(), key=key, headers=headers
+        )
+
+    async def answer(self, task: dict[str, Any], type_: str, **extra: Any) -> dict[str, Any]:
+        data = {
+            "ticket_id": task["data"]["ticket_id"],
+            "assignment_id": task["data"]["assignment_id"],
+            "dept_code": self.dept_code,
+            **extra,
+        }
+        event = cloud_event(type_, data)
+        await self.send(event)
+        return event

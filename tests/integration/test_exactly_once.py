@@ -1,0 +1,76 @@
+"""Sending the same event twice changes nothing the second time; a stranger's update changes nothing."""
+
+import asyncio
+import json
+
+from aiokafka import AIOKafkaConsumer
+
+from tests.conftest import KAFKA, TOPIC_PREFIX
+from tests.dept_system import DeptSystem, cloud_event
+from tests.integration.conftest import Loop
+from tests.integration.test_skeleton_loop import TICKET, wait_for_timeline
+
+
+async def test_duplicate_department_event_is_applied_once(loop: Loop) -> None:
+    ticket_id = (await loop.intake.post("/api/v1/tickets", json=TICKET)).json()["id"]
+    async with DeptSystem(KAFKA, TOPIC_PREFIX, "pd-sanitation") as dept:
+        task = await dept.next_task(ticket_id)
+        accepted = await dept.answer(task, "cityloop.dept.accepted")
+        await wait_for_timeline(loop.intake, ticket_id, "cityloop.ticket.accepted")
+        await dept.send(accepted)  # the very same event again (same id): a redelivery
+        # A later event proves the duplicate was consumed before we look.
+        await dept.answer(task, "cityloop.dept.progress", note="处理中")
+        await wait_for_timeline(loop.intake, ticket_id, "cityloop.ticket.progress")
+        trail = await wait_for_timeline(loop.intake, ticket_id, "cityloop.sla.deadline_met")
+    types_seen = [e["type"] for e in trail]
+    assert types_seen.count("cityloop.ticket.accepted") == 1
+    assert types_seen.count("cityloop.sla.deadline_met") == 1
+
+
+async def test_redelivered_event_is_a_no_op_in_the_consumer(loop: Loop) -> None:
+    ticket_id = (await loop.intake.post("/api/v1/tickets", json=TICKET)).json()["id"]
+    async with DeptSystem(KAFKA, TOPIC_PREFIX, "pd-sanitation") as dept:
+        task = await dept.next_task(ticket_id)
+    consumer = loop.runtime("router").consumers["router.dept-updates"]
+    from cityloop.common.envelope import CloudEvent
+
+    event = CloudEvent.model_validate(
+        cloud_event(
+            "cityloop.dept.accepted",
+            {"ticket_id": ticket_id, "assignment_id": task["data"]["assignment_id"], "dept_code": "pd-sanitation"},
+        )
+    )
+    assert await consumer.apply(event) is True
+    pool = loop.runtime("router").pool
+    before = await pool.fetchval("SELECT count(*) FROM outbox WHERE key = $1", ticket_id)
+    assert await consumer.apply(event) is False
+    after = await pool.fetchval("SELECT count(*) FROM outbox WHERE key = $1", ticket_id)
+    assert before == after
+    assert await pool.fetchval("SELECT status FROM assignments WHERE ticket_id = $1", ticket_id) == "accepted"
+
+
+async def test_update_from_a_department_without_the_assignment_goes_to_dlq(loop: Loop) -> None:
+    ticket_id = (await loop.intake.post("/api/v1/tickets", json=TICKET)).json()["id"]
+    async with DeptSystem(KAFKA, TOPIC_PREFIX, "pd-sanitation") as owner:
+        task = await owner.next_task(ticket_id)
+    dlq = AIOKafkaConsumer(
+        f"{TOPIC_PREFIX}dept.updates.dlq", bootstrap_servers=KAFKA, auto_offset_reset="earliest", group_id=None
+    )
+    await dlq.start()
+    try:
+        async with DeptSystem(KAFKA, TOPIC_PREFIX, "hp-sanitation") as stranger:
+            forged = await stranger.answer(task, "cityloop.dept.resolved", note="不是我们的")
+        async with asyncio.timeout(30):
+            found = None
+            while found is None:
+                for records in (await dlq.getmany(timeout_ms=500)).values():
+                    for record in records:
+                        if json.loads(record.value)["id"] == forged["id"]:
+                            found = record
+        headers = dict(found.headers)
+        assert b"does not hold assignment" in headers["cityloop-dlq-reason"]
+    finally:
+        await dlq.stop()
+    pool = loop.runtime("router").pool
+    assert await pool.fetchval("SELECT status FROM assignments WHERE ticket_id = $1", ticket_id) == "assigned"
+    assert (await loop.intake.get(f"/api/v1/tickets/{ticket_id}")).json()["status"] == "dispatched"
