@@ -16,10 +16,7 @@ SERVICES = [
 
 def main() -> int:
     env = {**os.environ, "CITYLOOP_LOG_JSON": os.environ.get("CITYLOOP_LOG_JSON", "false")}
-    procs = {
-        name: subprocess.Popen([sys.executable, "-m", module], env=env)  # noqa: S603 - our own modules
-        for name, module, _ in SERVICES
-    }
+    procs = {name: subprocess.Popen([sys.executable, "-m", module], env=env) for name, module, _ in SERVICES}
     print(
         "\nCityLoop is starting.\n"
         "  API gateway:  http://127.0.0.1:8000/api/v1   docs: http://127.0.0.1:8000/docs"

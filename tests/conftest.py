@@ -56,10 +56,10 @@ async def database() -> AsyncIterator[str]:
 
 @pytest.fixture(scope="session")
 async def kafka() -> AsyncIterator[str]:
-    reader, writer = None, None
+    writer = None
     try:
         host, port = KAFKA.split(":")
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), 5)
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), 5)
     except (OSError, TimeoutError) as exc:
         pytest.fail(f"Kafka is not reachable at {KAFKA} ({exc!r}); run the tests with `make test`")
     finally:

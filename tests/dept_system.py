@@ -47,9 +47,9 @@ class DeptSystem:
         await self._consumer.stop()
         await self._producer.stop()
 
-    async def next_task(self, ticket_id: str, timeout: float = 30.0) -> dict[str, Any]:
+    async def next_task(self, ticket_id: str, wait_seconds: float = 30.0) -> dict[str, Any]:
         """The next task for ``ticket_id`` (others are skipped), as the parsed CloudEvent."""
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(wait_seconds):
             while True:
                 batch = await self._consumer.getmany(timeout_ms=500)
                 for records in batch.values():

@@ -5,6 +5,7 @@ import json
 
 from aiokafka import AIOKafkaConsumer
 
+from cityloop.common.envelope import CloudEvent
 from tests.conftest import KAFKA, TOPIC_PREFIX
 from tests.dept_system import DeptSystem, cloud_event
 from tests.integration.conftest import Loop
@@ -32,8 +33,6 @@ async def test_redelivered_event_is_a_no_op_in_the_consumer(loop: Loop) -> None:
     async with DeptSystem(KAFKA, TOPIC_PREFIX, "pd-sanitation") as dept:
         task = await dept.next_task(ticket_id)
     consumer = loop.runtime("router").consumers["router.dept-updates"]
-    from cityloop.common.envelope import CloudEvent
-
     event = CloudEvent.model_validate(
         cloud_event(
             "cityloop.dept.accepted",

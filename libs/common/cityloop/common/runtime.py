@@ -128,6 +128,8 @@ class ServiceRuntime:
         await self.producer.check(TICKET_LIFECYCLE.name)
 
     def attach(self, app: FastAPI) -> None:
+        """Adds the ops endpoints and what request dependencies need (identity.py)."""
+        app.state.internal_secret = self.settings.internal_secret
         app.include_router(ops_router({"database": self._check_db, "kafka": self._check_kafka}))
 
     @contextlib.asynccontextmanager

@@ -3,7 +3,7 @@
 
 from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -27,11 +27,20 @@ class CommonSettings(BaseSettings):
     db_pool_max: int = Field(default=10, ge=1)
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    #: Signs the identity the gateway hands to services (identity.py). The development default is
+    #: refused outside development and test.
+    internal_secret: str = "dev-only-internal-secret"
     log_level: str = "INFO"
     log_json: bool = True
     #: Outbox relay: how many rows it publishes per round and how long it sleeps when idle.
     outbox_batch: int = Field(default=500, ge=1)
     outbox_idle_seconds: float = Field(default=0.5, gt=0)
+
+    @model_validator(mode="after")
+    def _no_default_secret_in_production(self) -> "CommonSettings":
+        if self.environment == "production" and self.internal_secret.startswith("dev-only"):
+            raise ValueError("CITYLOOP_INTERNAL_SECRET must be set in production")
+        return self
 
     @property
     def db_schema(self) -> str:
