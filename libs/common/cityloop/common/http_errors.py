@@ -1,5 +1,6 @@
 """One JSON error shape for every HTTP error, naming each bad field and the problem (contract.md)."""
 
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -23,8 +24,21 @@ def _field_name(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(parts) or "request"
 
 
+# A model-level check that names its field as "field: problem" (the convention of contract/models.py).
+_NAMED = re.compile(r"^Value error, ([A-Za-z_][A-Za-z0-9_.]*): (.+)$", re.DOTALL)
+
+
+def _field_problem(err: dict[str, Any]) -> dict[str, str]:
+    field, problem = _field_name(err["loc"]), str(err["msg"])
+    named = _NAMED.match(problem)
+    if named:
+        field = named.group(1) if field == "request" else f"{field}.{named.group(1)}"
+        problem = named.group(2)
+    return {"field": field, "problem": problem}
+
+
 async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-    fields = [{"field": _field_name(err["loc"]), "problem": err["msg"]} for err in exc.errors()]
+    fields = [_field_problem(err) for err in exc.errors()]
     return problem(422, "validation_failed", "the request has invalid fields", fields)
 
 

@@ -66,10 +66,11 @@ class ServiceRuntime:
             await step()
         self._producer = EventProducer(s.kafka_bootstrap, s.topic_prefix, client_id=f"cityloop.{s.service_name}")
         await self._producer.start()
-        relay = OutboxRelay(
-            self._pool, self._producer, schema=s.db_schema, batch=s.outbox_batch, idle_seconds=s.outbox_idle_seconds
-        )
-        self._spawn("outbox-relay", relay.run)
+        if s.outbox_relay_in_process:
+            relay = OutboxRelay(
+                self._pool, self._producer, schema=s.db_schema, batch=s.outbox_batch, idle_seconds=s.outbox_idle_seconds
+            )
+            self._spawn("outbox-relay", relay.run)
         for name, topics, handler in self._consumers:
             consumer = EventConsumer(
                 name=name,

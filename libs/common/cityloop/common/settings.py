@@ -35,6 +35,8 @@ class CommonSettings(BaseSettings):
     #: Outbox relay: how many rows it publishes per round and how long it sleeps when idle.
     outbox_batch: int = Field(default=500, ge=1)
     outbox_idle_seconds: float = Field(default=0.5, gt=0)
+    #: False when the relay runs as its own process (``python -m cityloop.common.relay_process <service>``).
+    outbox_relay_in_process: bool = True
 
     @model_validator(mode="after")
     def _no_default_secret_in_production(self) -> "CommonSettings":

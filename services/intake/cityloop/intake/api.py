@@ -1,69 +1,113 @@
-"""/api/v1/tickets: create, read, timeline."""
+"""/api/v1/tickets: create, read, list/search, timeline; /api/v1/access-log for auditors."""
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Response, status
 
-from cityloop.common.contract.models import TicketStatus
-from cityloop.common.db.pool import PgPool
+from cityloop.common.db.pool import Conn, PgPool
+from cityloop.common.identity import Identity
 from cityloop.intake import queries
-from cityloop.intake.masking import mask_address, mask_name, mask_phone
-from cityloop.intake.models import Channel, Citizen, TicketCreate, TicketOut, TimelineEntry
+from cityloop.intake.access import (
+    AUDITORS,
+    CREATORS,
+    TicketAccess,
+    department_scope,
+    may_see_personal_data,
+    may_see_ticket,
+)
+from cityloop.intake.authn import Authenticated, allow, pool_of
+from cityloop.intake.listing import BadCursor, decode_cursor, decode_id_cursor, encode_cursor, encode_id_cursor
+from cityloop.intake.models import (
+    AccessLogEntry,
+    AccessLogPage,
+    TicketCreate,
+    TicketFilters,
+    TicketOut,
+    TicketPage,
+    TimelineEntry,
+)
+from cityloop.intake.presenting import revealed_fields, ticket_out
 from cityloop.intake.tickets import IdempotencyConflict, create_ticket
 
-router = APIRouter(prefix="/api/v1/tickets", tags=["tickets"])
+router = APIRouter(prefix="/api/v1", tags=["tickets"])
 
+Pool = Annotated[PgPool, Depends(pool_of)]
 
-def get_pool(request: Request) -> PgPool:
-    pool: PgPool = request.app.state.runtime.pool
-    return pool
-
-
-Pool = Annotated[PgPool, Depends(get_pool)]
+_ERROR = {"description": "Error: {error, message, fields[{field, problem}]}"}
 
 
 def _not_found(ticket_id: str) -> HTTPException:
+    # The same answer whether the ticket does not exist or the caller may not see it: never a hint.
     return HTTPException(404, {"error": "not_found", "message": f"no ticket {ticket_id}"})
 
 
-def _ticket_out(row: Any) -> TicketOut:
-    return TicketOut(
-        id=row["id"],
-        channel=Channel(row["channel"]),
-        status=TicketStatus(row["status"]),
-        category=row["category"],
-        description=row["description"],
-        location=row["location"],
-        urgency=row["urgency"],
-        dept_code=row["dept_code"],
-        citizen=Citizen.model_construct(
-            name=mask_name(row["citizen_name"]),
-            phone=mask_phone(row["citizen_phone"]),
-            id_number=None,
-            address=mask_address(row["citizen_address"]),
-            is_company=bool(row["citizen_is_company"]),
-        ),
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        closed_at=row["closed_at"],
+def _bad_cursor(exc: BadCursor) -> HTTPException:
+    return HTTPException(
+        422,
+        {
+            "error": "validation_failed",
+            "message": "the request has invalid fields",
+            "fields": [{"field": "cursor", "problem": str(exc)}],
+        },
     )
 
 
+async def _access(conn: Conn, ticket_id: str) -> TicketAccess | None:
+    row = await queries.ticket_access(conn, ticket_id)
+    if row is None:
+        return None
+    return TicketAccess(
+        created_by=row["created_by"], depts_ever=frozenset(row["depts_ever"]), depts_now=frozenset(row["depts_now"])
+    )
+
+
+async def _present(conn: Conn, identity: Identity, ticket_id: str, *, purpose: str) -> TicketOut:
+    """One ticket for ``identity``: 404 if it may not see it; full personal data only if allowed, and logged."""
+    access = await _access(conn, ticket_id)
+    if access is None or not may_see_ticket(identity, access):
+        raise _not_found(ticket_id)
+    row = await queries.get_ticket(conn, ticket_id)
+    if row is None:
+        raise _not_found(ticket_id)
+    full = may_see_personal_data(identity, access)
+    if full and (fields := revealed_fields(row)):
+        await queries.record_access(
+            conn,
+            subject=identity.subject,
+            role=identity.role.value,
+            dept_code=identity.dept_code,
+            ticket_id=ticket_id,
+            fields=fields,
+            purpose=purpose,
+        )
+    return ticket_out(row, full=full)
+
+
 @router.post(
-    "",
+    "/tickets",
     operation_id="create_ticket",
     status_code=status.HTTP_201_CREATED,
     response_model=TicketOut,
-    responses={200: {"description": "Replay of an earlier request with the same Idempotency-Key"}},
+    responses={
+        200: {"description": "Replay of an earlier request with the same Idempotency-Key", "model": TicketOut},
+        409: {"description": "The Idempotency-Key was used with a different body", **_ERROR},
+        422: {"description": "Invalid fields", **_ERROR},
+    },
 )
 async def create(
     body: TicketCreate,
     pool: Pool,
     response: Response,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    identity: Annotated[Identity, allow(*CREATORS)],
+    idempotency_key: Annotated[
+        str | None,
+        Header(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$", description="Retry-safe creation"),
+    ] = None,
 ) -> TicketOut:
     try:
-        ticket_id, created = await create_ticket(pool, body, idempotency_key=idempotency_key)
+        ticket_id, created = await create_ticket(
+            pool, body, created_by=identity.subject, idempotency_key=idempotency_key
+        )
     except IdempotencyConflict:
         raise HTTPException(
             409,
@@ -75,25 +119,87 @@ async def create(
         ) from None
     if not created:
         response.status_code = status.HTTP_200_OK
-    async with pool.acquire() as conn:
-        row = await queries.get_ticket(conn, ticket_id)
     response.headers["Location"] = f"/api/v1/tickets/{ticket_id}"
-    return _ticket_out(row)
+    async with pool.acquire() as conn, conn.transaction():
+        return await _present(conn, identity, ticket_id, purpose="ticket.create")
 
 
-@router.get("/{ticket_id}", operation_id="get_ticket", response_model=TicketOut)
-async def read(ticket_id: str, pool: Pool) -> TicketOut:
+@router.get(
+    "/tickets",
+    operation_id="list_tickets",
+    response_model=TicketPage,
+    responses={422: {"description": "Invalid filters", **_ERROR}},
+)
+async def search(filters: Annotated[TicketFilters, Query()], pool: Pool, identity: Authenticated) -> TicketPage:
+    """Newest first. Personal data is always masked in lists; read one ticket for more."""
+    try:
+        after = decode_cursor(filters.cursor) if filters.cursor else None
+    except BadCursor as exc:
+        raise _bad_cursor(exc) from None
+    values: dict[str, Any] = {name: getattr(filters, name) for name in TicketFilters.model_fields}
     async with pool.acquire() as conn:
-        row = await queries.get_ticket(conn, ticket_id)
-    if row is None:
-        raise _not_found(ticket_id)
-    return _ticket_out(row)
+        rows = await queries.list_tickets(
+            conn, filters=values, dept_scope=department_scope(identity), after=after, limit=filters.limit + 1
+        )
+    page = rows[: filters.limit]
+    more = len(rows) > filters.limit
+    return TicketPage(
+        items=[ticket_out(r, full=False) for r in page],
+        next_cursor=encode_cursor(page[-1]["created_at"], page[-1]["id"]) if more and page else None,
+    )
 
 
-@router.get("/{ticket_id}/timeline", operation_id="get_ticket_timeline", response_model=list[TimelineEntry])
-async def timeline(ticket_id: str, pool: Pool) -> list[TimelineEntry]:
+@router.get(
+    "/tickets/{ticket_id}",
+    operation_id="get_ticket",
+    response_model=TicketOut,
+    responses={404: {"description": "No such ticket, or not visible to the caller", **_ERROR}},
+)
+async def read(ticket_id: str, pool: Pool, identity: Authenticated) -> TicketOut:
+    async with pool.acquire() as conn, conn.transaction():
+        return await _present(conn, identity, ticket_id, purpose="ticket.read")
+
+
+@router.get(
+    "/tickets/{ticket_id}/timeline",
+    operation_id="get_ticket_timeline",
+    response_model=list[TimelineEntry],
+    responses={404: {"description": "No such ticket, or not visible to the caller", **_ERROR}},
+)
+async def timeline(ticket_id: str, pool: Pool, identity: Authenticated) -> list[TimelineEntry]:
+    """Every event of the ticket in the order it happened, with who did it (events carry masked data only)."""
     async with pool.acquire() as conn:
-        if not await queries.ticket_exists(conn, ticket_id):
+        access = await _access(conn, ticket_id)
+        if access is None or not may_see_ticket(identity, access):
             raise _not_found(ticket_id)
         rows = await queries.timeline(conn, ticket_id)
     return [TimelineEntry.model_validate(dict(r)) for r in rows]
+
+
+@router.get(
+    "/access-log",
+    operation_id="list_access_log",
+    response_model=AccessLogPage,
+    tags=["audit"],
+    responses={403: {"description": "Only auditors (and admins)", **_ERROR}},
+)
+async def access_log(
+    pool: Pool,
+    _auditor: Annotated[Identity, allow(*AUDITORS)],
+    ticket_id: Annotated[str | None, Query(max_length=64)] = None,
+    subject: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
+) -> AccessLogPage:
+    """Every read of full personal data, newest first: who, when, which ticket, which fields, why."""
+    try:
+        after = decode_id_cursor(cursor) if cursor else None
+    except BadCursor as exc:
+        raise _bad_cursor(exc) from None
+    async with pool.acquire() as conn:
+        rows = await queries.access_log(conn, ticket_id=ticket_id, subject=subject, after_id=after, limit=limit + 1)
+    page = rows[:limit]
+    return AccessLogPage(
+        items=[AccessLogEntry.model_validate(dict(r)) for r in page],
+        next_cursor=encode_id_cursor(page[-1]["id"]) if len(rows) > limit and page else None,
+    )

@@ -12,11 +12,20 @@ from cityloop.common.envelope import CloudEvent
 from cityloop.common.http_errors import install_error_handlers
 from cityloop.common.runtime import ServiceRuntime
 from cityloop.common.topics import TICKET_LIFECYCLE
-from cityloop.intake import api, gateway
+from cityloop.intake import api, auth_api, demo, gateway
+from cityloop.intake.body_limit import BodySizeLimit, default_error_body
+from cityloop.intake.open311 import api as open311_api
+from cityloop.intake.rate_limits import RateLimit
 from cityloop.intake.settings import IntakeSettings
 from cityloop.intake.tickets import record_lifecycle
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+DESCRIPTION = """The operators' API of the 12345 hotline (tickets, with the routing, deadline and callback
+APIs of the other services behind the same gateway) and Open311 GeoReport v2 for civic apps.
+
+Authenticate with `Authorization: Bearer <token>` (from `POST /api/v1/auth/token`) or `X-API-Key`.
+Every error is `{"error", "message", "fields": [{"field", "problem"}]}`; Open311 errors follow the spec."""
 
 
 async def _on_lifecycle(conn: Conn, event: CloudEvent) -> None:
@@ -29,16 +38,46 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     runtime.consume("intake.trail", [TICKET_LIFECYCLE.name], _on_lifecycle)
     client = httpx.AsyncClient(timeout=10.0)
 
+    async def seed_demo() -> None:
+        async with runtime.pool.acquire() as conn, conn.transaction():
+            await demo.seed(conn)
+
+    if settings.demo_enabled:
+        runtime.on_start(seed_demo)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with runtime.lifespan(app):
             yield
         await client.aclose()
 
-    app = FastAPI(title="CityLoop API", version="1.0", lifespan=lifespan)
+    app = FastAPI(
+        title="CityLoop API",
+        version="1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_tags=[
+            {"name": "tickets", "description": "Create, read, search tickets and their trail"},
+            {"name": "auth", "description": "Access tokens"},
+            {"name": "audit", "description": "Who read full personal data"},
+            {"name": "open311", "description": "Open311 GeoReport v2 (JSON and XML)"},
+        ],
+    )
     app.state.runtime = runtime
+    app.state.settings = settings
+    app.state.open311_limit = RateLimit("open311", settings.open311_rate_limit)
+    app.state.login_limit = RateLimit("login", settings.login_rate_limit)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, error_body=_error_body)
     install_error_handlers(app)
     runtime.attach(app)
+    app.include_router(auth_api.router)
     app.include_router(api.router)
+    open311_api.install(app)
     app.include_router(gateway.gateway_router(settings, client))
     return app
+
+
+def _error_body(path: str, limit: int) -> tuple[bytes, str]:
+    if path.startswith(open311_api.PREFIX):
+        return open311_api.error_body_for_path(path, limit)
+    return default_error_body(path, limit)

@@ -2,14 +2,23 @@
 
 Intake serves tickets itself; routing, deadlines and callbacks live with the services that own them,
 reached over their internal HTTP ports. Services never import each other; they meet here and on Kafka.
+
+The gateway authenticates every request, then hands the caller's identity to the owning service in the
+signed ``X-CityLoop-Identity`` header (libs/common identity.py). The caller's own credentials stay here, and
+an identity header sent by a client is dropped: only the gateway may speak for a caller.
 """
 
 import httpx
 from fastapi import APIRouter, Request, Response
 
+from cityloop.common.identity import HEADER as IDENTITY_HEADER
+from cityloop.common.identity import encode_identity
+from cityloop.intake.authn import Authenticated
 from cityloop.intake.settings import IntakeSettings
 
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "host", "content-length"}
+#: Never forwarded upstream: credentials end at the gateway, identity is the gateway's to assert.
+_CALLER_ONLY = {"authorization", "x-api-key", "cookie", IDENTITY_HEADER.lower()}
 
 
 def upstreams(settings: IntakeSettings) -> dict[str, str]:
@@ -34,14 +43,15 @@ def gateway_router(settings: IntakeSettings, client: httpx.AsyncClient) -> APIRo
 
     @router.api_route("/{segment}/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
     @router.api_route("/{segment}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
-    async def forward(request: Request, segment: str, rest: str = "") -> Response:
+    async def forward(request: Request, identity: Authenticated, segment: str, rest: str = "") -> Response:
         base = table.get(segment)
         if base is None:
             return Response(
                 b'{"error":"not_found","message":"no such API"}', status_code=404, media_type="application/json"
             )
         url = f"{base}/api/v1/{segment}" + (f"/{rest}" if rest else "")
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP}
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP | _CALLER_ONLY}
+        headers[IDENTITY_HEADER] = encode_identity(identity, settings.internal_secret)
         try:
             upstream = await client.request(
                 request.method, url, params=request.query_params, content=await request.body(), headers=headers

@@ -24,3 +24,22 @@ def mask_address(address: str | None) -> str | None:
         return address
     keep = max(len(address) // 2, 1)
     return address[:keep] + "*" * (len(address) - keep)
+
+
+def mask_id_number(id_number: str | None) -> str | None:
+    """Keep the region code's first digits and the check digit: 310***********123X -> 310**************X."""
+    if not id_number:
+        return id_number
+    return id_number[:3] + "*" * (len(id_number) - 4) + id_number[-1:]
+
+
+def mask_email(email: str | None) -> str | None:
+    if not email or "@" not in email:
+        return email
+    local, _, domain = email.partition("@")
+    return (local[:1] or "*") + "***@" + domain
+
+
+def round_coordinate(value: float | None, places: int = 3) -> float | None:
+    """~100 m: enough to place a pothole on a public map, not enough to find a flat."""
+    return None if value is None else round(value, places)

@@ -2,11 +2,12 @@
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, model_validator
 
 from cityloop.common.contract.models import TicketStatus, Urgency
+from cityloop.common.identity import Role
 
 
 class Channel(StrEnum):
@@ -17,28 +18,55 @@ class Channel(StrEnum):
     DEPARTMENT = "department"
 
 
+class Mode(StrEnum):
+    PEACETIME = "peacetime"
+    EMERGENCY = "emergency"
+
+
 class Citizen(BaseModel):
+    """Who asked: a person or a company (企业). Everything here is personal data, stored apart."""
+
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, max_length=100)
-    phone: str | None = Field(default=None, pattern=r"^\+?[0-9-]{5,20}$")
-    id_number: str | None = Field(default=None, pattern=r"^[0-9]{17}[0-9Xx]$")
-    address: str | None = Field(default=None, max_length=300)
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    phone: str | None = Field(default=None, pattern=r"^\+?[0-9][0-9-]{4,19}$")
+    id_number: str | None = Field(default=None, pattern=r"^[0-9]{17}[0-9Xx]$", description="居民身份证号码")
+    address: str | None = Field(default=None, max_length=300, description="The citizen's own address")
+    email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     is_company: bool = False
+    company: str | None = Field(default=None, max_length=200, description="Company name when is_company")
+
+    @model_validator(mode="after")
+    def _company_named(self) -> "Citizen":
+        if self.is_company and not self.company:
+            raise ValueError("company: a company (is_company) needs its name")
+        if self.company and not self.is_company:
+            raise ValueError("is_company: must be true when a company name is given")
+        return self
 
 
 class Location(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    address: str | None = Field(default=None, max_length=300, description="Where the problem is")
+    address: str | None = Field(default=None, min_length=1, max_length=300, description="Where the problem is")
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
 
     @model_validator(mode="after")
     def _somewhere(self) -> "Location":
-        if not self.address and (self.lat is None or self.lon is None):
-            raise ValueError("give an address, or both lat and lon")
+        if (self.lat is None) != (self.lon is None):
+            raise ValueError("lon: give both lat and lon, or neither")
+        if not self.address and self.lat is None:
+            raise ValueError("address: give an address, or both lat and lon")
         return self
+
+
+class DirectAnswer(BaseModel):
+    """直接答复: the operator answered a consultation on the spot; the ticket is created closed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    answer: str = Field(min_length=1, max_length=4000, description="What the citizen was told")
 
 
 class TicketCreate(BaseModel):
@@ -53,19 +81,41 @@ class TicketCreate(BaseModel):
                     "description": "小区门口垃圾三天没人清运，气味很大",
                     "location": {"address": "浦东新区花木街道锦绣路1001号"},
                     "urgency": "normal",
-                }
+                    "attachments": ["https://files.example.cn/photos/1.jpg"],
+                },
+                {
+                    "channel": "hotline",
+                    "citizen": {"name": "李四", "phone": "13900001111"},
+                    "description": "咨询居住证办理需要哪些材料",
+                    "location": {"address": "黄浦区"},
+                    "direct_answer": {"answer": "已告知所需材料及办理地点"},
+                },
             ]
         },
     )
 
     channel: Channel
     citizen: Citizen = Field(default_factory=Citizen)
-    category: str | None = Field(default=None, max_length=64)
+    category: str | None = Field(default=None, min_length=1, max_length=64, description="Optional: router classifies")
     description: str = Field(min_length=1, max_length=4000)
     location: Location
     urgency: Urgency = Urgency.NORMAL
     attachments: list[AnyHttpUrl] = Field(default_factory=list, max_length=20)
-    operator: str | None = Field(default=None, max_length=64)
+    operator: str | None = Field(
+        default=None, max_length=64, description="The operator's id in the call-centre system, if not the caller"
+    )
+    direct_answer: DirectAnswer | None = None
+
+
+class CitizenOut(BaseModel):
+    name: str | None
+    phone: str | None
+    id_number: str | None
+    address: str | None
+    email: str | None
+    is_company: bool
+    company: str | None
+    masked: bool = Field(description="True when personal fields are masked for this caller")
 
 
 class TicketOut(BaseModel):
@@ -74,13 +124,62 @@ class TicketOut(BaseModel):
     status: TicketStatus
     category: str | None
     description: str
-    location: dict[str, Any]
+    location: Location
     urgency: Urgency
+    attachments: list[str]
+    attributes: dict[str, Any]
     dept_code: str | None
-    citizen: Citizen
+    agency: str | None
+    district: str | None
+    street: str | None
+    mode: Mode
+    emergency_id: str | None
+    resolve_by: datetime | None
+    overdue: bool
+    status_notes: str | None
+    direct_answer: str | None
+    operator: str | None
+    created_by: str | None
+    citizen: CitizenOut
     created_at: datetime
     updated_at: datetime
     closed_at: datetime | None
+
+
+class TicketPage(BaseModel):
+    items: list[TicketOut]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null on the last page")
+
+
+class TicketFilters(BaseModel):
+    """Query of GET /api/v1/tickets. Every filter is optional; they combine with AND."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: list[TicketStatus] = Field(default_factory=list, description="Repeat for several")
+    category: str | None = Field(default=None, max_length=64)
+    dept_code: str | None = Field(default=None, max_length=64, description="The department holding it now")
+    district: str | None = Field(default=None, max_length=64)
+    street: str | None = Field(default=None, max_length=64)
+    channel: Channel | None = None
+    urgency: Urgency | None = None
+    mode: Mode | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    closed_from: datetime | None = None
+    closed_to: datetime | None = None
+    overdue: bool | None = None
+    q: str | None = Field(default=None, min_length=1, max_length=100, description="Free text in the description")
+    limit: int = Field(default=50, ge=1, le=200)
+    cursor: str | None = Field(default=None, max_length=200)
+
+    @model_validator(mode="after")
+    def _ranges(self) -> "TicketFilters":
+        for start, end in (("created_from", "created_to"), ("closed_from", "closed_to")):
+            lo, hi = getattr(self, start), getattr(self, end)
+            if lo is not None and hi is not None and lo > hi:
+                raise ValueError(f"{start}: must not be after {end}")
+        return self
 
 
 class TimelineEntry(BaseModel):
@@ -92,3 +191,31 @@ class TimelineEntry(BaseModel):
     summary: str
     status: TicketStatus | None
     detail: dict[str, Any]
+
+
+class AccessLogEntry(BaseModel):
+    id: int
+    at: datetime
+    subject: str
+    role: Role
+    dept_code: str | None
+    ticket_id: str
+    fields: list[str]
+    purpose: str
+
+
+class AccessLogPage(BaseModel):
+    items: list[AccessLogEntry]
+    next_cursor: str | None
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int
+
+
+class Me(BaseModel):
+    subject: str
+    role: Role
+    dept_code: str | None

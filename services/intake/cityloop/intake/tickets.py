@@ -1,7 +1,9 @@
 """Creating tickets and keeping their state and trail; plain functions over a connection."""
 
 import hashlib
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 
@@ -20,50 +22,69 @@ from cityloop.common.topics import TICKET_LIFECYCLE
 from cityloop.intake import queries
 from cityloop.intake.masking import mask_name, mask_phone
 from cityloop.intake.models import TicketCreate
+from cityloop.intake.projection import project
 
 SOURCE = "/cityloop/intake"
-TERMINAL = {TicketStatus.CLOSED, TicketStatus.HANDED_OVER}
+
+#: Runs inside the creating transaction once the ticket row exists (e.g. Open311 stores its token).
+AlsoInTransaction = Callable[[Conn, str], Awaitable[None]]
 
 
 class IdempotencyConflict(Exception):
     """The Idempotency-Key was used before with a different request body."""
 
 
-def request_hash(body: TicketCreate) -> str:
-    canonical = orjson.dumps(body.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
-    return hashlib.sha256(canonical).hexdigest()
-
-
 class _LostRace(Exception):
     """Another request with the same Idempotency-Key committed first."""
 
 
-async def create_ticket(pool: PgPool, body: TicketCreate, *, idempotency_key: str | None) -> tuple[str, bool]:
-    """Store the ticket, its citizen and its ``created`` event atomically; (ticket id, newly created)."""
-    digest = request_hash(body)
+def request_hash(body: TicketCreate, extra: dict[str, Any] | None = None) -> str:
+    canonical = orjson.dumps([body.model_dump(mode="json"), extra or {}], option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(canonical).hexdigest()
+
+
+async def create_ticket(
+    pool: PgPool,
+    body: TicketCreate,
+    *,
+    created_by: str,
+    idempotency_key: str | None = None,
+    attributes: dict[str, Any] | None = None,
+    also: AlsoInTransaction | None = None,
+) -> tuple[str, bool]:
+    """Store the ticket, its citizen and its events atomically (outbox); returns (ticket id, newly created).
+
+    With an Idempotency-Key, a repeat with the same body returns the first ticket, a different body raises
+    IdempotencyConflict, and concurrent twins serialise on the key's primary key: one commits, the others
+    see its row. Keys are scoped to the caller, so two clients cannot collide.
+    """
+    digest = request_hash(body, attributes)
     async with pool.acquire() as conn:
-        if idempotency_key and (known := await _replay(conn, idempotency_key, digest)):
+        if idempotency_key and (known := await _replay(conn, created_by, idempotency_key, digest)):
             return known, False
         try:
             async with conn.transaction():
                 ticket_id = await queries.next_ticket_id(conn)
-                # The key row is inserted first: a concurrent twin blocks here until we commit.
+                # The key row goes first (its foreign key is deferred to commit), so a twin blocks on it
+                # before doing any work, and the loser's transaction holds nothing but a sequence number.
                 if idempotency_key and not await queries.claim_idempotency_key(
-                    conn, idempotency_key, digest, ticket_id
+                    conn, created_by, idempotency_key, digest, ticket_id
                 ):
                     raise _LostRace
-                await _insert(conn, ticket_id, body)
+                await _insert(conn, ticket_id, body, created_by=created_by, attributes=attributes or {})
+                if also is not None:
+                    await also(conn, ticket_id)
             return ticket_id, True
         except _LostRace:
             assert idempotency_key is not None
-            known = await _replay(conn, idempotency_key, digest)
+            known = await _replay(conn, created_by, idempotency_key, digest)
             if known is None:
                 raise RuntimeError("idempotency key row vanished after a conflict") from None
             return known, False
 
 
-async def _replay(conn: Conn, key: str, digest: str) -> str | None:
-    row = await queries.find_idempotency_key(conn, key)
+async def _replay(conn: Conn, principal: str, key: str, digest: str) -> str | None:
+    row = await queries.find_idempotency_key(conn, principal, key)
     if row is None:
         return None
     if row["request_hash"] != digest:
@@ -71,9 +92,13 @@ async def _replay(conn: Conn, key: str, digest: str) -> str | None:
     return str(row["ticket_id"])
 
 
-async def _insert(conn: Conn, ticket_id: str, body: TicketCreate) -> None:
+async def _insert(
+    conn: Conn, ticket_id: str, body: TicketCreate, *, created_by: str, attributes: dict[str, Any]
+) -> None:
     now = datetime.now(UTC)
     location = body.location.model_dump(mode="json")
+    answered = body.direct_answer is not None
+    actor = body.operator or created_by
     await queries.insert_ticket(
         conn,
         {
@@ -83,8 +108,15 @@ async def _insert(conn: Conn, ticket_id: str, body: TicketCreate) -> None:
             "description": body.description,
             "location": location,
             "urgency": body.urgency.value,
-            "status": TicketStatus.RECEIVED.value,
+            "status": (TicketStatus.CLOSED if answered else TicketStatus.RECEIVED).value,
             "operator": body.operator,
+            "attachments": [str(url) for url in body.attachments],
+            "attributes": attributes,
+            "created_by": created_by,
+            "direct_answer": body.direct_answer.answer if body.direct_answer else None,
+            "created_at": now,
+            "closed_at": now if answered else None,
+            "status_notes": "直接答复 (answered on the spot)" if answered else None,
         },
     )
     await queries.insert_citizen(conn, ticket_id, body.citizen.model_dump())
@@ -97,26 +129,66 @@ async def _insert(conn: Conn, ticket_id: str, body: TicketCreate) -> None:
         citizen=MaskedContact(name=mask_name(body.citizen.name), phone=mask_phone(body.citizen.phone)),
         created_at=now,
     )
-    event = new_event(
-        types.TICKET_CREATED,
+    detail = snapshot.model_dump(mode="json")
+    if attributes:
+        detail["attributes"] = attributes
+    if body.attachments:
+        detail["attachments"] = [str(url) for url in body.attachments]
+    if body.direct_answer is not None:
+        # Consumers (router) must not dispatch it: the created event already says the ticket is closed.
+        detail["direct_answer"] = True
+    events = [
+        _lifecycle(
+            types.TICKET_CREATED,
+            ticket_id,
+            TicketStatus.CLOSED if answered else TicketStatus.RECEIVED,
+            actor=actor,
+            summary=f"received via {body.channel.value}",
+            detail=detail,
+        )
+    ]
+    if body.direct_answer is not None:
+        events.append(
+            _lifecycle(
+                types.TICKET_CLOSED,
+                ticket_id,
+                TicketStatus.CLOSED,
+                actor=actor,
+                summary="直接答复: answered on the spot",
+                detail={"direct_answer": body.direct_answer.answer},
+            )
+        )
+    for event in events:
+        await queries.append_timeline(
+            conn,
+            ticket_id=ticket_id,
+            event_id=event.id,
+            type_=event.type,
+            time=event.time,
+            actor=str(event.data["actor"]),
+            summary=str(event.data["summary"]),
+            status=event.data.get("status"),
+            detail=event.data["detail"],
+        )
+        await outbox.enqueue(conn, TICKET_LIFECYCLE.name, event)
+
+
+def _lifecycle(
+    type_: str, ticket_id: str, status: TicketStatus, *, actor: str, summary: str, detail: dict[str, Any]
+) -> CloudEvent:
+    return new_event(
+        type_,
         source=SOURCE,
         subject=ticket_id,
-        data=LifecycleEvent(
-            ticket_id=ticket_id,
-            status=TicketStatus.RECEIVED,
-            actor=body.operator or body.channel.value,
-            summary=f"received via {body.channel.value}",
-            detail=snapshot.model_dump(mode="json"),
-        ),
+        data=LifecycleEvent(ticket_id=ticket_id, status=status, actor=actor, summary=summary, detail=detail),
     )
-    await record_lifecycle(conn, event)
-    await outbox.enqueue(conn, TICKET_LIFECYCLE.name, event)
 
 
 async def record_lifecycle(conn: Conn, event: CloudEvent) -> None:
-    """Project one ``ticket.lifecycle`` event: append it to the trail and move the ticket's status."""
+    """Project one ``ticket.lifecycle`` event: append it to the trail and update intake's view of the ticket."""
     data = LifecycleEvent.model_validate(event.data)
-    if not await queries.ticket_exists(conn, data.ticket_id):
+    current = await queries.lock_ticket_status(conn, data.ticket_id)
+    if current is None:
         return  # a ticket another deployment created; not ours to track
     appended = await queries.append_timeline(
         conn,
@@ -129,8 +201,5 @@ async def record_lifecycle(conn: Conn, event: CloudEvent) -> None:
         status=data.status.value if data.status else None,
         detail=data.detail,
     )
-    if appended and data.status is not None and event.type != types.TICKET_CREATED:
-        dept = data.detail.get("dept_code")
-        await queries.update_status(
-            conn, data.ticket_id, data.status.value, str(dept) if dept else None, data.status in TERMINAL
-        )
+    if appended and event.type != types.TICKET_CREATED:
+        await queries.apply_change(conn, data.ticket_id, project(event.type, data, TicketStatus(current)))

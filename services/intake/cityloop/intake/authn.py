@@ -1,0 +1,75 @@
+"""Authenticating a request at the gateway: a bearer token (people) or an API key (systems).
+
+``Authenticated`` yields the caller's Identity; ``allow(...)`` also checks the role. Both answer with the
+common JSON error shape (401 unauthenticated, 403 forbidden).
+"""
+
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from cityloop.common.db.pool import PgPool
+from cityloop.common.identity import Identity, Role
+from cityloop.intake import queries
+from cityloop.intake.credentials import InvalidCredentials, hash_api_key, read_token
+from cityloop.intake.settings import IntakeSettings
+
+# auto_error=False: we answer missing credentials ourselves, in the project's error shape.
+_bearer = HTTPBearer(auto_error=False, description="Access token from POST /api/v1/auth/token")
+_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key of a system account")
+
+
+def _unauthenticated(message: str) -> HTTPException:
+    return HTTPException(401, {"error": "unauthenticated", "message": message}, headers={"WWW-Authenticate": "Bearer"})
+
+
+def settings_of(request: Request) -> IntakeSettings:
+    settings: IntakeSettings = request.app.state.settings
+    return settings
+
+
+def pool_of(request: Request) -> PgPool:
+    pool: PgPool = request.app.state.runtime.pool
+    return pool
+
+
+async def authenticate(
+    request: Request,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    api_key: Annotated[str | None, Depends(_api_key)],
+) -> Identity:
+    if bearer is not None:
+        try:
+            return read_token(bearer.credentials, secret=settings_of(request).jwt_secret)
+        except InvalidCredentials as exc:
+            raise _unauthenticated(str(exc)) from exc
+    if api_key:
+        async with pool_of(request).acquire() as conn:
+            row = await queries.account_for_api_key(conn, hash_api_key(api_key))
+        if row is None:
+            raise _unauthenticated("unknown or revoked API key")
+        return Identity(subject=row["username"], role=Role(row["role"]), dept_code=row["dept_code"])
+    raise _unauthenticated("send Authorization: Bearer <token> (POST /api/v1/auth/token) or X-API-Key")
+
+
+Authenticated = Annotated[Identity, Depends(authenticate)]
+
+
+def allow(*roles: Role) -> Any:
+    """``Annotated[Identity, allow(Role.X)]``: only ``roles`` (and admin) pass; the 403 names who may."""
+    allowed = {*roles, Role.ADMIN}
+
+    def check(identity: Authenticated) -> Identity:
+        if identity.role not in allowed:
+            raise HTTPException(
+                403,
+                {
+                    "error": "forbidden",
+                    "message": f"role {identity.role.value} may not do this; allowed: "
+                    + ", ".join(sorted(r.value for r in allowed)),
+                },
+            )
+        return identity
+
+    return Depends(check)
