@@ -2,7 +2,7 @@
 
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 import pytest
@@ -17,13 +17,34 @@ from cityloop.sla.app import create_app as sla_app
 
 @dataclass
 class Loop:
-    intake: httpx.AsyncClient
     feedback: httpx.AsyncClient
     apps: dict[str, FastAPI]
+    #: The gateway, signed in as the demo dispatcher (any role may create and read tickets).
+    intake: httpx.AsyncClient = field(init=False)
 
     def runtime(self, name: str) -> ServiceRuntime:
         runtime: ServiceRuntime = self.apps[name].state.runtime
         return runtime
+
+    async def token(self, username: str) -> str:
+        """An access token for a demo account (password demo-<username>), from the real login endpoint."""
+        async with self.anonymous() as anonymous:
+            response = await anonymous.post(
+                "/api/v1/auth/token", data={"username": username, "password": f"demo-{username}"}
+            )
+        assert response.status_code == 200, response.text
+        return str(response.json()["access_token"])
+
+    async def signed_in(self, username: str) -> httpx.AsyncClient:
+        """A gateway client signed in as the demo account ``username``."""
+        return self.client({"Authorization": f"Bearer {await self.token(username)}"})
+
+    def anonymous(self) -> httpx.AsyncClient:
+        return self.client({})
+
+    def client(self, headers: dict[str, str], *, client_address: str = "127.0.0.1") -> httpx.AsyncClient:
+        transport = httpx.ASGITransport(app=self.apps["intake"], client=(client_address, 50000))
+        return httpx.AsyncClient(transport=transport, base_url="http://intake", headers=headers)
 
 
 @pytest.fixture(scope="session")
@@ -34,10 +55,9 @@ async def loop(database: str, kafka: str) -> AsyncIterator[Loop]:
             await stack.enter_async_context(app.router.lifespan_context(app))
         for app in apps.values():
             await app.state.runtime.wait_consumers_ready()
-        clients = {
-            name: await stack.enter_async_context(
-                httpx.AsyncClient(transport=httpx.ASGITransport(app=apps[name]), base_url=f"http://{name}")
-            )
-            for name in ("intake", "feedback")
-        }
-        yield Loop(intake=clients["intake"], feedback=clients["feedback"], apps=apps)
+        feedback = await stack.enter_async_context(
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=apps["feedback"]), base_url="http://feedback")
+        )
+        loop = Loop(feedback=feedback, apps=apps)
+        loop.intake = await stack.enter_async_context(await loop.signed_in("dispatcher"))
+        yield loop

@@ -68,8 +68,11 @@ class OutboxRelay:
                 published = await self.publish_once()
                 if published < self._batch:
                     self._wake.clear()
+                    # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
+                    # races with the wake-up, and the relay would never stop.
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), self._idle)
+                        async with asyncio.timeout(self._idle):
+                            await self._wake.wait()
         finally:
             with contextlib.suppress(Exception):
                 await listener.remove_listener(_channel(self._schema), self._on_notify)

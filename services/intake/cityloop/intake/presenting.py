@@ -1,5 +1,6 @@
 """Turning stored rows into response models, masking personal data unless the caller may see it."""
 
+from datetime import UTC, datetime
 from typing import Any
 
 from cityloop.common.contract.models import TicketStatus, Urgency
@@ -33,6 +34,15 @@ def revealed_fields(row: Any) -> list[str]:
     return [field for field in PERSONAL_FIELDS if row[f"citizen_{field}"]]
 
 
+#: Statuses in which a passed resolve-by deadline no longer makes a ticket overdue.
+_DONE = frozenset({"resolved", "closed", "handed_over"})
+
+
+def is_overdue(*, flagged: bool, resolve_by: datetime | None, status: str, now: datetime) -> bool:
+    """Flagged by sla (breached), or past its resolve-by deadline and still not resolved."""
+    return flagged or (resolve_by is not None and resolve_by < now and status not in _DONE)
+
+
 def ticket_out(row: Any, *, full: bool) -> TicketOut:
     return TicketOut(
         id=row["id"],
@@ -51,7 +61,9 @@ def ticket_out(row: Any, *, full: bool) -> TicketOut:
         mode=Mode(row["mode"]),
         emergency_id=row["emergency_id"],
         resolve_by=row["resolve_by"],
-        overdue=bool(row["overdue"]),
+        overdue=is_overdue(
+            flagged=bool(row["overdue"]), resolve_by=row["resolve_by"], status=row["status"], now=datetime.now(UTC)
+        ),
         status_notes=row["status_notes"],
         direct_answer=row["direct_answer"],
         operator=row["operator"],

@@ -122,7 +122,8 @@ class EventConsumer:
         async for attempt in AsyncRetrying(
             stop=stop_after_attempt(self._max_attempts),
             wait=wait_exponential(multiplier=0.2, max=5),
-            retry=retry_if_not_exception_type(Refused),
+            # Cancellation (shutdown) must not be retried: tenacity would swallow it and keep going.
+            retry=retry_if_not_exception_type((Refused, asyncio.CancelledError)),
             reraise=True,
         ):
             with attempt:
