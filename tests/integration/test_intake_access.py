@@ -1,0 +1,245 @@
+"""Who sees what: department scope, masking, the access log, authentication, the gateway's identity."""
+
+import uuid
+from typing import Annotated, Any
+
+import httpx
+from fastapi import FastAPI
+
+from cityloop.common.contract import types
+from cityloop.common.identity import Identity, Role, require_roles
+from cityloop.intake import gateway
+from cityloop.intake.demo import DEMO_API_KEY
+from cityloop.intake.settings import IntakeSettings
+from tests.conftest import KAFKA, TOPIC_PREFIX
+from tests.dept_system import DeptSystem
+from tests.integration.conftest import Loop
+from tests.integration.test_skeleton_loop import TICKET, wait_for_timeline
+
+CITIZEN = {
+    "name": "王小明",
+    "phone": "13812345678",
+    "id_number": "310101199001011234",
+    "address": "浦东新区花木街道锦绣路1001弄7号601室",
+    "email": "xiaoming@example.cn",
+}
+SECRETS = list(CITIZEN.values())
+
+
+def pd_ticket() -> dict[str, Any]:
+    """A ticket router sends to pd-sanitation, with a full set of personal data."""
+    return {**TICKET, "citizen": CITIZEN, "description": f"垃圾未清运 {uuid.uuid4().hex[:8]}"}
+
+
+def assert_no_personal_data(response: httpx.Response) -> None:
+    assert response.status_code < 400, response.text
+    for secret in SECRETS:
+        assert secret not in response.text, (secret, response.request.url)
+
+
+async def test_department_sees_only_its_own_tickets_now_or_before(loop: Loop) -> None:
+    body = pd_ticket()
+    ticket_id = (await loop.intake.post("/api/v1/tickets", json=body)).json()["id"]
+    await wait_for_timeline(loop.intake, ticket_id, types.TICKET_DISPATCHED)
+    async with await loop.signed_in("pd-sanitation") as pd, await loop.signed_in("hp-sanitation") as hp:
+        # The department holding it reads it in full (and the read is logged).
+        mine = await pd.get(f"/api/v1/tickets/{ticket_id}")
+        assert mine.status_code == 200
+        assert mine.json()["citizen"]["phone"] == CITIZEN["phone"]
+        assert mine.json()["citizen"]["masked"] is False
+        assert ticket_id in [
+            t["id"] for t in (await pd.get("/api/v1/tickets", params={"q": body["description"]})).json()["items"]
+        ]
+
+        # Another department: not found, never the data, not in its lists.
+        for path in (f"/api/v1/tickets/{ticket_id}", f"/api/v1/tickets/{ticket_id}/timeline"):
+            theirs = await hp.get(path)
+            assert theirs.status_code == 404
+            assert theirs.json() == {"error": "not_found", "message": f"no ticket {ticket_id}"}
+        listed = await hp.get("/api/v1/tickets", params={"q": body["description"]})
+        assert listed.json()["items"] == []
+        assert body["description"] not in listed.text
+
+        # pd rejects it (退单): it still sees the ticket it held before, but no longer the personal data.
+        async with DeptSystem(KAFKA, TOPIC_PREFIX, "pd-sanitation") as dept:
+            task = await dept.next_task(ticket_id)
+            await dept.answer(task, "cityloop.dept.rejected", reason="不属于本单位职责")
+        await wait_for_timeline(loop.intake, ticket_id, types.TICKET_REJECTED)
+        before = await pd.get(f"/api/v1/tickets/{ticket_id}")
+        assert before.status_code == 200
+        assert before.json()["citizen"]["masked"] is True
+        assert_no_personal_data(before)
+        assert before.json()["dept_code"] is None
+        assert (await hp.get(f"/api/v1/tickets/{ticket_id}")).status_code == 404
+
+
+async def test_personal_data_is_masked_in_every_response_for_roles_without_the_right(loop: Loop) -> None:
+    body = pd_ticket()
+    created = await loop.intake.post("/api/v1/tickets", json=body)  # the dispatcher creates it
+    assert_no_personal_data(created)
+    ticket_id = created.json()["id"]
+    assert created.json()["citizen"] == {
+        "name": "王**",
+        "phone": "138****5678",
+        "id_number": "310**************4",
+        "address": "浦东新区花木街道锦绣路***********",
+        "email": "x***@example.cn",
+        "is_company": False,
+        "company": None,
+        "masked": True,
+    }
+    await wait_for_timeline(loop.intake, ticket_id, types.TICKET_DISPATCHED)
+    for username in ("dispatcher", "command", "auditor", "calltaker"):  # calltaker did not take this call
+        async with await loop.signed_in(username) as client:
+            assert_no_personal_data(await client.get(f"/api/v1/tickets/{ticket_id}"))
+            assert_no_personal_data(await client.get(f"/api/v1/tickets/{ticket_id}/timeline"))
+            assert_no_personal_data(await client.get("/api/v1/tickets", params={"q": body["description"]}))
+    # Lists are masked even for those who may read the ticket in full.
+    async with await loop.signed_in("admin") as admin, await loop.signed_in("pd-sanitation") as pd:
+        for client in (admin, pd):
+            assert_no_personal_data(await client.get("/api/v1/tickets", params={"q": body["description"]}))
+            assert_no_personal_data(await client.get(f"/api/v1/tickets/{ticket_id}/timeline"))
+
+
+async def test_every_full_read_is_recorded_and_auditors_can_query_it(loop: Loop) -> None:
+    async with await loop.signed_in("calltaker") as calltaker:
+        created = await calltaker.post("/api/v1/tickets", json=pd_ticket())
+        ticket_id = created.json()["id"]
+        assert created.json()["citizen"]["phone"] == CITIZEN["phone"]  # the call-taker who took the call
+        read = await calltaker.get(f"/api/v1/tickets/{ticket_id}")
+        assert read.json()["citizen"]["id_number"] == CITIZEN["id_number"]
+    async with await loop.signed_in("auditor") as auditor:
+        log = await auditor.get("/api/v1/access-log", params={"ticket_id": ticket_id})
+        assert log.status_code == 200
+        entries = log.json()["items"]
+        assert [(e["subject"], e["role"], e["purpose"]) for e in entries] == [
+            ("calltaker", "call_taker", "ticket.read"),
+            ("calltaker", "call_taker", "ticket.create"),
+        ]
+        assert entries[0]["fields"] == ["name", "phone", "id_number", "address", "email"]
+        assert_no_personal_data(log)
+        first_page = await auditor.get("/api/v1/access-log", params={"ticket_id": ticket_id, "limit": 1})
+        second = await auditor.get(
+            "/api/v1/access-log",
+            params={"ticket_id": ticket_id, "limit": 1, "cursor": first_page.json()["next_cursor"]},
+        )
+        assert [e["purpose"] for e in second.json()["items"]] == ["ticket.create"]
+    forbidden = await loop.intake.get("/api/v1/access-log")  # a dispatcher
+    assert forbidden.status_code == 403
+
+
+async def test_credentials_tokens_and_api_keys(loop: Loop) -> None:
+    async with loop.anonymous() as anonymous:
+        assert (await anonymous.get("/api/v1/tickets")).status_code == 401
+        bad = await anonymous.get("/api/v1/tickets", headers={"Authorization": "Bearer not.a.token"})
+        assert bad.status_code == 401
+        assert bad.json()["error"] == "unauthenticated"
+        wrong = await anonymous.post("/api/v1/auth/token", data={"username": "dispatcher", "password": "guess"})
+        assert wrong.status_code == 401
+        unknown_key = await anonymous.get("/api/v1/tickets", headers={"X-API-Key": "nope"})
+        assert unknown_key.status_code == 401
+        system = await anonymous.get("/api/v1/auth/me", headers={"X-API-Key": DEMO_API_KEY})
+        assert system.json() == {"subject": "hotline-cti", "role": "call_taker", "dept_code": None}
+    async with await loop.signed_in("pd-sanitation") as pd:
+        assert (await pd.get("/api/v1/auth/me")).json() == {
+            "subject": "pd-sanitation",
+            "role": "department",
+            "dept_code": "pd-sanitation",
+        }
+
+
+async def test_login_is_rate_limited_per_client(loop: Loop) -> None:
+    limit = int(loop.apps["intake"].state.settings.login_rate_limit.split("/")[0])
+    async with loop.client({}, client_address="127.0.0.77") as guesser:
+        answers = [
+            (await guesser.post("/api/v1/auth/token", data={"username": "admin", "password": f"x{i}"})).status_code
+            for i in range(limit + 1)
+        ]
+    assert answers == [401] * limit + [429]
+    async with loop.client({}, client_address="127.0.0.78") as someone_else:
+        ok = await someone_else.post("/api/v1/auth/token", data={"username": "admin", "password": "demo-admin"})
+        assert ok.status_code == 200
+
+
+async def test_request_bodies_over_the_limit_are_refused(loop: Loop) -> None:
+    limit = loop.apps["intake"].state.settings.max_body_bytes
+    huge = await loop.intake.post(
+        "/api/v1/tickets", content=b"{" + b" " * limit + b"}", headers={"Content-Type": "application/json"}
+    )
+    assert huge.status_code == 413
+    assert huge.json()["error"] == "payload_too_large"
+    open311 = await loop.intake.post(
+        "/open311/v2/requests.xml",
+        content=b"a" * (limit + 1),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert open311.status_code == 413
+    assert b"<errors><error><code>413</code>" in open311.content
+
+
+def _upstream() -> FastAPI:
+    """A service behind the gateway, trusting only the signed identity header (libs/common identity.py)."""
+    app = FastAPI()
+    app.state.internal_secret = IntakeSettings().internal_secret
+
+    @app.api_route("/api/v1/{path:path}", methods=["GET", "POST"])
+    async def echo(identity: Annotated[Identity, require_roles(Role.DISPATCHER)], path: str) -> dict[str, Any]:
+        return {"path": path, "identity": identity.model_dump(mode="json")}
+
+    return app
+
+
+async def test_gateway_forwards_a_signed_identity_and_never_the_callers_credentials(loop: Loop) -> None:
+    upstream = _upstream()
+    settings = IntakeSettings(router_url="http://router", sla_url="http://sla", feedback_url="http://feedback")
+    gateway_app = FastAPI()
+    gateway_app.state.settings = settings
+    gateway_app.state.runtime = loop.runtime("intake")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=upstream)) as to_services:
+        gateway_app.include_router(gateway.gateway_router(settings, to_services))
+        forged = "e30.0000"  # a client trying to speak for itself
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=gateway_app), base_url="http://gw") as client:
+            token = await loop.token("dispatcher")
+            answer = await client.get(
+                "/api/v1/routing/pending", headers={"Authorization": f"Bearer {token}", "X-CityLoop-Identity": forged}
+            )
+            assert answer.status_code == 200, answer.text
+            assert answer.json() == {
+                "path": "routing/pending",
+                "identity": {"subject": "dispatcher", "role": "dispatcher", "dept_code": None},
+            }
+            # The service refuses roles it does not allow, on the identity the gateway vouched for.
+            as_auditor = await client.get(
+                "/api/v1/routing/pending", headers={"Authorization": f"Bearer {await loop.token('auditor')}"}
+            )
+            assert as_auditor.status_code == 403
+            assert (await client.get("/api/v1/routing/pending")).status_code == 401
+    # Straight to the service with a forged header: refused.
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=upstream), base_url="http://router") as direct:
+        refused = await direct.get("/api/v1/routing/pending", headers={"X-CityLoop-Identity": forged})
+        assert refused.status_code == 401
+
+
+async def test_openapi_has_stable_operation_ids_and_examples(loop: Loop) -> None:
+    async with loop.anonymous() as anonymous:
+        document = (await anonymous.get("/openapi.json")).json()
+        assert (await anonymous.get("/docs")).status_code == 200
+    operation_ids = {op["operationId"] for path in document["paths"].values() for op in path.values()}
+    assert {
+        "create_ticket",
+        "list_tickets",
+        "get_ticket",
+        "get_ticket_timeline",
+        "list_access_log",
+        "issue_token",
+        "who_am_i",
+        "open311_discovery",
+        "open311_list_services",
+        "open311_get_service_definition",
+        "open311_create_request",
+        "open311_list_requests",
+        "open311_get_request",
+        "open311_get_token",
+    } <= operation_ids
+    assert document["components"]["schemas"]["TicketCreate"]["examples"][0]["channel"] == "hotline"
+    assert "bearer" in str(document["components"]["securitySchemes"]).lower()
