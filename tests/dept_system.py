@@ -50,15 +50,15 @@ class DeptSystem:
         await self._producer.stop()
 
     async def next_task(self, ticket_id: str, wait_seconds: float = 30.0) -> dict[str, Any]:
-        """The next task event for ``ticket_id`` (other tickets' are skipped), as the parsed CloudEvent.
+        """The next task event for ``ticket_id``, as the parsed CloudEvent.
 
-        A fetched batch may hold several events of the ticket (withdrawn, then assigned): the ones after
-        the first wait in ``_pending`` for the next call instead of being lost."""
+        Events fetched but not asked for yet (later ones of this ticket, others of other tickets) wait in
+        ``_pending`` for the call that asks for them instead of being lost."""
         async with asyncio.timeout(wait_seconds):
             while True:
-                while self._pending:
-                    event = self._pending.popleft()
+                for event in self._pending:
                     if event["subject"] == ticket_id:
+                        self._pending.remove(event)
                         return event
                 batch = await self._consumer.getmany(timeout_ms=500)
                 for records in batch.values():

@@ -7,8 +7,8 @@ from typing import Any
 
 import httpx
 
-from cityloop.common.identity import Identity, Role, encode_identity
 from cityloop.common.identity import HEADER as IDENTITY_HEADER
+from cityloop.common.identity import Identity, Role, encode_identity
 from cityloop.router.data.files import city_files
 from cityloop.router.settings import RouterSettings
 from tests.integration.conftest import Loop
@@ -20,7 +20,8 @@ def identity_header(subject: str, role: Role, dept_code: str | None = None) -> d
 
 
 @asynccontextmanager
-async def router_client(loop: Loop, subject: str = "disp-1", role: Role = Role.DISPATCHER, dept_code: str | None = None
+async def router_client(
+    loop: Loop, subject: str = "disp-1", role: Role = Role.DISPATCHER, dept_code: str | None = None
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The router's HTTP API as the gateway forwards it, signed for ``subject``."""
     async with httpx.AsyncClient(
@@ -58,14 +59,17 @@ async def create(loop: Loop, body: dict[str, Any]) -> str:
     return ticket_id
 
 
-async def timeline(loop: Loop, ticket_id: str, event_type: str, count: int = 1) -> list[dict[str, Any]]:
-    """The trail once it holds ``count`` events of ``event_type``."""
+async def timeline(
+    loop: Loop, ticket_id: str, event_type: str | tuple[str, ...], count: int = 1
+) -> list[dict[str, Any]]:
+    """The trail once it holds ``count`` events of ``event_type`` (or of any of several types)."""
+    wanted = (event_type,) if isinstance(event_type, str) else event_type
     async with asyncio.timeout(30):
         while True:
             response = await loop.intake.get(f"/api/v1/tickets/{ticket_id}/timeline")
             assert response.status_code == 200
             trail: list[dict[str, Any]] = response.json()
-            if sum(e["type"] == event_type for e in trail) >= count:
+            if sum(e["type"] in wanted for e in trail) >= count:
                 return trail
             await asyncio.sleep(0.1)
 

@@ -22,7 +22,8 @@ async def dlq_reason(event_id: str) -> bytes:
                 for records in (await dlq.getmany(timeout_ms=500)).values():
                     for record in records:
                         if json.loads(record.value)["id"] == event_id:
-                            return dict(record.headers)["cityloop-dlq-reason"]
+                            reason: bytes = dict(record.headers)["cityloop-dlq-reason"]
+                            return reason
     finally:
         await dlq.stop()
 
@@ -46,7 +47,9 @@ async def test_reject_redispatch_reject_arbitration_with_the_full_trail(loop: Lo
         assert (second["type"], second["data"]["role"]) == ("cityloop.task.assigned", "lead")
 
         # 2nd 退单: no more automatic bouncing, a dispatcher arbitrates.
-        await bureau.answer(second, "cityloop.dept.rejected", reason="应由执法中队处理", suggested_dept="pd-s03-enforcement")
+        await bureau.answer(
+            second, "cityloop.dept.rejected", reason="应由执法中队处理", suggested_dept="pd-s03-enforcement"
+        )
         await timeline(loop, ticket_id, "cityloop.ticket.needs_dispatcher")
 
         async with router_client(loop, "disp-9") as router:
@@ -63,12 +66,18 @@ async def test_reject_redispatch_reject_arbitration_with_the_full_trail(loop: Lo
             assert final["type"] == "cityloop.task.assigned"
 
             # The arbitrated owner cannot bounce it again.
-            bounced = await squad.answer(final, "cityloop.dept.rejected", reason="还是不归我们", suggested_dept="pd-sanitation")
+            bounced = await squad.answer(
+                final, "cityloop.dept.rejected", reason="还是不归我们", suggested_dept="pd-sanitation"
+            )
             assert b"final" in await dlq_reason(bounced["id"])
             record = (await router.get(f"/api/v1/routing/{ticket_id}")).json()
 
     trail = await timeline(loop, ticket_id, "cityloop.ticket.dispatched", count=3)
-    steps = [(e["type"].rsplit(".", 1)[-1], e["detail"].get("dept_code")) for e in trail if e["type"].startswith("cityloop.ticket.")]
+    steps = [
+        (e["type"].rsplit(".", 1)[-1], e["detail"].get("dept_code"))
+        for e in trail
+        if e["type"].startswith("cityloop.ticket.")
+    ]
     assert steps == [
         ("created", None),
         ("dispatched", "pd-s03-enforcement"),
@@ -81,7 +90,8 @@ async def test_reject_redispatch_reject_arbitration_with_the_full_trail(loop: Lo
     rejected = [e["detail"] for e in trail if e["type"] == "cityloop.ticket.rejected"]
     assert [(r["outcome"], r["rejections"]) for r in rejected] == [("redispatch", 1), ("arbitration", 2)]
     redispatch = [e for e in trail if e["type"] == "cityloop.ticket.dispatched"][1]["detail"]
-    assert redispatch["replaces"] == [first["data"]["assignment_id"]] and "改派" in redispatch["why"]["rule"]
+    assert redispatch["replaces"] == [first["data"]["assignment_id"]]
+    assert "改派" in redispatch["why"]["rule"]
     arbitration: dict[str, Any] = [e for e in trail if e["type"] == "cityloop.ticket.dispatched"][2]["detail"]
     assert arbitration["final"] is True
     assert arbitration["arbitration"]["decided_by"] == "disp-9"
@@ -108,4 +118,5 @@ async def test_a_rejection_must_name_a_suggested_owner(loop: Loop) -> None:
     assert b"suggested_dept" in await dlq_reason(rejected["id"])
     async with router_client(loop) as router:
         record = (await router.get(f"/api/v1/routing/{ticket_id}")).json()
-    assert record["assignments"][0]["status"] == "assigned" and record["rejections"] == []
+    assert record["assignments"][0]["status"] == "assigned"
+    assert record["rejections"] == []

@@ -21,7 +21,9 @@ def test_the_city_has_a_realistic_shape(master: MasterData) -> None:
     assert len(master.communities) > 3000
     assert len(master.grids) > 20000
     levels = Counter(d.level for d in master.departments.values())
-    assert levels["city"] >= 15 and levels["district"] >= 16 * 15 and levels["street"] == 3 * len(master.streets)
+    assert levels["city"] >= 15
+    assert levels["district"] >= 16 * 15
+    assert levels["street"] == 3 * len(master.streets)
 
 
 def test_department_codes_are_valid_topic_names(master: MasterData) -> None:
@@ -51,4 +53,6 @@ def test_every_grid_is_reachable_by_its_coordinates_and_by_road_and_number(maste
     for grid in list(master.grids.values())[::97]:
         assert master.grid_at(*grid.centre) == grid
         span = master.road(grid.road)
-        assert span is not None and span.at(grid.num_lo) == grid and span.at(grid.num_hi) == grid
+        assert span is not None
+        assert span.at(grid.num_lo) == grid
+        assert span.at(grid.num_hi) == grid

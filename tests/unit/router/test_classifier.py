@@ -24,8 +24,11 @@ def test_it_classifies_new_requests_phrased_as_it_has_seen(base: TextClassifier)
     held_out = generate(per_category=5, seed=2, phrasing_filter=lambda i: i < SEEN)
     assert accuracy(base, [r.text for r in held_out], [r.category for r in held_out]) > 0.85
     p = base.predict("小区门口垃圾五天没人清运了，臭死了")
-    assert p.category == "sanitation.garbage" and p.confidence > 0.5 and "垃圾" in p.keywords
-    assert p.candidates[0][0] == p.category and len(p.candidates) == 3
+    assert p.category == "sanitation.garbage"
+    assert p.confidence > 0.5
+    assert "垃圾" in p.keywords
+    assert p.candidates[0][0] == p.category
+    assert len(p.candidates) == 3
 
 
 def test_a_stored_model_predicts_exactly_as_before(base: TextClassifier) -> None:

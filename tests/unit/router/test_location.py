@@ -7,7 +7,8 @@ from tests.unit.router.conftest import build_master
 
 def test_a_full_address_resolves_to_its_grid(master: MasterData) -> None:
     found = locate("浦东新区花木街道锦绣路1001号", None, None, master)
-    assert found.resolved and found.level == "grid"
+    assert found.resolved
+    assert found.level == "grid"
     assert (found.district, found.street, found.grid) == ("pd", "pd-s01", "pd-s01-c07-g03")
     assert found.how == "road and house number"
     assert found.describe(master).startswith("浦东新区 › 花木街道 ›")
@@ -28,20 +29,27 @@ def test_community_street_and_district_names_resolve_to_their_level(master: Mast
 def test_coordinates_resolve_when_the_text_does_not(master: MasterData) -> None:
     grid = master.grids["pd-s01-c07-g03"]
     found = locate("门口那个路口", *grid.centre, master)
-    assert found.grid == grid.code and found.how == "coordinates"
+    assert found.grid == grid.code
+    assert found.how == "coordinates"
 
 
 def test_unresolvable_places_say_why(master: MasterData) -> None:
     nowhere = locate("不知道在哪里", None, None, master)
-    assert not nowhere.resolved and nowhere.problem and "no known road" in nowhere.problem
+    assert not nowhere.resolved
+    assert nowhere.problem
+    assert "no known road" in nowhere.problem
     outside = locate(None, 40.0, 116.4, master)  # Beijing
-    assert not outside.resolved and outside.problem and "outside the city" in outside.problem
+    assert not outside.resolved
+    assert outside.problem
+    assert "outside the city" in outside.problem
     assert not locate(None, None, None, master).resolved
 
 
 def test_an_address_that_contradicts_itself_is_not_guessed(master: MasterData) -> None:
     found = locate("黄浦区锦绣路1001号", None, None, master)  # 锦绣路 is in 浦东
-    assert not found.resolved and found.problem and "黄浦区" in found.problem
+    assert not found.resolved
+    assert found.problem
+    assert "黄浦区" in found.problem
 
 
 def test_an_approved_address_correction_wins_over_the_road_index() -> None:

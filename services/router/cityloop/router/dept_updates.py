@@ -146,7 +146,8 @@ async def _tell_case_members(
     for member in await queries.case_members(conn, case["id"]):
         if member["ticket_id"] == ticket_id:
             continue
-        if status is not None:
+        # Router keeps members "merged" (a dispatcher may still split them) until the case is resolved.
+        if status == TicketStatus.RESOLVED:
             await queries.set_ticket_status(conn, member["ticket_id"], status.value)
         summary = f"case {case['id']}: {detail['dept_code']!s} {lifecycle_type.rsplit('.', 1)[-1]}"
         await announce(

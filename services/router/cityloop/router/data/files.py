@@ -15,6 +15,7 @@ from cityloop.router.masterdata import (
     Department,
     District,
     Grid,
+    MasterData,
     Responsibility,
     Street,
 )
@@ -132,3 +133,20 @@ def data_version() -> str:
     for path in sorted(CITY_DIR.glob("*.csv")):
         digest.update(path.read_bytes())
     return f"{catalogue_file().version}+{digest.hexdigest()[:12]}"
+
+
+def master_from_files(address_overrides: dict[str, str] | None = None) -> MasterData:
+    """Master data straight from the files (no database): for the evaluation, demos and unit tests."""
+    city = city_files()
+    catalogue = catalogue_file()
+    return MasterData.build(
+        revision=0,
+        districts=city.districts,
+        streets=city.streets,
+        communities=city.communities,
+        grids=city.grids,
+        departments=city.departments,
+        categories=catalogue.categories(),
+        address_overrides=address_overrides,
+        groups={g.code: g.name for g in catalogue.group},
+    )
