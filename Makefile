@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml
 	@echo "==> python virtual environment ($(VENV))"
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check --upgrade pip
-	$(VENV)/bin/pip install -q --disable-pip-version-check -e '.[dev]'
+	$(VENV)/bin/pip install -q --disable-pip-version-check '.[dev]'
 	@# One namespace package `cityloop` across libs/common and every service (see pyproject.toml).
 	@printf '%s\n' $(addprefix $(CURDIR)/,$(ROOTS)) > $(SITE)/cityloop.pth
 	@touch $@
