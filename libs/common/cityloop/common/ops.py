@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, disable_created_metrics, generate_latest
 
 # The *_created series double every counter's cardinality and no dashboard of ours reads them.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 ReadinessCheck = Callable[[], Awaitable[None]]
 
