@@ -313,7 +313,9 @@ def cross_check(objs: list[Obj], facts: dict[str, Any], env: str, r: Report) -> 
         r.expect(e.get("CITYLOOP_HTTP_HOST") == "0.0.0.0", where, "CITYLOOP_HTTP_HOST is not 0.0.0.0")
         r.expect(e.get("CITYLOOP_ENVIRONMENT") == "production", where, "CITYLOOP_ENVIRONMENT is not production")
         r.expect(e.get("CITYLOOP_KAFKA_SASL_USERNAME") in users, where, "Kafka user is not a KafkaUser here")
-        refs = {v["valueFrom"]["secretKeyRef"]["name"] for v in c.get("env", []) if "secretKeyRef" in v.get("valueFrom", {})}
+        refs = {
+            v["valueFrom"]["secretKeyRef"]["name"] for v in c.get("env", []) if "secretKeyRef" in v.get("valueFrom", {})
+        }
         refs |= {v["secret"]["secretName"] for v in pod.get("volumes", []) if "secret" in v}
         for ref in refs:
             r.expect(ref in known_secrets, where, f"Secret {ref} is neither rendered, generated nor documented")
@@ -322,7 +324,9 @@ def cross_check(objs: list[Obj], facts: dict[str, Any], env: str, r: Report) -> 
         for v in c.get("env", []):
             ref = v.get("valueFrom", {}).get("secretKeyRef")
             if v["name"] == "CITYLOOP_DATABASE_URL":
-                r.expect(ref == {"name": f"{next(iter(clusters), '?')}-app", "key": "uri"}, where, "DB URL not CNPG uri")
+                r.expect(
+                    ref == {"name": f"{next(iter(clusters), '?')}-app", "key": "uri"}, where, "DB URL not CNPG uri"
+                )
         for src in c.get("envFrom", []):
             cm = src.get("configMapRef", {}).get("name")
             r.expect(cm in configmaps, where, f"ConfigMap {cm} not rendered")
@@ -356,9 +360,13 @@ def cross_check(objs: list[Obj], facts: dict[str, Any], env: str, r: Report) -> 
             for p in rule["http"]["paths"]:
                 paths[p["path"]] = p
                 b = p["backend"]["service"]
-                ok = b["name"] == "intake" and b["port"].get("name") in {x["name"] for x in services["intake"]["spec"]["ports"]}
+                ok = b["name"] == "intake" and b["port"].get("name") in {
+                    x["name"] for x in services["intake"]["spec"]["ports"]
+                }
                 r.expect(ok, ident(ing), f"{p['path']} does not go to intake:http")
-        r.expect(set(paths) == {"/api/v1", "/open311/v2", "/docs", "/openapi.json"}, ident(ing), f"paths {sorted(paths)}")
+        r.expect(
+            set(paths) == {"/api/v1", "/open311/v2", "/docs", "/openapi.json"}, ident(ing), f"paths {sorted(paths)}"
+        )
 
     # NetworkPolicy: router/sla/feedback are not open to the world.
     for svc in ("router", "sla", "feedback"):
@@ -400,7 +408,9 @@ def cross_check(objs: list[Obj], facts: dict[str, Any], env: str, r: Report) -> 
         r.expect(t["spec"]["partitions"] == parts, ident(t), f"partitions {t['spec']['partitions']} != code {parts}")
         r.expect(t["spec"]["replicas"] == want_replicas, ident(t), f"replicas != {want_replicas} for {env}")
         r.expect(t["spec"]["replicas"] <= brokers, ident(t), f"replicas > {brokers} brokers")
-        r.expect(int(t["spec"]["config"].get("min.insync.replicas", 0)) == want_isr, ident(t), f"min.insync != {want_isr}")
+        r.expect(
+            int(t["spec"]["config"].get("min.insync.replicas", 0)) == want_isr, ident(t), f"min.insync != {want_isr}"
+        )
         for key, value in config.items():
             r.expect(str(t["spec"]["config"].get(key)) == str(value), ident(t), f"{key} differs from topics.py")
     r.expect(len(by_topic) == len(facts["topics"]), "KafkaTopic", "KafkaTopics the code does not know")
@@ -430,7 +440,9 @@ def cross_check(objs: list[Obj], facts: dict[str, Any], env: str, r: Report) -> 
         # A group of another service is not ours to join.
         for other in SERVICES:
             if other != svc:
-                r.expect(not kafka_allows(user, "group", f"{prefix}cityloop.{other}.x", "Read"), u, f"joins {other}'s groups")
+                r.expect(
+                    not kafka_allows(user, "group", f"{prefix}cityloop.{other}.x", "Read"), u, f"joins {other}'s groups"
+                )
     for svc, can_create in (("router", True), ("sla", False), ("intake", False), ("feedback", False)):
         user = users.get(f"cityloop-{svc}")
         if user:
@@ -471,7 +483,8 @@ def cross_check(objs: list[Obj], facts: dict[str, Any], env: str, r: Report) -> 
         if not svc:
             continue
         hit = [
-            sm for sm in sms.values()
+            sm
+            for sm in sms.values()
             if selects(sm["spec"]["selector"], svc["metadata"].get("labels", {}))
             and {e["port"] for e in sm["spec"]["endpoints"]} & {p["name"] for p in svc["spec"]["ports"]}
         ]
@@ -497,25 +510,66 @@ def _find(objs: list[Obj], kind: str, name: str) -> Obj:
 MUTATIONS: list[tuple[str, str, str, Any]] = [
     ("KafkaTopic", "ticket-lifecycle", "unknown field in a KafkaTopic spec", lambda o: o["spec"].update(partitons=6)),
     ("KafkaTopic", "control-mode", "partitions differ from topics.py", lambda o: o["spec"].update(partitions=3)),
-    ("KafkaUser", "cityloop-router", "ACL with the removed v1beta2 field 'operation'",
-     lambda o: o["spec"]["authorization"]["acls"][0].update(operation="Read")),
-    ("KafkaUser", "cityloop-sla", "consumer group ACL gone",
-     lambda o: o["spec"]["authorization"]["acls"].__setitem__(
-         slice(None), [a for a in o["spec"]["authorization"]["acls"] if a["resource"]["type"] != "group"])),
+    (
+        "KafkaUser",
+        "cityloop-router",
+        "ACL with the removed v1beta2 field 'operation'",
+        lambda o: o["spec"]["authorization"]["acls"][0].update(operation="Read"),
+    ),
+    (
+        "KafkaUser",
+        "cityloop-sla",
+        "consumer group ACL gone",
+        lambda o: o["spec"]["authorization"]["acls"].__setitem__(
+            slice(None), [a for a in o["spec"]["authorization"]["acls"] if a["resource"]["type"] != "group"]
+        ),
+    ),
     ("Cluster", "cityloop-db", "unknown field in a CNPG Cluster", lambda o: o["spec"].update(instance=3)),
     ("Cluster", "cityloop-db", "wrong type in a CNPG Cluster", lambda o: o["spec"].update(instances="three")),
-    ("ObjectStore", "cityloop-backup", "ObjectStore without destinationPath",
-     lambda o: o["spec"]["configuration"].pop("destinationPath")),
-    ("ServiceMonitor", "cityloop", "endpoint field misspelt", lambda o: o["spec"]["endpoints"][0].update(intervall="1m")),
-    ("PrometheusRule", "cityloop", "alert on a metric the code does not export",
-     lambda o: o["spec"]["groups"][0]["rules"][0].update(expr="cityloop_no_such_metric > 0")),
-    ("Deployment", "router", "unknown field in a container",
-     lambda o: o["spec"]["template"]["spec"]["containers"][0].update(readinessprobe={})),
-    ("Deployment", "sla", "writable root filesystem",
-     lambda o: o["spec"]["template"]["spec"]["containers"][0]["securityContext"].update(readOnlyRootFilesystem=False)),
-    ("Service", "feedback", "Service selects no pod", lambda o: o["spec"]["selector"].update({"app.kubernetes.io/name": "fb"})),
-    ("Ingress", "cityloop", "Ingress to a port that does not exist",
-     lambda o: o["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["port"].update(name="web")),
+    (
+        "ObjectStore",
+        "cityloop-backup",
+        "ObjectStore without destinationPath",
+        lambda o: o["spec"]["configuration"].pop("destinationPath"),
+    ),
+    (
+        "ServiceMonitor",
+        "cityloop",
+        "endpoint field misspelt",
+        lambda o: o["spec"]["endpoints"][0].update(intervall="1m"),
+    ),
+    (
+        "PrometheusRule",
+        "cityloop",
+        "alert on a metric the code does not export",
+        lambda o: o["spec"]["groups"][0]["rules"][0].update(expr="cityloop_no_such_metric > 0"),
+    ),
+    (
+        "Deployment",
+        "router",
+        "unknown field in a container",
+        lambda o: o["spec"]["template"]["spec"]["containers"][0].update(readinessprobe={}),
+    ),
+    (
+        "Deployment",
+        "sla",
+        "writable root filesystem",
+        lambda o: o["spec"]["template"]["spec"]["containers"][0]["securityContext"].update(
+            readOnlyRootFilesystem=False
+        ),
+    ),
+    (
+        "Service",
+        "feedback",
+        "Service selects no pod",
+        lambda o: o["spec"]["selector"].update({"app.kubernetes.io/name": "fb"}),
+    ),
+    (
+        "Ingress",
+        "cityloop",
+        "Ingress to a port that does not exist",
+        lambda o: o["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["port"].update(name="web"),
+    ),
 ]
 
 

@@ -9,7 +9,7 @@ from cityloop.common.db.pool import Conn
 from cityloop.common.envelope import CloudEvent
 from cityloop.common.http_errors import install_error_handlers
 from cityloop.common.runtime import ServiceRuntime
-from cityloop.common.topics import DEPT_UPDATES, TICKET_LIFECYCLE, dept_tasks, ensure_topics
+from cityloop.common.topics import DEPT_UPDATES, TICKET_LIFECYCLE, dept_tasks
 from cityloop.router import queries
 from cityloop.router.dept_updates import on_dept_update
 from cityloop.router.dispatch import on_ticket_created
@@ -30,7 +30,7 @@ def create_app(settings: RouterSettings | None = None) -> FastAPI:
     async def ensure_department_topics() -> None:
         async with runtime.pool.acquire() as conn:
             codes = await queries.department_codes(conn)
-        await ensure_topics(settings.kafka_bootstrap, settings.topic_prefix, [dept_tasks(c) for c in codes])
+        await runtime.ensure_topics([dept_tasks(c) for c in codes])
 
     runtime.on_start(ensure_department_topics)
     runtime.consume("router.intake", [TICKET_LIFECYCLE.name], on_lifecycle)

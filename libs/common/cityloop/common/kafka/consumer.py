@@ -8,7 +8,8 @@ no-op. A handler refuses an event by raising ``Refused``: it goes to the DLQ, no
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -60,6 +61,7 @@ class EventConsumer:
         topic_prefix: str,
         group_prefix: str = "cityloop",
         max_attempts: int = 3,
+        options: Mapping[str, Any] | None = None,
     ) -> None:
         self.name = name
         self._topics = [full_name(t, topic_prefix) for t in topics]
@@ -79,6 +81,7 @@ class EventConsumer:
             session_timeout_ms=10_000,
             heartbeat_interval_ms=3_000,
             metadata_max_age_ms=5_000,
+            **(options or {}),
         )
         self.ready = asyncio.Event()
 
