@@ -5,7 +5,6 @@ SHELL := /bin/bash
 export CITYLOOP_HOME ?= $(CURDIR)/.local
 VENV := .venv
 PY := $(VENV)/bin/python
-SITE = $(shell $(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 ROOTS := libs/common services/intake services/router services/sla services/feedback
 
 .PHONY: help setup venv infra bootstrap run test lint typecheck unit bench k8s-validate k8s-validate-full down clean distclean
@@ -23,7 +22,8 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install -q --disable-pip-version-check --upgrade pip
 	$(VENV)/bin/pip install -q --disable-pip-version-check '.[dev]'
 	@# One namespace package `cityloop` across libs/common and every service (see pyproject.toml).
-	@printf '%s\n' $(addprefix $(CURDIR)/,$(ROOTS)) > $(SITE)/cityloop.pth
+	@site="$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" && \
+		printf '%s\n' $(addprefix $(CURDIR)/,$(ROOTS)) > "$$site/cityloop.pth"
 	@touch $@
 
 infra: venv
