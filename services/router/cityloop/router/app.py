@@ -9,7 +9,7 @@ from cityloop.common.db.pool import Conn
 from cityloop.common.envelope import CloudEvent
 from cityloop.common.http_errors import install_error_handlers
 from cityloop.common.runtime import ServiceRuntime
-from cityloop.common.topics import DEPT_UPDATES, TICKET_LIFECYCLE, dept_tasks, ensure_topics
+from cityloop.common.topics import DEPT_UPDATES, TICKET_LIFECYCLE, dept_tasks
 from cityloop.router import queries
 from cityloop.router.api import corrections, dispatcher, masterdata
 from cityloop.router.classification.training import ensure_model, run_schedule
@@ -42,7 +42,7 @@ def create_app(settings: RouterSettings | None = None) -> FastAPI:
     async def ensure_department_topics() -> None:
         async with runtime.pool.acquire() as conn:
             codes = await queries.department_codes(conn)
-        await ensure_topics(settings.kafka_bootstrap, settings.topic_prefix, [dept_tasks(c) for c in codes])
+        await runtime.ensure_topics([dept_tasks(c) for c in codes])
 
     async def ensure_classifier() -> None:
         await ensure_model(runtime.pool, settings)
