@@ -1,6 +1,8 @@
 """The loop of data production and use: what the model is unsure of waits for a dispatcher; the
 dispatcher's answer becomes a labelled example; retraining on command puts it into the model."""
 
+from cityloop.router.classification.training import retrain_if_new_examples
+from cityloop.router.settings import RouterSettings
 from tests.integration.conftest import Loop
 from tests.integration.routing_support import address_in, create, last, router_client, ticket, timeline
 
@@ -42,6 +44,8 @@ async def test_dispatcher_answers_become_examples_and_retraining_uses_them(loop:
         assert retrained.status_code == 200, retrained.text
         assert retrained.json()["labelled_examples"] >= 4
         after = (await router.get("/api/v1/routing/classifier")).json()
+        # The scheduled worker's check: nothing labelled since this model, so no retraining.
+        assert await retrain_if_new_examples(loop.runtime("router").pool, RouterSettings()) is None
         assert after["id"] > before["id"]
         assert after["trigger"] == "command:disp-7"
 
