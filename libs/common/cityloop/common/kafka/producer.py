@@ -1,6 +1,7 @@
 """The one way CityLoop writes to Kafka: acks from all replicas, idempotence on, CloudEvents headers."""
 
 import asyncio
+from collections.abc import Mapping
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -12,7 +13,9 @@ Headers = list[tuple[str, bytes]]
 
 
 class EventProducer:
-    def __init__(self, bootstrap: str, topic_prefix: str, *, client_id: str) -> None:
+    def __init__(
+        self, bootstrap: str, topic_prefix: str, *, client_id: str, options: Mapping[str, Any] | None = None
+    ) -> None:
         self.topic_prefix = topic_prefix
         # aiokafka's defaults are acks=1 and no idempotence: weaker than we promise (notes-kafka.md).
         self._producer = AIOKafkaProducer(
@@ -22,6 +25,7 @@ class EventProducer:
             enable_idempotence=True,
             linger_ms=2,
             compression_type=None,
+            **(options or {}),
         )
 
     async def start(self) -> None:
