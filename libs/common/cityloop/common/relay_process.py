@@ -12,6 +12,7 @@ import sys
 import structlog
 
 from cityloop.common.db.pool import create_pool
+from cityloop.common.kafka.connection import client_options
 from cityloop.common.kafka.producer import EventProducer
 from cityloop.common.logging import configure_logging
 from cityloop.common.outbox import OutboxRelay
@@ -24,7 +25,10 @@ async def run_relay(settings: CommonSettings) -> None:
     """Publish the service's outbox until cancelled or killed."""
     pool = await create_pool(settings.database_url, settings.db_schema, min_size=1, max_size=2)
     producer = EventProducer(
-        settings.kafka_bootstrap, settings.topic_prefix, client_id=f"cityloop.{settings.service_name}.relay"
+        settings.kafka_bootstrap,
+        settings.topic_prefix,
+        client_id=f"cityloop.{settings.service_name}.relay",
+        options=client_options(settings),
     )
     await producer.start()
     try:
