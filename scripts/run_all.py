@@ -6,6 +6,9 @@ import subprocess
 import sys
 import time
 
+from cityloop.intake.demo import usage as demo_usage
+from cityloop.intake.settings import IntakeSettings
+
 SERVICES = [
     ("intake", "cityloop.intake", 8000),
     ("router", "cityloop.router", 8001),
@@ -26,6 +29,8 @@ def main() -> int:
         "Ctrl-C stops the services (Kafka and PostgreSQL keep running; `make down` stops them).\n",
         flush=True,
     )
+    if IntakeSettings().demo_enabled:  # development settings only; production refuses demo accounts
+        print(demo_usage(), flush=True)
     stopping = False
 
     def stop(*_: object) -> None:
