@@ -10,10 +10,12 @@ from cityloop.common.contract import types
 from cityloop.common.identity import Identity, Role, require_roles
 from cityloop.intake import gateway
 from cityloop.intake.demo import DEMO_API_KEY
+from cityloop.intake.masking import mask_address
 from cityloop.intake.settings import IntakeSettings
 from tests.conftest import KAFKA, TOPIC_PREFIX
 from tests.dept_system import DeptSystem
 from tests.integration.conftest import Loop
+from tests.integration.places import hp_address
 from tests.integration.test_skeleton_loop import TICKET, wait_for_timeline
 
 CITIZEN = {
@@ -26,9 +28,14 @@ CITIZEN = {
 SECRETS = list(CITIZEN.values())
 
 
-def pd_ticket() -> dict[str, Any]:
-    """A ticket router sends to pd-sanitation, with a full set of personal data."""
-    return {**TICKET, "citizen": CITIZEN, "description": f"垃圾未清运 {uuid.uuid4().hex[:8]}"}
+def hp_ticket() -> dict[str, Any]:
+    """A ticket router sends to hp-sanitation (a place of its own: never merged), with full personal data."""
+    return {
+        **TICKET,
+        "citizen": CITIZEN,
+        "location": {"address": hp_address()},
+        "description": f"垃圾未清运 {uuid.uuid4().hex[:8]}",
+    }
 
 
 def assert_no_personal_data(response: httpx.Response) -> None:
@@ -38,43 +45,43 @@ def assert_no_personal_data(response: httpx.Response) -> None:
 
 
 async def test_department_sees_only_its_own_tickets_now_or_before(loop: Loop) -> None:
-    body = pd_ticket()
+    body = hp_ticket()
     ticket_id = (await loop.intake.post("/api/v1/tickets", json=body)).json()["id"]
     await wait_for_timeline(loop.intake, ticket_id, types.TICKET_DISPATCHED)
-    async with await loop.signed_in("pd-sanitation") as pd, await loop.signed_in("hp-sanitation") as hp:
+    async with await loop.signed_in("hp-sanitation") as hp, await loop.signed_in("pd-sanitation") as pd:
         # The department holding it reads it in full (and the read is logged).
-        mine = await pd.get(f"/api/v1/tickets/{ticket_id}")
+        mine = await hp.get(f"/api/v1/tickets/{ticket_id}")
         assert mine.status_code == 200
         assert mine.json()["citizen"]["phone"] == CITIZEN["phone"]
         assert mine.json()["citizen"]["masked"] is False
         assert ticket_id in [
-            t["id"] for t in (await pd.get("/api/v1/tickets", params={"q": body["description"]})).json()["items"]
+            t["id"] for t in (await hp.get("/api/v1/tickets", params={"q": body["description"]})).json()["items"]
         ]
 
         # Another department: not found, never the data, not in its lists.
         for path in (f"/api/v1/tickets/{ticket_id}", f"/api/v1/tickets/{ticket_id}/timeline"):
-            theirs = await hp.get(path)
+            theirs = await pd.get(path)
             assert theirs.status_code == 404
             assert theirs.json() == {"error": "not_found", "message": f"no ticket {ticket_id}"}
-        listed = await hp.get("/api/v1/tickets", params={"q": body["description"]})
+        listed = await pd.get("/api/v1/tickets", params={"q": body["description"]})
         assert listed.json()["items"] == []
         assert body["description"] not in listed.text
 
-        # pd rejects it (退单): it still sees the ticket it held before, but no longer the personal data.
-        async with DeptSystem(KAFKA, TOPIC_PREFIX, "pd-sanitation") as dept:
+        # hp rejects it (退单): it still sees the ticket it held before, but no longer the personal data.
+        async with DeptSystem(KAFKA, TOPIC_PREFIX, "hp-sanitation") as dept:
             task = await dept.next_task(ticket_id)
-            await dept.answer(task, "cityloop.dept.rejected", reason="不属于本单位职责")
+            await dept.answer(task, "cityloop.dept.rejected", reason="不属于本单位职责", suggested_dept="hp-transport")
         await wait_for_timeline(loop.intake, ticket_id, types.TICKET_REJECTED)
-        before = await pd.get(f"/api/v1/tickets/{ticket_id}")
+        before = await hp.get(f"/api/v1/tickets/{ticket_id}")
         assert before.status_code == 200
         assert before.json()["citizen"]["masked"] is True
         assert_no_personal_data(before)
-        assert before.json()["dept_code"] is None
-        assert (await hp.get(f"/api/v1/tickets/{ticket_id}")).status_code == 404
+        assert before.json()["dept_code"] != "hp-sanitation"
+        assert (await pd.get(f"/api/v1/tickets/{ticket_id}")).status_code == 404
 
 
 async def test_personal_data_is_masked_in_every_response_for_roles_without_the_right(loop: Loop) -> None:
-    body = pd_ticket()
+    body = hp_ticket()
     created = await loop.intake.post("/api/v1/tickets", json=body)  # the dispatcher creates it
     assert_no_personal_data(created)
     ticket_id = created.json()["id"]
@@ -82,7 +89,7 @@ async def test_personal_data_is_masked_in_every_response_for_roles_without_the_r
         "name": "王**",
         "phone": "138****5678",
         "id_number": "310**************4",
-        "address": "浦东新区花木街道锦绣路***********",
+        "address": mask_address(CITIZEN["address"]),
         "email": "x***@example.cn",
         "is_company": False,
         "company": None,
@@ -95,15 +102,15 @@ async def test_personal_data_is_masked_in_every_response_for_roles_without_the_r
             assert_no_personal_data(await client.get(f"/api/v1/tickets/{ticket_id}/timeline"))
             assert_no_personal_data(await client.get("/api/v1/tickets", params={"q": body["description"]}))
     # Lists are masked even for those who may read the ticket in full.
-    async with await loop.signed_in("admin") as admin, await loop.signed_in("pd-sanitation") as pd:
-        for client in (admin, pd):
+    async with await loop.signed_in("admin") as admin, await loop.signed_in("hp-sanitation") as hp:
+        for client in (admin, hp):
             assert_no_personal_data(await client.get("/api/v1/tickets", params={"q": body["description"]}))
             assert_no_personal_data(await client.get(f"/api/v1/tickets/{ticket_id}/timeline"))
 
 
 async def test_every_full_read_is_recorded_and_auditors_can_query_it(loop: Loop) -> None:
     async with await loop.signed_in("calltaker") as calltaker:
-        created = await calltaker.post("/api/v1/tickets", json=pd_ticket())
+        created = await calltaker.post("/api/v1/tickets", json=hp_ticket())
         ticket_id = created.json()["id"]
         assert created.json()["citizen"]["phone"] == CITIZEN["phone"]  # the call-taker who took the call
         read = await calltaker.get(f"/api/v1/tickets/{ticket_id}")

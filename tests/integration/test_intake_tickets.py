@@ -2,6 +2,7 @@
 
 import asyncio
 import copy
+import itertools
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,11 +17,14 @@ from cityloop.common.kafka.producer import EventProducer
 from cityloop.common.topics import TICKET_LIFECYCLE
 from tests.conftest import KAFKA, TOPIC_PREFIX
 from tests.integration.conftest import Loop
+from tests.integration.places import hp_address
 from tests.integration.test_skeleton_loop import TICKET, wait_for_timeline
 
 
 def ticket(**changes: Any) -> dict[str, Any]:
+    """TICKET at a place of its own (so router never merges it), with ``changes``."""
     body = copy.deepcopy(TICKET)
+    body["location"] = {"address": hp_address()}
     body.update(changes)
     return body
 
@@ -203,7 +207,9 @@ async def test_list_filters_by_every_field(loop: Loop) -> None:
             json=ticket(description=f"紧急 {tag}", channel="web", urgency="urgent", category="transport.pothole"),
         )
     ).json()
-    # What router announces when it dispatches (grid chain, mode, deadlines), sent as router would.
+    # Router dispatches it; then a later dispatch (as a dispatcher's correction would be) with a grid
+    # chain, emergency mode and a passed deadline, sent to the topic as router sends it.
+    await wait_for_timeline(loop.intake, urgent_web["id"], types.TICKET_DISPATCHED)
     due = datetime.now(UTC) - timedelta(hours=1)
     dispatched = new_event(
         types.TICKET_DISPATCHED,
@@ -213,13 +219,13 @@ async def test_list_filters_by_every_field(loop: Loop) -> None:
             ticket_id=urgent_web["id"],
             status=TicketStatus.DISPATCHED,
             actor="router",
-            summary="dispatched to 浦东新区建设和交通委员会 as lead",
+            summary="dispatched to 黄浦区建设管理委员会 as lead",
             detail={
-                "dept_code": "pd-transport",
-                "dept_name": "浦东新区建设和交通委员会",
+                "dept_code": "hp-transport",
+                "dept_name": "黄浦区建设管理委员会",
                 "assignment_id": f"A-{uuid.uuid4().hex[:8]}",
                 "role": "lead",
-                "chain": {"district": "pd", "street": "huamu", "community": "c1", "grid": "g7"},
+                "chain": {"district": "test-d", "street": "test-s", "community": "c1", "grid": "g7"},
                 "mode": {"kind": "emergency", "emergency_id": "E-1"},
                 "deadlines": {"accept_by": due.isoformat(), "resolve_by": due.isoformat()},
             },
@@ -231,14 +237,19 @@ async def test_list_filters_by_every_field(loop: Loop) -> None:
         await producer.publish(TICKET_LIFECYCLE.name, dispatched)
     finally:
         await producer.stop()
-    await wait_for_timeline(loop.intake, urgent_web["id"], types.TICKET_DISPATCHED)
+    async with asyncio.timeout(30):
+        for _ in itertools.count():
+            trail = (await loop.intake.get(f"/api/v1/tickets/{urgent_web['id']}/timeline")).json()
+            if dispatched.id in {e["event_id"] for e in trail}:
+                break
+            await asyncio.sleep(0.1)
 
     one = [urgent_web["id"]]
     assert await _ids(loop.intake, q=tag, channel="web") == one
     assert await _ids(loop.intake, q=tag, urgency="urgent") == one
     assert await _ids(loop.intake, q=tag, category="transport.pothole") == one
-    assert await _ids(loop.intake, q=tag, dept_code="pd-transport") == one
-    assert await _ids(loop.intake, q=tag, district="pd", street="huamu") == one
+    assert await _ids(loop.intake, q=tag, dept_code="hp-transport") == one
+    assert await _ids(loop.intake, q=tag, district="test-d", street="test-s") == one
     assert await _ids(loop.intake, q=tag, mode="emergency") == one
     assert await _ids(loop.intake, q=tag, overdue="true") == one
     # The other one is routed by the real router meanwhile: it may be received or dispatched by now.
@@ -251,7 +262,7 @@ async def test_list_filters_by_every_field(loop: Loop) -> None:
     assert await _ids(loop.intake, q=tag, closed_from=(created - timedelta(days=1)).isoformat()) == []
     assert await _ids(loop.intake, q=f"{tag}-nothing") == []
     shown = (await loop.intake.get(f"/api/v1/tickets/{urgent_web['id']}")).json()
-    assert shown["agency"] == "浦东新区建设和交通委员会"
+    assert shown["agency"] == "黄浦区建设管理委员会"
     assert shown["mode"] == "emergency"
     assert shown["emergency_id"] == "E-1"
     assert datetime.fromisoformat(shown["resolve_by"]) == due

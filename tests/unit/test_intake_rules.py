@@ -73,8 +73,7 @@ def test_projection_of_lifecycle_events() -> None:
         "s1",
         "emergency",
     )
-    assert dispatched.assign is not None
-    assert dispatched.assign.assignment_id == "A1"
+    assert [a.assignment_id for a in dispatched.assign] == ["A1"]
     assert dispatched.resolve_by == NOW
     rejected = project(
         types.TICKET_REJECTED,

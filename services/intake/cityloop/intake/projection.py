@@ -31,7 +31,8 @@ class TicketChange:
     closed: bool = False
     #: The new lead department; None leaves it.
     dept_code: str | None = None
-    #: This department no longer holds the ticket (it rejected it): clear it if it is the current one.
+    #: This department no longer holds the ticket (it rejected it): clear it if it is the current one;
+    #: "*" clears whichever department it is.
     release_dept: str | None = None
     agency: str | None = None
     district: str | None = None
@@ -41,7 +42,7 @@ class TicketChange:
     resolve_by: datetime | None = None
     overdue: bool | None = None
     status_notes: str | None = None
-    assign: Assignment | None = None
+    assign: list[Assignment] = field(default_factory=list)
     end_assignment: str | None = None  # an assignment id, or a dept code when the id is unknown
     end_all_assignments: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
@@ -87,6 +88,18 @@ def _mode(detail: dict[str, Any]) -> tuple[str | None, str | None]:
     return None, None
 
 
+def _assists(detail: dict[str, Any]) -> list[Assignment]:
+    """Assisting departments (协办) dispatched together with the lead: they hold the ticket too."""
+    raw = detail.get("assists")
+    if not isinstance(raw, list):
+        return []
+    return [
+        Assignment(str(a.get("assignment_id") or a["dept_code"]), str(a["dept_code"]), str(a.get("role") or "assist"))
+        for a in raw
+        if isinstance(a, dict) and a.get("dept_code")
+    ]
+
+
 def next_status(current: TicketStatus, event_type: str, proposed: TicketStatus | None) -> TicketStatus | None:
     """A closed ticket only moves again when reopened; late events cannot drag it back."""
     if proposed is None or proposed == current:
@@ -109,16 +122,20 @@ def project(event_type: str, data: LifecycleEvent, current: TicketStatus) -> Tic
     if chain := _chain(detail):
         change.district, change.street = chain.district, chain.street
     change.mode, change.emergency_id = _mode(detail)
-    if event_type == types.TICKET_DISPATCHED and dept:
+    if event_type in {types.TICKET_DISPATCHED, types.TICKET_MERGED} and dept:
+        # Merged (并单): the case's lead department answers this citizen too, so it holds this ticket.
         role = str(detail.get("role") or "lead")
         assignment_id = str(detail.get("assignment_id") or f"{dept}:{data.ticket_id}")
-        change.assign = Assignment(assignment_id, dept, role)
+        change.assign = [Assignment(assignment_id, dept, role), *_assists(detail)]
         if role == "lead":
             change.dept_code = dept
             name = detail.get("dept_name")
             change.agency = str(name) if name else dept
         change.resolve_by = _resolve_by(detail)
-        change.overdue = False
+        change.overdue = False if event_type == types.TICKET_DISPATCHED else None
+    elif event_type == types.TICKET_SPLIT:
+        change.end_all_assignments = True  # split from a case: it will be routed on its own
+        change.release_dept = "*"
     elif event_type == types.SLA_DEADLINES_SET:
         change.resolve_by = _resolve_by(detail)
     elif event_type == types.SLA_BREACHED:

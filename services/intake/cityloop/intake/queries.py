@@ -119,8 +119,9 @@ async def apply_change(conn: Conn, ticket_id: str, change: TicketChange) -> None
         "UPDATE tickets SET"
         " status = coalesce($2, status),"
         " closed_at = CASE WHEN $2::text IS NULL THEN closed_at WHEN $3 THEN coalesce(closed_at, now()) END,"
-        " dept_code = CASE WHEN $4::text IS NOT NULL THEN $4 WHEN dept_code = $5 THEN NULL ELSE dept_code END,"
-        " agency = CASE WHEN $4::text IS NOT NULL THEN $6 WHEN dept_code = $5 THEN NULL ELSE agency END,"
+        " dept_code = CASE WHEN $4::text IS NOT NULL THEN $4 WHEN dept_code = $5 OR $5 = '*' THEN NULL"
+        " ELSE dept_code END,"
+        " agency = CASE WHEN $4::text IS NOT NULL THEN $6 WHEN dept_code = $5 OR $5 = '*' THEN NULL ELSE agency END,"
         " district = coalesce($7, district), street = coalesce($8, street),"
         " mode = coalesce($9, mode), emergency_id = CASE WHEN $9::text IS NULL THEN emergency_id ELSE $10 END,"
         " resolve_by = coalesce($11, resolve_by), overdue = coalesce($12, overdue),"
@@ -140,8 +141,8 @@ async def apply_change(conn: Conn, ticket_id: str, change: TicketChange) -> None
         change.overdue,
         change.status_notes,
     )
-    if change.assign is not None:
-        await add_assignment(conn, ticket_id, change.assign)
+    for assignment in change.assign:
+        await add_assignment(conn, ticket_id, assignment)
     if change.end_assignment is not None:
         await conn.execute(
             "UPDATE ticket_assignments SET ended_at = now()"
