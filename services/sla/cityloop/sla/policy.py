@@ -87,11 +87,12 @@ class PolicyRule(BaseModel):
 
     category: str | None = None
     urgency: Urgency | None = None
-    mode: Mode | None = None
+    #: A rule belongs to one mode: a peacetime rule never stretches an emergency's wall-clock minutes.
+    mode: Mode = "peacetime"
     policy: Policy
 
     def matches(self, category: str | None, urgency: Urgency | None, mode: Mode) -> bool:
-        if self.mode is not None and self.mode != mode:
+        if self.mode != mode:
             return False
         if self.urgency is not None and self.urgency != urgency:
             return False
@@ -99,12 +100,8 @@ class PolicyRule(BaseModel):
             return category is not None and (category == self.category or category.startswith(f"{self.category}."))
         return True
 
-    def specificity(self) -> tuple[int, int, int]:
-        return (
-            1 + self.category.count(".") if self.category else 0,
-            int(self.urgency is not None),
-            int(self.mode is not None),
-        )
+    def specificity(self) -> tuple[int, int]:
+        return (1 + self.category.count(".") if self.category else 0, int(self.urgency is not None))
 
 
 DEFAULT_RULES = (
