@@ -31,7 +31,8 @@ def create_app(settings: SlaSettings | None = None) -> FastAPI:
     async def count() -> None:
         await count_live_timers(runtime.pool, s.live_count_seconds)
 
-    runtime.consume("sla.clocks", [TICKET_LIFECYCLE.name], on_lifecycle)
+    # sla reads ticket.lifecycle, where it also writes: its own events are skipped before any transaction.
+    runtime.consume("sla.clocks", [TICKET_LIFECYCLE.name], on_lifecycle, wants=lambda e: e.type in clocks.HANDLED)
     runtime.background("sla.firing", fire)
     runtime.background("sla.live-timers", count)
 

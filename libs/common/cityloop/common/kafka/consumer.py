@@ -13,7 +13,13 @@ from collections.abc import Awaitable, Callable, Sequence
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from prometheus_client import Counter, Histogram
-from tenacity import AsyncRetrying, retry_if_not_exception_type, stop_after_attempt, wait_exponential
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    retry_if_not_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
 
 from cityloop.common import inbox
 from cityloop.common.db.pool import Conn, PgPool
@@ -31,6 +37,8 @@ HANDLE_SECONDS = Histogram(
 )
 
 Handler = Callable[[Conn, CloudEvent], Awaitable[None]]
+#: Says whether the handler wants an event at all; others are passed over without a transaction.
+Wants = Callable[[CloudEvent], bool]
 
 
 class Refused(Exception):
@@ -60,11 +68,13 @@ class EventConsumer:
         topic_prefix: str,
         group_prefix: str = "cityloop",
         max_attempts: int = 3,
+        wants: Wants | None = None,
     ) -> None:
         self.name = name
         self._topics = [full_name(t, topic_prefix) for t in topics]
         self._prefix = topic_prefix
         self._handler = handler
+        self._wants = wants
         self._pool = pool
         self._producer = producer
         self._max_attempts = max_attempts
@@ -102,6 +112,9 @@ class EventConsumer:
         except EnvelopeError as exc:
             await self._dead_letter(tp, record, reason=str(exc), event_id=None)
             return
+        if self._wants is not None and not self._wants(event):
+            EVENTS_CONSUMED.labels(self.name, "skipped").inc()
+            return
         log_ctx = log.bind(consumer=self.name, event_id=event.id, event_type=event.type, ticket_id=event.subject)
         started = time.perf_counter()
         try:
@@ -122,7 +135,8 @@ class EventConsumer:
         async for attempt in AsyncRetrying(
             stop=stop_after_attempt(self._max_attempts),
             wait=wait_exponential(multiplier=0.2, max=5),
-            retry=retry_if_not_exception_type(Refused),
+            # Only errors are retried: a CancelledError (shutdown) must end the consumer, not be retried.
+            retry=retry_if_exception_type(Exception) & retry_if_not_exception_type(Refused),
             reraise=True,
         ):
             with attempt:
