@@ -109,24 +109,24 @@ def _clock(**over: Any) -> dict[str, Any]:
 
 def test_firing_plan_announces_to_the_trail_and_the_department() -> None:
     settings = SlaSettings()
-    warning = plan_firing(_clock(), settings)
+    warning = plan_firing(_clock(), settings, T0)
     (lifecycle_topic, lifecycle), (task_topic, task) = warning.outgoing
     assert (lifecycle_topic, lifecycle.type) == ("ticket.lifecycle", types.SLA_WARNING)
     assert (task_topic, task.type, task.data["change"]) == ("dept.pd-sanitation.tasks", types.TASK_UPDATED, "warning")
     assert warning.advance.next_step == 1
     assert warning.advance.next_fire_at == T0 + timedelta(seconds=10)
     # The same step planned twice gets the same event ids: a repeat is a no-op downstream.
-    assert [e.id for _, e in plan_firing(_clock(), settings).outgoing] == [lifecycle.id, task.id]
+    assert [e.id for _, e in plan_firing(_clock(), settings, T0).outgoing] == [lifecycle.id, task.id]
 
-    supervise = plan_firing(_clock(step=2, next_fire_at=T0 + timedelta(seconds=15)), settings)
+    supervise = plan_firing(_clock(step=2, next_fire_at=T0 + timedelta(seconds=15)), settings, T0)
     assert supervise.outgoing[0][1].type == types.SLA_ESCALATED
     assert supervise.outgoing[0][1].data["detail"]["to"] == "pd-huamu"
     assert supervise.outgoing[1][1].data["change"] == "supervised"
     assert supervise.advance.next_fire_at == T0 + timedelta(seconds=20)  # then the notice
 
-    notice = plan_firing(_clock(step=3, next_fire_at=T0 + timedelta(seconds=20)), settings)
+    notice = plan_firing(_clock(step=3, next_fire_at=T0 + timedelta(seconds=20)), settings, T0)
     assert notice.step.kind is StepKind.NOTICE
     assert notice.advance.next_fire_at is None  # the ladder is done
 
-    callback = plan_firing(_clock(kind="callback", step=1, next_fire_at=T0 + timedelta(seconds=10)), settings)
+    callback = plan_firing(_clock(kind="callback", step=1, next_fire_at=T0 + timedelta(seconds=10)), settings, T0)
     assert [e.type for _, e in callback.outgoing] == [types.SLA_BREACHED]  # the hotline's own clock

@@ -28,12 +28,19 @@ CALENDAR_ESTIMATED = Counter(
 )
 
 
-def is_covered(day: date) -> bool:
+@lru_cache(maxsize=16_384)
+def _official(day: date) -> bool | None:
+    """The official answer, None for a year not covered. Cached: the library validates every date
+    against its whole table, which costs more than everything else in a deadline (a firing loop
+    computes thousands a second)."""
     try:
-        chinese_calendar.is_workday(day)
+        return bool(chinese_calendar.is_workday(day))
     except NotImplementedError:
-        return False
-    return True
+        return None
+
+
+def is_covered(day: date) -> bool:
+    return _official(day) is not None
 
 
 @lru_cache(maxsize=8)
@@ -44,12 +51,12 @@ def _warn_uncovered(year: int) -> None:
 
 def is_workday(day: date) -> tuple[bool, bool]:
     """(is a working day, estimated because the official calendar does not cover that year)."""
-    try:
-        return bool(chinese_calendar.is_workday(day)), False
-    except NotImplementedError:
-        CALENDAR_ESTIMATED.labels(str(day.year)).inc()
-        _warn_uncovered(day.year)
-        return day.weekday() < 5, True
+    official = _official(day)
+    if official is not None:
+        return official, False
+    CALENDAR_ESTIMATED.labels(str(day.year)).inc()
+    _warn_uncovered(day.year)
+    return day.weekday() < 5, True
 
 
 def add_working_days(start: datetime, days: int) -> tuple[datetime, bool]:

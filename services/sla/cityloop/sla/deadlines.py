@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from cityloop.common.calendar import OfficeHours, working_deadline
 from cityloop.sla.policy import Span
@@ -29,6 +30,7 @@ def warn_at(started: datetime, due: datetime, ratio: float) -> datetime | None:
     return started + (due - started) * ratio
 
 
+@lru_cache(maxsize=256)
 def escalation_span(days: int | None, seconds: float | None) -> Span:
     """The ladder interval as stored on a clock row (one of the two is set)."""
     return Span(seconds=seconds) if seconds is not None else Span(working_days=days or 0)

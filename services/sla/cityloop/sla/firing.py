@@ -42,7 +42,7 @@ class Firing:
     outgoing: list[events.Outgoing]
 
 
-def plan_firing(clock: Mapping[str, Any] | asyncpg.Record, settings: SlaSettings) -> Firing:
+def plan_firing(clock: Mapping[str, Any] | asyncpg.Record, settings: SlaSettings, now: datetime) -> Firing:
     """Pure: what firing this clock's due step announces, and where its ladder goes next."""
     mode = clock["mode"]
     units = ladder.chain(list(clock["supervisors"]), clock["command_unit"], mode)
@@ -60,7 +60,7 @@ def plan_firing(clock: Mapping[str, Any] | asyncpg.Record, settings: SlaSettings
     )
     next_step, next_at = following if following is not None else (number + 1, None)
     lifecycle_type, change, template = _LIFECYCLE[step.kind]
-    kind, ticket_id, dept = clock["kind"], clock["ticket_id"], clock["dept_code"]
+    kind, dept = clock["kind"], clock["dept_code"]
     summary = template.format(kind=kind, dept=dept or "the department", to=step.target)
     detail: dict[str, object] = {
         "kind": kind,
@@ -74,25 +74,25 @@ def plan_firing(clock: Mapping[str, Any] | asyncpg.Record, settings: SlaSettings
     }
     if step.target is not None:
         detail |= {"to": step.target, "level": step.level}
-    outgoing = [
-        events.lifecycle(
-            ticket_id,
-            lifecycle_type,
-            summary,
-            event_id=events.firing_event_id(clock["id"], number, scheduled, "lifecycle"),
-            **detail,
-        )
-    ]
-    if kind != "callback":  # the callback is the hotline's own duty, not the department's
-        outgoing += events.task_updated(
-            ticket_id=ticket_id,
-            assignment_id=clock["assignment_id"],
-            dept_code=dept,
-            change=change,
-            note=summary,
-            deadlines=events.deadlines_for(kind, clock["due_at"]),
-            event_id=events.firing_event_id(clock["id"], number, scheduled, "task"),
-        )
+    fired_clock = events.FiredClock(
+        clock_id=clock["id"],
+        ticket_id=clock["ticket_id"],
+        assignment_id=clock["assignment_id"],
+        dept_code=dept,
+        kind=kind,
+        step=number,
+        scheduled_at=scheduled,
+        due_at=clock["due_at"],
+    )
+    outgoing = events.fired(
+        now=now,
+        clock=fired_clock,
+        lifecycle_type=lifecycle_type,
+        summary=summary,
+        detail=detail,
+        # The callback is the hotline's own duty, not the department's: no task update for it.
+        change=None if kind == "callback" else change,
+    )
     advance = queries.Advance(clock["id"], number, scheduled, next_step, next_at)
     return Firing(step, scheduled, advance, outgoing)
 
@@ -113,7 +113,7 @@ class Firer:
             claimed = await queries.claim_due(conn, now, self._settings.fire_batch)
             if not claimed:
                 return 0
-            firings = [plan_firing(clock, self._settings) for clock in claimed]
+            firings = [plan_firing(clock, self._settings, now) for clock in claimed]
             await queries.advance_clocks(conn, [f.advance for f in firings], now)
             await outbox.enqueue_many(conn, [o for f in firings for o in f.outgoing])
         self._observe(claimed, firings)
@@ -122,13 +122,16 @@ class Firer:
     def _observe(self, claimed: list[Any], firings: list[Firing]) -> None:
         committed = datetime.now(UTC)
         steps: Tally[str] = Tally()
+        breaches: Tally[tuple[str | None, str | None, str]] = Tally()
         for clock, firing in zip(claimed, firings, strict=True):
             steps[firing.step.kind.value] += 1
             LATENESS.observe(max(0.0, (committed - firing.scheduled_at).total_seconds()))
             if firing.step.kind is StepKind.BREACH:
-                BREACHES.labels(self._dept(clock["dept_code"]), self._category(clock["category"]), clock["kind"]).inc()
+                breaches[clock["dept_code"], clock["category"], clock["kind"]] += 1
         for kind, count in steps.items():
             FIRED.labels(kind).inc(count)
+        for (dept, category, kind), count in breaches.items():
+            BREACHES.labels(self._dept(dept), self._category(category), kind).inc(count)
 
     async def pause(self) -> float:
         """How long to sleep after a round that was not full: until the next moment, within bounds."""
