@@ -185,7 +185,7 @@ async def test_rejected_extension_leaves_the_deadline(sla: Sla) -> None:
         ticket, lambda evs: any(e["data"]["change"] == "extension_rejected" for e in evs)
     )
     assert not any(e["data"]["change"] == "deadline_moved" for e in tasks)
-    assert any(e["type"] == types.SLA_EXTENSION_REJECTED for e in sla.lifecycle.of(ticket))
+    await sla.lifecycle.wait_for(ticket, lambda t: any(e["type"] == types.SLA_EXTENSION_REJECTED for e in t))
 
 
 async def test_redispatch_after_rejection_restarts_clocks_for_the_new_owner(sla: Sla) -> None:

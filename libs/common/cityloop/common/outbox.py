@@ -109,7 +109,7 @@ class OutboxRelay:
             if not rows:
                 OUTBOX_PENDING.labels(self._schema).set(0)
                 return 0
-            futures = [await self._producer.send_raw(r["topic"], r["payload"], key=r["key"]) for r in rows]
+            futures = await self._producer.send_many([(r["topic"], r["payload"], r["key"]) for r in rows])
             await asyncio.gather(*futures)
             await conn.execute(
                 "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", [r["id"] for r in rows]
