@@ -5,15 +5,14 @@ SHELL := /bin/bash
 export CITYLOOP_HOME ?= $(CURDIR)/.local
 VENV := .venv
 PY := $(VENV)/bin/python
-SITE = $(shell $(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 ROOTS := libs/common services/intake services/router services/sla services/feedback
 
-.PHONY: help setup venv infra bootstrap run test lint typecheck unit bench down clean distclean
+.PHONY: help setup venv infra bootstrap run test lint typecheck unit bench k8s-validate k8s-validate-full down clean distclean
 
 help:
 	@echo "make run    set up everything, then run the four services and the API gateway"
 	@echo "make test   set up everything, then lint, type-check and run all tests on the real broker and database"
-	@echo "make bench  run the benchmarks"
+	@echo "make bench  run the benchmarks;  make k8s-validate  render and validate the Kubernetes manifests"
 	@echo "make down   stop Kafka and PostgreSQL;  make clean  also delete their data;  make distclean  also the venv"
 
 venv: $(VENV)/.installed
@@ -21,9 +20,10 @@ $(VENV)/.installed: pyproject.toml
 	@echo "==> python virtual environment ($(VENV))"
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check --upgrade pip
-	$(VENV)/bin/pip install -q --disable-pip-version-check -e '.[dev]'
+	$(VENV)/bin/pip install -q --disable-pip-version-check '.[dev]'
 	@# One namespace package `cityloop` across libs/common and every service (see pyproject.toml).
-	@printf '%s\n' $(addprefix $(CURDIR)/,$(ROOTS)) > $(SITE)/cityloop.pth
+	@site="$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" && \
+		printf '%s\n' $(addprefix $(CURDIR)/,$(ROOTS)) > "$$site/cityloop.pth"
 	@touch $@
 
 infra: venv
@@ -48,8 +48,16 @@ unit: venv
 	$(VENV)/bin/pytest tests/unit -q
 
 test: export CITYLOOP_PG_FAST = 1
-test: lint typecheck infra
+test: lint typecheck k8s-validate infra
 	$(VENV)/bin/pytest -q
+
+# Render deploy/k8s overlays with kustomize and validate every object against its real schema.
+k8s-validate:
+	deploy/k8s/validate.sh
+
+# The same, plus promtool rule checks and alert unit tests (the first run builds promtool: ~9 minutes).
+k8s-validate-full:
+	CITYLOOP_K8S_PROMTOOL=1 deploy/k8s/validate.sh
 
 bench: setup
 	$(PY) -m tests.bench

@@ -8,6 +8,7 @@ import asyncio
 
 from cityloop.common.db.migrate import migrate
 from cityloop.common.db.pool import create_pool
+from cityloop.common.kafka.connection import client_options
 from cityloop.common.logging import configure_logging
 from cityloop.common.settings import CommonSettings
 from cityloop.common.topics import all_topics, ensure_topics
@@ -41,7 +42,13 @@ async def main() -> None:
         finally:
             await pool.close()
     common = CommonSettings()
-    created = await ensure_topics(common.kafka_bootstrap, common.topic_prefix, all_topics(dept_codes))
+    created = await ensure_topics(
+        common.kafka_bootstrap,
+        common.topic_prefix,
+        all_topics(dept_codes),
+        replication_factor=common.kafka_replication_factor,
+        options=client_options(common),
+    )
     print(f"==> topics: {len(created)} created now, {len(all_topics(dept_codes))} declared")
 
 

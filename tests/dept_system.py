@@ -6,6 +6,7 @@ Used by the tests to read tasks from ``dept.<code>.tasks`` and answer on ``dept.
 import asyncio
 import json
 import uuid
+from collections import deque
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,6 +38,7 @@ class DeptSystem:
             enable_auto_commit=False,
         )
         self._producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+        self._pending: deque[dict[str, Any]] = deque()
 
     async def __aenter__(self) -> "DeptSystem":
         await self._consumer.start()
@@ -48,16 +50,21 @@ class DeptSystem:
         await self._producer.stop()
 
     async def next_task(self, ticket_id: str, wait_seconds: float = 30.0) -> dict[str, Any]:
-        """The next task for ``ticket_id`` (others are skipped), as the parsed CloudEvent."""
+        """The next task event for ``ticket_id``, as the parsed CloudEvent.
+
+        Events fetched but not asked for yet (later ones of this ticket, others of other tickets) wait in
+        ``_pending`` for the call that asks for them instead of being lost."""
         async with asyncio.timeout(wait_seconds):
             while True:
+                for event in self._pending:
+                    if event["subject"] == ticket_id:
+                        self._pending.remove(event)
+                        return event
                 batch = await self._consumer.getmany(timeout_ms=500)
                 for records in batch.values():
-                    for record in records:
-                        event: dict[str, Any] = json.loads(record.value)
-                        if event["subject"] == ticket_id:
-                            await self._consumer.commit()
-                            return event
+                    self._pending.extend(json.loads(record.value) for record in records)
+                if batch:
+                    await self._consumer.commit()
 
     async def send(self, event: dict[str, Any]) -> None:
         key = event["data"]["ticket_id"].encode()

@@ -1,5 +1,6 @@
 """The four services running in this process against the real broker and database."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -32,8 +33,9 @@ async def loop(database: str, kafka: str) -> AsyncIterator[Loop]:
     async with AsyncExitStack() as stack:
         for app in apps.values():
             await stack.enter_async_context(app.router.lifespan_context(app))
-        for app in apps.values():
-            await app.state.runtime.wait_consumers_ready()
+        async with asyncio.timeout(90):  # a broker that never lets a group join fails loudly, not forever
+            for app in apps.values():
+                await app.state.runtime.wait_consumers_ready()
         clients = {
             name: await stack.enter_async_context(
                 httpx.AsyncClient(transport=httpx.ASGITransport(app=apps[name]), base_url=f"http://{name}")

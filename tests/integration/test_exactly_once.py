@@ -9,11 +9,11 @@ from cityloop.common.envelope import CloudEvent
 from tests.conftest import KAFKA, TOPIC_PREFIX
 from tests.dept_system import DeptSystem, cloud_event
 from tests.integration.conftest import Loop
-from tests.integration.test_skeleton_loop import TICKET, wait_for_timeline
+from tests.integration.test_skeleton_loop import fresh_ticket, wait_for_timeline
 
 
 async def test_duplicate_department_event_is_applied_once(loop: Loop) -> None:
-    ticket_id = (await loop.intake.post("/api/v1/tickets", json=TICKET)).json()["id"]
+    ticket_id = (await loop.intake.post("/api/v1/tickets", json=fresh_ticket())).json()["id"]
     async with DeptSystem(KAFKA, TOPIC_PREFIX, "pd-sanitation") as dept:
         task = await dept.next_task(ticket_id)
         accepted = await dept.answer(task, "cityloop.dept.accepted")
@@ -29,7 +29,7 @@ async def test_duplicate_department_event_is_applied_once(loop: Loop) -> None:
 
 
 async def test_redelivered_event_is_a_no_op_in_the_consumer(loop: Loop) -> None:
-    ticket_id = (await loop.intake.post("/api/v1/tickets", json=TICKET)).json()["id"]
+    ticket_id = (await loop.intake.post("/api/v1/tickets", json=fresh_ticket())).json()["id"]
     async with DeptSystem(KAFKA, TOPIC_PREFIX, "pd-sanitation") as dept:
         task = await dept.next_task(ticket_id)
     consumer = loop.runtime("router").consumers["router.dept-updates"]
@@ -49,7 +49,7 @@ async def test_redelivered_event_is_a_no_op_in_the_consumer(loop: Loop) -> None:
 
 
 async def test_update_from_a_department_without_the_assignment_goes_to_dlq(loop: Loop) -> None:
-    ticket_id = (await loop.intake.post("/api/v1/tickets", json=TICKET)).json()["id"]
+    ticket_id = (await loop.intake.post("/api/v1/tickets", json=fresh_ticket())).json()["id"]
     async with DeptSystem(KAFKA, TOPIC_PREFIX, "pd-sanitation") as owner:
         task = await owner.next_task(ticket_id)
     dlq = AIOKafkaConsumer(

@@ -1,10 +1,12 @@
 """The walking skeleton: a ticket travels the whole loop through the real broker and database."""
 
 import asyncio
+import itertools
 from typing import Any
 
 import httpx
 
+from cityloop.router.data.files import city_files
 from tests.conftest import KAFKA, TOPIC_PREFIX
 from tests.dept_system import DeptSystem
 from tests.integration.conftest import Loop
@@ -16,6 +18,16 @@ TICKET = {
     "description": "小区门口垃圾三天没人清运，气味很大",
     "location": {"address": "浦东新区花木街道锦绣路1001号"},
 }
+
+
+_PD_STREETS = itertools.count(2)
+
+
+def fresh_ticket() -> dict[str, Any]:
+    """TICKET somewhere else in 浦东 each time: identical tickets at one place would be merged (并单)."""
+    street = f"pd-s{next(_PD_STREETS):02d}"
+    grid = next(g for g in city_files().grids if g.code.startswith(f"{street}-"))
+    return {**TICKET, "location": {"address": f"浦东新区{grid.road}{grid.num_lo}号"}}
 
 
 async def wait_for_timeline(client: httpx.AsyncClient, ticket_id: str, event_type: str) -> list[dict[str, Any]]:

@@ -3,7 +3,7 @@ outbox relay and the consumers, supervised; plus the ops endpoints. Used from a 
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 
 import structlog
@@ -11,12 +11,13 @@ from fastapi import FastAPI
 
 from cityloop.common.db.migrate import migrate
 from cityloop.common.db.pool import PgPool, create_pool
+from cityloop.common.kafka.connection import client_options
 from cityloop.common.kafka.consumer import EventConsumer, Handler, Wants
 from cityloop.common.kafka.producer import EventProducer
 from cityloop.common.ops import ops_router
 from cityloop.common.outbox import OutboxRelay
 from cityloop.common.settings import CommonSettings
-from cityloop.common.topics import TICKET_LIFECYCLE, all_topics, ensure_topics
+from cityloop.common.topics import TICKET_LIFECYCLE, TopicSpec, all_topics, ensure_topics
 
 log = structlog.get_logger(__name__)
 
@@ -62,10 +63,12 @@ class ServiceRuntime:
         s = self.settings
         self._pool = await create_pool(s.database_url, s.db_schema, min_size=s.db_pool_min, max_size=s.db_pool_max)
         await migrate(self._pool, s.db_schema, self._migrations)
-        await ensure_topics(s.kafka_bootstrap, s.topic_prefix, all_topics())
+        await self.ensure_topics(all_topics())
         for step in self._startup:
             await step()
-        self._producer = EventProducer(s.kafka_bootstrap, s.topic_prefix, client_id=f"cityloop.{s.service_name}")
+        self._producer = EventProducer(
+            s.kafka_bootstrap, s.topic_prefix, client_id=f"cityloop.{s.service_name}", options=client_options(s)
+        )
         await self._producer.start()
         relay = OutboxRelay(
             self._pool, self._producer, schema=s.db_schema, batch=s.outbox_batch, idle_seconds=s.outbox_idle_seconds
@@ -80,6 +83,7 @@ class ServiceRuntime:
                 producer=self._producer,
                 bootstrap=s.kafka_bootstrap,
                 topic_prefix=s.topic_prefix,
+                options=client_options(s),
                 wants=wants,
             )
             self.consumers[name] = consumer
@@ -87,6 +91,17 @@ class ServiceRuntime:
         for name, work in self._workers:
             self._spawn(name, work)
         log.info("service.started", service=s.service_name)
+
+    async def ensure_topics(self, specs: Iterable[TopicSpec]) -> list[str]:
+        """Create missing topics with this deployment's prefix, replication and credentials."""
+        s = self.settings
+        return await ensure_topics(
+            s.kafka_bootstrap,
+            s.topic_prefix,
+            specs,
+            replication_factor=s.kafka_replication_factor,
+            options=client_options(s),
+        )
 
     def _spawn(self, name: str, work: Callable[[], Awaitable[None]]) -> None:
         self._tasks.append(asyncio.create_task(self._supervise(name, work), name=name))

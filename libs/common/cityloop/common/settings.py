@@ -3,7 +3,7 @@
 
 from typing import ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -20,6 +20,14 @@ class CommonSettings(BaseSettings):
 
     environment: Literal["development", "test", "production"] = "development"
     kafka_bootstrap: str = "127.0.0.1:9092"
+    #: Copies of each topic CityLoop creates (1 on the single local broker, 3 in production).
+    kafka_replication_factor: int = Field(default=1, ge=1)
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    #: CA bundle that signed the brokers' certificates (SSL / SASL_SSL).
+    kafka_ssl_cafile: str | None = None
     #: Prepended to every topic name, so several deployments (or test runs) can share one cluster.
     topic_prefix: str = ""
     database_url: str = "postgresql://cityloop@127.0.0.1:55432/cityloop"

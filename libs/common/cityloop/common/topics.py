@@ -1,7 +1,8 @@
 """The topic registry: every topic CityLoop uses, declared once, created idempotently."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -50,14 +51,21 @@ def full_name(name: str, prefix: str) -> str:
     return f"{prefix}{name}"
 
 
-async def ensure_topics(bootstrap: str, prefix: str, specs: Iterable[TopicSpec]) -> list[str]:
+async def ensure_topics(
+    bootstrap: str,
+    prefix: str,
+    specs: Iterable[TopicSpec],
+    *,
+    replication_factor: int = 1,
+    options: Mapping[str, Any] | None = None,
+) -> list[str]:
     """Create the topics that do not exist yet; returns the names created. Safe to run any time."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **(options or {}))
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         missing = [
-            NewTopic(full_name(s.name, prefix), s.partitions, 1, topic_configs=dict(s.config))
+            NewTopic(full_name(s.name, prefix), s.partitions, replication_factor, topic_configs=dict(s.config))
             for s in specs
             if full_name(s.name, prefix) not in existing
         ]

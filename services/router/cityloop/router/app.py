@@ -1,4 +1,4 @@
-"""The router process: consumes new tickets and departments' replies; serves master data reads."""
+"""The router process: consumes new tickets and departments' replies; serves dispatchers and master data."""
 
 from pathlib import Path
 
@@ -9,10 +9,14 @@ from cityloop.common.db.pool import Conn
 from cityloop.common.envelope import CloudEvent
 from cityloop.common.http_errors import install_error_handlers
 from cityloop.common.runtime import ServiceRuntime
-from cityloop.common.topics import DEPT_UPDATES, TICKET_LIFECYCLE, dept_tasks, ensure_topics
+from cityloop.common.topics import DEPT_UPDATES, TICKET_LIFECYCLE, dept_tasks
 from cityloop.router import queries
+from cityloop.router.api import corrections, dispatcher, masterdata
+from cityloop.router.classification.training import ensure_model, run_schedule
+from cityloop.router.context import RouterContext
 from cityloop.router.dept_updates import on_dept_update
 from cityloop.router.dispatch import on_ticket_created
+from cityloop.router.seed import seed_master_data
 from cityloop.router.settings import RouterSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -21,23 +25,40 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def create_app(settings: RouterSettings | None = None) -> FastAPI:
     settings = settings or RouterSettings()
     runtime = ServiceRuntime(settings, migrations=MIGRATIONS)
+    ctx = RouterContext(settings)
 
     async def on_lifecycle(conn: Conn, event: CloudEvent) -> None:
         if event.type == types.TICKET_CREATED:
-            # Master data is small and read per ticket inside the same transaction: always current.
-            await on_ticket_created(conn, event, await queries.load_catalogue(conn))
+            await on_ticket_created(conn, event, ctx)
+
+    async def on_update(conn: Conn, event: CloudEvent) -> None:
+        await on_dept_update(conn, event, ctx)
+
+    async def load_master_data() -> None:
+        async with runtime.pool.acquire() as conn:
+            await seed_master_data(conn)
+            await ctx.master.current(conn)
 
     async def ensure_department_topics() -> None:
         async with runtime.pool.acquire() as conn:
             codes = await queries.department_codes(conn)
-        await ensure_topics(settings.kafka_bootstrap, settings.topic_prefix, [dept_tasks(c) for c in codes])
+        await runtime.ensure_topics([dept_tasks(c) for c in codes])
 
+    async def ensure_classifier() -> None:
+        await ensure_model(runtime.pool, settings)
+
+    runtime.on_start(load_master_data)
     runtime.on_start(ensure_department_topics)
+    runtime.on_start(ensure_classifier)
     runtime.consume("router.intake", [TICKET_LIFECYCLE.name], on_lifecycle)
-    runtime.consume("router.dept-updates", [DEPT_UPDATES.name], on_dept_update)
+    runtime.consume("router.dept-updates", [DEPT_UPDATES.name], on_update)
+    runtime.background("router.retrain", lambda: run_schedule(runtime.pool, settings))
 
     app = FastAPI(title="CityLoop router", version="1.0", lifespan=runtime.lifespan)
     app.state.runtime = runtime
+    app.state.router_ctx = ctx
     install_error_handlers(app)
     runtime.attach(app)
+    for api in (dispatcher.router, masterdata.router, corrections.router):
+        app.include_router(api)
     return app

@@ -1,42 +1,52 @@
-"""Dispatching a new ticket: route it, record the assignment, send the task and announce it."""
+"""Dispatching a ticket: classify it, place it, route it; then merge it into an open case (并单), or
+record the assignments and send the tasks (主办 + 协办), or hand it over, or queue it for a dispatcher.
+Every outcome is announced on ticket.lifecycle with ``why``."""
 
-import uuid
-from datetime import datetime
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import datetime, timedelta
+from typing import Any
 
-from cityloop.common import outbox
-from cityloop.common.calendar import add_working_days
 from cityloop.common.contract import types
-from cityloop.common.contract.models import (
-    Deadlines,
-    LifecycleEvent,
-    TaskAssigned,
-    TaskLocation,
-    TicketSnapshot,
-    TicketStatus,
-)
+from cityloop.common.contract.models import LifecycleEvent, TicketSnapshot, TicketStatus
 from cityloop.common.db.pool import Conn
-from cityloop.common.envelope import CloudEvent, new_event
-from cityloop.common.topics import TICKET_LIFECYCLE, dept_tasks
+from cityloop.common.envelope import CloudEvent
 from cityloop.router import queries
-from cityloop.router.routing import Catalogue, Decision, RoutingTicket, route
+from cityloop.router.assignments import (
+    ACTOR,
+    announce,
+    assign,
+    chain_of,
+    effective_urgency,
+    lifecycle,
+    tell,
+)
+from cityloop.router.classification.model import TextClassifier
+from cityloop.router.context import RouterContext
+from cityloop.router.location import Location, locate
+from cityloop.router.masterdata import MasterData
+from cityloop.router.merging import OpenCase, find_case
+from cityloop.router.routing import Classification, Decision, RoutingTicket, route
 
-SOURCE = "/cityloop/router"
-ACTOR = "router"
+
+def classify(snapshot: TicketSnapshot, model: TextClassifier | None, master: MasterData) -> Classification:
+    """The call-taker's category when it is a catalogue category, else the model's reading of the text."""
+    if snapshot.category and snapshot.category in master.categories:
+        return Classification(snapshot.category, 1.0, "call_taker")
+    if model is None:
+        return Classification(None, 0.0, "none")
+    p = model.predict(snapshot.description)
+    return Classification(p.category, p.confidence, "model", tuple(p.candidates), tuple(p.keywords))
 
 
-def lifecycle(ticket_id: str, type_: str, status: TicketStatus | None, summary: str, **detail: object) -> CloudEvent:
-    return new_event(
-        type_,
-        source=SOURCE,
-        subject=ticket_id,
-        data=LifecycleEvent(ticket_id=ticket_id, status=status, actor=ACTOR, summary=summary, detail=detail),
-    )
+def location_detail(location: Location) -> dict[str, Any]:
+    return {"chain": chain_of(location).model_dump(), "level": location.level, "how": location.how}
 
 
-async def on_ticket_created(conn: Conn, event: CloudEvent, catalogue: Catalogue) -> None:
+async def on_ticket_created(conn: Conn, event: CloudEvent, ctx: RouterContext) -> None:
     data = LifecycleEvent.model_validate(event.data)
     snapshot = TicketSnapshot.model_validate(data.detail)
-    await queries.upsert_ticket(
+    inserted = await queries.upsert_ticket(
         conn,
         {
             "ticket_id": data.ticket_id,
@@ -49,90 +59,207 @@ async def on_ticket_created(conn: Conn, event: CloudEvent, catalogue: Catalogue)
             "created_at": snapshot.created_at,
         },
     )
-    decision = route(RoutingTicket(data.ticket_id, snapshot.category, snapshot.location.address), catalogue)
-    await apply_decision(conn, data.ticket_id, snapshot, decision, now=event.time)
+    if not inserted:
+        return  # the same ticket announced twice under two event ids: routed already
+    master = await ctx.master.current(conn)
+    _, model = await ctx.models.current(conn)
+    classification = classify(snapshot, model, master)
+    location = locate(snapshot.location.address, snapshot.location.lat, snapshot.location.lon, master)
+    decision = route(RoutingTicket(data.ticket_id, classification, location), master, ctx.modes, policy=ctx.policy)
+    await apply_decision(
+        conn,
+        ticket_id=data.ticket_id,
+        snapshot=snapshot,
+        classification=classification,
+        location=location,
+        decision=decision,
+        master=master,
+        now=event.time,
+    )
 
 
 async def apply_decision(
-    conn: Conn, ticket_id: str, snapshot: TicketSnapshot, decision: Decision, *, now: datetime
-) -> None:
+    conn: Conn,
+    *,
+    ticket_id: str,
+    snapshot: TicketSnapshot,
+    classification: Classification,
+    location: Location,
+    decision: Decision,
+    master: MasterData,
+    now: datetime,
+    actor: str = ACTOR,
+    merge: bool = True,
+    final: bool = False,
+    replaces: Sequence[str] = (),
+    extra: dict[str, Any] | None = None,
+) -> str:
+    """Carry out ``decision``; returns what happened: dispatched, merged, handed_over or needs_dispatcher."""
+    extra = dict(extra or {})
+    if replaces:
+        extra["replaces"] = list(replaces)
+    status = {
+        "handover": TicketStatus.HANDED_OVER,
+        "needs_dispatcher": TicketStatus.NEEDS_DISPATCHER,
+        "dispatch": TicketStatus.DISPATCHED,
+    }[decision.outcome]
+    await queries.record_decision(
+        conn,
+        ticket_id,
+        status=status.value,
+        category=decision.category.code if decision.category else None,
+        classification={**asdict(classification), "candidates": [list(c) for c in classification.candidates]},
+        resolved={
+            **location_detail(location),
+            "district": location.district,
+            "problem": location.problem,
+            "point": list(location.point) if location.point else None,
+        },
+        decision={"outcome": decision.outcome, "why": decision.why, "queue_reason": decision.queue_reason},
+        queue_reason=decision.queue_reason,
+    )
     if decision.outcome == "handover":
-        await queries.set_ticket_status(conn, ticket_id, TicketStatus.HANDED_OVER.value)
-        await outbox.enqueue(
+        await announce(
             conn,
-            TICKET_LIFECYCLE.name,
             lifecycle(
                 ticket_id,
                 types.TICKET_HANDED_OVER,
-                TicketStatus.HANDED_OVER,
+                status,
                 f"handed over to {decision.handover_to}",
+                actor=actor,
                 handover_to=decision.handover_to,
                 why=decision.why,
+                **extra,
             ),
         )
-        return
-    if decision.outcome != "dispatch" or decision.lead is None or decision.category is None:
-        await queries.set_ticket_status(conn, ticket_id, TicketStatus.NEEDS_DISPATCHER.value)
-        await outbox.enqueue(
+        return "handed_over"
+    if decision.outcome == "needs_dispatcher" or decision.lead is None or decision.category is None:
+        await announce(
             conn,
-            TICKET_LIFECYCLE.name,
             lifecycle(
                 ticket_id,
                 types.TICKET_NEEDS_DISPATCHER,
                 TicketStatus.NEEDS_DISPATCHER,
-                "needs a dispatcher",
+                f"needs a dispatcher: {decision.queue_reason}",
+                actor=actor,
+                queue_reason=decision.queue_reason,
                 why=decision.why,
+                **extra,
             ),
         )
-        return
-    lead, category = decision.lead, decision.category
-    accept_by, _ = add_working_days(now, category.accept_days)
-    resolve_by, _ = add_working_days(now, category.resolve_days)
-    assignment_id = f"A-{uuid.uuid4().hex[:16]}"
-    await queries.insert_assignment(
+        return "needs_dispatcher"
+    category = decision.category
+    if merge and (case := await _matching_case(conn, decision, location, now)) is not None:
+        await merge_into(conn, ticket_id=ticket_id, case=case, decision=decision, actor=actor)
+        return "merged"
+
+    lead_id, deadlines = await assign(
         conn,
-        assignment_id=assignment_id,
         ticket_id=ticket_id,
-        dept_code=lead.code,
+        snapshot=snapshot,
+        dept=decision.lead,
         role="lead",
-        reason=decision.why,
-        accept_by=accept_by,
-        resolve_by=resolve_by,
+        category=category,
+        location=location,
+        why=decision.why,
+        now=now,
+        final=final,
     )
-    await queries.set_ticket_status(conn, ticket_id, TicketStatus.DISPATCHED.value)
-    deadlines = Deadlines(accept_by=accept_by, resolve_by=resolve_by)
-    task = TaskAssigned(
-        ticket_id=ticket_id,
-        assignment_id=assignment_id,
-        dept_code=lead.code,
-        role="lead",
-        category=category.code,
-        category_name=category.name,
-        description=snapshot.description,
-        location=TaskLocation(
-            address_masked=snapshot.location.address, lat=snapshot.location.lat, lon=snapshot.location.lon
-        ),
-        urgency=snapshot.urgency,
-        deadlines=deadlines,
-        citizen=snapshot.citizen,
-    )
-    await outbox.enqueue(
-        conn, dept_tasks(lead.code).name, new_event(types.TASK_ASSIGNED, source=SOURCE, subject=ticket_id, data=task)
-    )
-    await outbox.enqueue(
+    assists = []
+    for dept in decision.assists:
+        assist_id, _ = await assign(
+            conn,
+            ticket_id=ticket_id,
+            snapshot=snapshot,
+            dept=dept,
+            role="assist",
+            category=category,
+            location=location,
+            why=decision.why,
+            now=now,
+        )
+        assists.append({"dept_code": dept.code, "assignment_id": assist_id, "role": "assist"})
+    existing = await queries.case_of_ticket(conn, ticket_id)
+    case_id = existing["id"] if existing else f"C-{ticket_id}"
+    if existing is None:
+        await queries.insert_case(
+            conn,
+            case_id=case_id,
+            category=category.code,
+            lead_ticket=ticket_id,
+            point=location.point,
+            grid=location.grid,
+            opened_at=now,
+        )
+    await announce(
         conn,
-        TICKET_LIFECYCLE.name,
         lifecycle(
             ticket_id,
             types.TICKET_DISPATCHED,
             TicketStatus.DISPATCHED,
-            f"dispatched to {lead.name} as lead",
-            dept_code=lead.code,
-            assignment_id=assignment_id,
+            f"dispatched to {decision.lead.name} as lead" + (f", {len(assists)} assisting" if assists else ""),
+            actor=actor,
+            dept_code=decision.lead.code,
+            assignment_id=lead_id,
             role="lead",
             category=category.code,
-            urgency=snapshot.urgency.value,
+            urgency=effective_urgency(snapshot, category).value,
             deadlines=deadlines.model_dump(mode="json"),
+            policy={"accept_days": category.accept_days, "resolve_days": category.resolve_days},
+            supervisors=list(decision.supervisors),
+            assists=assists,
+            case_id=case_id,
+            location=location_detail(location),
+            final=final,
+            why=decision.why,
+            **extra,
+        ),
+    )
+    return "dispatched"
+
+
+async def _matching_case(conn: Conn, decision: Decision, location: Location, now: datetime) -> str | None:
+    category = decision.category
+    if category is None or not category.merges or location.point is None:
+        return None
+    rows = await queries.open_cases(conn, category.code, now - timedelta(hours=category.merge_hours))
+    cases = [
+        OpenCase(r["id"], r["category"], (r["lat"], r["lon"]) if r["lat"] is not None else None, r["opened_at"])
+        for r in rows
+    ]
+    match = find_case(category, location.point, now, cases)
+    if match is None:
+        return None
+    decision.why["merge"] = {"case_id": match.case_id, "metres": match.metres, "hours": match.hours}
+    return match.case_id
+
+
+async def merge_into(conn: Conn, *, ticket_id: str, case: str, decision: Decision, actor: str) -> None:
+    """The ticket joins the case: no new task; the lead department hears another citizen is waiting."""
+    row = await queries.get_case(conn, case, lock=True)
+    assert row is not None
+    lead_ticket = await queries.get_ticket(conn, row["lead_ticket"])
+    assert lead_ticket is not None
+    await queries.set_ticket_case(conn, ticket_id, case)
+    await queries.set_ticket_status(conn, ticket_id, "merged")
+    lead_assignment = next(
+        (a for a in await queries.live_assignments(conn, row["lead_ticket"]) if a["role"] == "lead"), None
+    )
+    if lead_assignment is not None:
+        await tell(conn, lead_assignment, "merged", f"ticket {ticket_id} (another citizen) merged into this case")
+    status = TicketStatus(lead_ticket["status"])
+    await announce(
+        conn,
+        lifecycle(
+            ticket_id,
+            types.TICKET_MERGED,
+            status,
+            f"merged into case {case} (ticket {row['lead_ticket']})",
+            actor=actor,
+            case_id=case,
+            merged_into=row["lead_ticket"],
+            dept_code=lead_assignment["dept_code"] if lead_assignment else None,
+            assignment_id=lead_assignment["id"] if lead_assignment else None,
             why=decision.why,
         ),
     )

@@ -1,105 +1,179 @@
-"""The routing decision: a pure function of (ticket, master data). No I/O here.
+"""The routing decision: a pure function of (ticket, master data, active modes). No I/O here.
 
-route(ticket, catalogue) -> Decision says who leads, who assists, or why a person must decide.
+route(ticket, master, modes) -> Decision says who leads (主办), who assists (协办), that the matter goes to
+110/119/120/122, or why a person must decide; ``why`` explains it for the trail.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Literal
+
+from cityloop.router.location import Location
+from cityloop.router.masterdata import Category, Department, MasterData, Responsibility
 
 
 @dataclass(frozen=True)
-class Department:
-    code: str
-    name: str
-    type: str
-    level: str
-    district: str | None
+class Classification:
+    """What the ticket is about and how sure we are. ``source``: call_taker, model or dispatcher."""
+
+    category: str | None
+    confidence: float
+    source: str
+    candidates: tuple[tuple[str, float], ...] = ()
+    keywords: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
-class Category:
-    code: str
-    name: str
-    dept_type: str | None
-    dept_level: str
-    handover_to: str | None
-    accept_days: int
-    resolve_days: int
+class RoutingPolicy:
+    #: below this a dispatcher confirms the category (the dispatcher queue)
+    confidence_threshold: float = 0.5
+    #: 110/119/120/122 matters are handed over from this confidence on: a missed fire costs more than a
+    #: needless call to 119, so the bar is lower than for routing
+    handover_threshold: float = 0.3
 
 
 @dataclass(frozen=True)
-class Catalogue:
-    categories: dict[str, Category]
-    departments: dict[str, Department]
-    #: district name as written in addresses -> district code
-    districts: dict[str, str]
+class ActiveMode:
+    """An emergency in force (a later issue fills this in); peacetime routing gets none."""
 
-    def unit(self, dept_type: str, level: str, district: str | None) -> Department | None:
-        for dept in self.departments.values():
-            if dept.type != dept_type or dept.level != level:
-                continue
-            if level == "city" or dept.district == district:
-                return dept
-        return None
+    emergency_id: str
 
 
 @dataclass(frozen=True)
 class RoutingTicket:
     ticket_id: str
-    category: str | None
-    address: str | None
+    classification: Classification
+    location: Location
+    #: a dispatcher's explicit lead (correction or arbitration); still checked against master data
+    lead_override: str | None = None
+
+
+Outcome = Literal["dispatch", "handover", "needs_dispatcher"]
 
 
 @dataclass(frozen=True)
 class Decision:
-    """``outcome`` is one of dispatch, handover, needs_dispatcher; ``why`` explains it for the trail."""
-
-    outcome: str
-    why: dict[str, str] = field(default_factory=dict)
-    lead: Department | None = None
+    outcome: Outcome
+    why: dict[str, object]
     category: Category | None = None
+    lead: Department | None = None
+    assists: tuple[Department, ...] = ()
     handover_to: str | None = None
+    #: why a person must decide: unclassified, low_confidence, unresolved_location, no_unit
+    queue_reason: str | None = None
+    supervisors: tuple[str, ...] = field(default=())
 
 
-def resolve_district(address: str | None, districts: dict[str, str]) -> str | None:
-    if not address:
+def _area_of(resp: Responsibility, location: Location) -> tuple[str | None, str | None] | None:
+    """(district, street) the unit must serve, or None when the location is not precise enough."""
+    if resp.level == "city":
+        return None, None
+    if resp.level == "district":
+        return (location.district, None) if location.district else None
+    return (location.district, location.street) if location.street else None
+
+
+def unit_for(resp: Responsibility, location: Location, master: MasterData) -> Department | None:
+    area = _area_of(resp, location)
+    if area is None:
         return None
-    for name, code in districts.items():
-        if name in address:
-            return code
-    return None
+    return master.unit(resp.type, resp.level, district=area[0], street=area[1])
 
 
-def route(ticket: RoutingTicket, catalogue: Catalogue) -> Decision:
-    category = catalogue.categories.get(ticket.category or "")
+def allowed_owner(dept: Department, category: Category, location: Location) -> bool:
+    """May ``dept`` own ``category`` at ``location`` per the catalogue (its lead or an assist type, serving
+    that place)? Used when a department suggests another owner (改派)."""
+    for resp in (category.lead, *category.assists):
+        if resp is None or resp.type != dept.type or resp.level != dept.level:
+            continue
+        if dept.level == "city":
+            return True
+        if dept.level == "district" and dept.district == location.district:
+            return True
+        if dept.level == "street" and dept.street == location.street:
+            return True
+    return False
+
+
+def _why(ticket: RoutingTicket, category: Category | None, master: MasterData) -> dict[str, object]:
+    c = ticket.classification
+    why: dict[str, object] = {
+        "category": c.category,
+        "confidence": round(c.confidence, 4),
+        "classified_by": c.source,
+        "location": ticket.location.describe(master),
+        "location_how": ticket.location.how,
+    }
+    if category is not None:
+        why["category_name"] = category.name
+    if c.keywords:
+        why["keywords"] = list(c.keywords)
+    if c.candidates and c.source == "model":
+        why["candidates"] = [[code, p] for code, p in c.candidates]
+    if ticket.location.problem:
+        why["location_problem"] = ticket.location.problem
+    return why
+
+
+def _to_dispatcher(reason: str, problem: str, why: dict[str, object], category: Category | None) -> Decision:
+    return Decision("needs_dispatcher", {**why, "problem": problem}, category=category, queue_reason=reason)
+
+
+def route(
+    ticket: RoutingTicket,
+    master: MasterData,
+    modes: Sequence[ActiveMode] = (),
+    *,
+    policy: RoutingPolicy = RoutingPolicy(),
+) -> Decision:
+    del modes  # peacetime: no emergency changes routing yet (a later issue)
+    c = ticket.classification
+    category = master.categories.get(c.category or "")
+    why = _why(ticket, category, master)
     if category is None:
-        return Decision("needs_dispatcher", {"problem": f"unknown or missing category {ticket.category!r}"})
-    if category.handover_to:
-        return Decision(
-            "handover",
-            {"rule": f"{category.code} goes to {category.handover_to}"},
-            None,
-            category,
-            category.handover_to,
-        )
-    assert category.dept_type is not None
-    district = resolve_district(ticket.address, catalogue.districts)
-    if district is None and category.dept_level != "city":
-        return Decision("needs_dispatcher", {"problem": "location not resolved to a district"}, None, category)
-    lead = catalogue.unit(category.dept_type, category.dept_level, district)
-    if lead is None:
-        return Decision(
-            "needs_dispatcher",
-            {"problem": f"no {category.dept_level} {category.dept_type} unit for district {district}"},
-            None,
-            category,
-        )
+        return _to_dispatcher("unclassified", f"no catalogue category for {c.category!r}", why, None)
+    if category.handover_to and c.confidence >= policy.handover_threshold:
+        why["rule"] = f"{category.code} is handed over to {category.handover_to}, never routed"
+        return Decision("handover", why, category=category, handover_to=category.handover_to)
+    if c.confidence < policy.confidence_threshold:
+        problem = f"classification confidence {c.confidence:.2f} below {policy.confidence_threshold:.2f}"
+        return _to_dispatcher("low_confidence", problem, why, category)
+    if category.lead is None:
+        return _to_dispatcher("no_unit", f"{category.code} has no responsible department", why, category)
+
+    if ticket.lead_override:
+        lead = master.departments.get(ticket.lead_override)
+        if lead is None:
+            return _to_dispatcher("no_unit", f"no department {ticket.lead_override!r}", why, category)
+        why["rule"] = f"dispatcher's choice: {lead.code}"
+    else:
+        found = unit_for(category.lead, ticket.location, master)
+        if found is None:
+            if _area_of(category.lead, ticket.location) is None:
+                problem = f"{category.code} needs a {category.lead.level}-level location: " + (
+                    ticket.location.problem or f"only resolved to {ticket.location.level}"
+                )
+                return _to_dispatcher("unresolved_location", problem, why, category)
+            return _to_dispatcher("no_unit", f"no {category.lead} unit serves that location", why, category)
+        lead = found
+        why["rule"] = f"{category.code} -> {category.lead}"
+    assists = []
+    unplaced = []
+    for resp in category.assists:
+        unit = unit_for(resp, ticket.location, master)
+        if unit is None:
+            unplaced.append(str(resp))
+        elif unit.code != lead.code:
+            assists.append(unit)
+    if category.assists:
+        why["assist_rule"] = [str(r) for r in category.assists]
+    if unplaced:
+        why["assists_unplaced"] = unplaced
     return Decision(
         "dispatch",
-        {
-            "category": category.code,
-            "rule": f"{category.code} -> {category.dept_level} {category.dept_type}",
-            "location": district or "city",
-        },
-        lead,
-        category,
+        why,
+        category=category,
+        lead=lead,
+        assists=tuple(assists),
+        supervisors=tuple(master.supervisors(lead)),
     )

@@ -1,5 +1,6 @@
 from typing import ClassVar
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from cityloop.common.settings import CommonSettings
@@ -10,3 +11,14 @@ class RouterSettings(CommonSettings):
     service_name: ClassVar[str] = "router"
 
     http_port: int = 8001
+    #: below this classification confidence a dispatcher confirms (see README for the measured trade-off)
+    confidence_threshold: float = Field(default=0.5, ge=0, le=1)
+    handover_threshold: float = Field(default=0.3, ge=0, le=1)
+    #: generated examples per category the classifier is seeded with (labelled tickets come on top)
+    seed_examples_per_category: int = Field(default=30, ge=3)
+    seed_generator_seed: int = 20261122
+    #: a labelled example (dispatcher correction, upheld rejection) counts as this many generated ones
+    labelled_weight: int = Field(default=3, ge=1)
+    #: the scheduled retraining looks for new labelled examples this often
+    retrain_interval_seconds: float = Field(default=3600, gt=0)
+    models_kept: int = Field(default=5, ge=1)

@@ -8,7 +8,8 @@ no-op. A handler refuses an event by raising ``Refused``: it goes to the DLQ, no
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -68,6 +69,7 @@ class EventConsumer:
         topic_prefix: str,
         group_prefix: str = "cityloop",
         max_attempts: int = 3,
+        options: Mapping[str, Any] | None = None,
         wants: Wants | None = None,
     ) -> None:
         self.name = name
@@ -89,6 +91,7 @@ class EventConsumer:
             session_timeout_ms=10_000,
             heartbeat_interval_ms=3_000,
             metadata_max_age_ms=5_000,
+            **(options or {}),
         )
         self.ready = asyncio.Event()
 
@@ -115,21 +118,24 @@ class EventConsumer:
         if self._wants is not None and not self._wants(event):
             EVENTS_CONSUMED.labels(self.name, "skipped").inc()
             return
-        log_ctx = log.bind(consumer=self.name, event_id=event.id, event_type=event.type, ticket_id=event.subject)
-        started = time.perf_counter()
-        try:
-            applied = await self._apply_with_retries(event)
-        except Refused as exc:
-            log_ctx.warning("event.refused", reason=exc.reason)
-            await self._dead_letter(tp, record, reason=exc.reason, event_id=event.id)
-            return
-        except Exception as exc:  # retries exhausted: park it in the DLQ rather than block the partition
-            log_ctx.exception("event.failed")
-            await self._dead_letter(tp, record, reason=f"handler failed: {exc!r}", event_id=event.id)
-            return
-        HANDLE_SECONDS.labels(self.name).observe(time.perf_counter() - started)
-        EVENTS_CONSUMED.labels(self.name, "applied" if applied else "duplicate").inc()
-        log_ctx.debug("event.applied" if applied else "event.duplicate")
+        # Every log line written while this event is handled, in any module, carries its ids.
+        with structlog.contextvars.bound_contextvars(
+            consumer=self.name, event_id=event.id, event_type=event.type, ticket_id=event.subject
+        ):
+            started = time.perf_counter()
+            try:
+                applied = await self._apply_with_retries(event)
+            except Refused as exc:
+                log.warning("event.refused", reason=exc.reason)
+                await self._dead_letter(tp, record, reason=exc.reason, event_id=event.id)
+                return
+            except Exception as exc:  # retries exhausted: park it in the DLQ rather than block the partition
+                log.exception("event.failed")
+                await self._dead_letter(tp, record, reason=f"handler failed: {exc!r}", event_id=event.id)
+                return
+            HANDLE_SECONDS.labels(self.name).observe(time.perf_counter() - started)
+            EVENTS_CONSUMED.labels(self.name, "applied" if applied else "duplicate").inc()
+            log.debug("event.applied" if applied else "event.duplicate")
 
     async def _apply_with_retries(self, event: CloudEvent) -> bool:
         async for attempt in AsyncRetrying(

@@ -1,7 +1,7 @@
 """The one way CityLoop writes to Kafka: acks from all replicas, idempotence on, CloudEvents headers."""
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -16,7 +16,9 @@ Message = tuple[str, bytes, str | None]
 
 
 class EventProducer:
-    def __init__(self, bootstrap: str, topic_prefix: str, *, client_id: str) -> None:
+    def __init__(
+        self, bootstrap: str, topic_prefix: str, *, client_id: str, options: Mapping[str, Any] | None = None
+    ) -> None:
         self.topic_prefix = topic_prefix
         # aiokafka's defaults are acks=1 and no idempotence: weaker than we promise (notes-kafka.md).
         self._producer = AIOKafkaProducer(
@@ -26,6 +28,7 @@ class EventProducer:
             enable_idempotence=True,
             linger_ms=2,
             compression_type=None,
+            **(options or {}),
         )
         # The producer's own default, used by send_many to place records exactly where send() would.
         self._partitioner = DefaultPartitioner()

@@ -1,0 +1,214 @@
+"""/api/v1/routing: the dispatcher's queue and actions, routing records, merges and the classifier."""
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from cityloop.common.identity import CurrentIdentity, Identity, Role, require_roles
+from cityloop.router import dispatcher, queries
+from cityloop.router.api.common import Limit, Offset, Page, context, http_error, not_found, page, transaction
+from cityloop.router.classification.training import train_and_store
+from cityloop.router.dispatcher import ActionRefused
+
+router = APIRouter(prefix="/api/v1/routing", tags=["routing"])
+Dispatcher = Annotated[Identity, require_roles(Role.DISPATCHER)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ConfirmBody(_Body):
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class CorrectBody(_Body):
+    category: str | None = Field(default=None, description="the right catalogue category")
+    dept_code: str | None = Field(default=None, description="an explicit lead department")
+    grid: str | None = Field(default=None, description="the right grid")
+    address: str | None = Field(default=None, max_length=500, description="a better address")
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class ArbitrateBody(_Body):
+    dept_code: str = Field(min_length=1, description="the department that leads, finally")
+    category: str | None = None
+    note: str = Field(min_length=2, max_length=2000, description="why: recorded in the trail")
+
+
+class SplitBody(_Body):
+    ticket_id: str = Field(min_length=1)
+    note: str | None = Field(default=None, max_length=2000)
+
+
+QueueReason = Literal["unclassified", "low_confidence", "unresolved_location", "no_unit", "rejected", "arbitration"]
+
+
+@router.get("/queue", operation_id="routing_queue", response_model=Page)
+async def queue(
+    *,
+    request: Request,
+    _: Dispatcher,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    reason: QueueReason | None = None,
+    category: str | None = None,
+    district: str | None = None,
+) -> Page:
+    """Tickets that need a person, oldest first, with why (problem, proposal, candidates)."""
+    async with transaction(request) as conn:
+        rows, total = await queries.queue(
+            conn, reason=reason, category=category, district=district, limit=limit, offset=offset
+        )
+    return page([_queue_item(r) for r in rows], total, limit, offset)
+
+
+def _queue_item(r: Any) -> dict[str, Any]:
+    return {
+        "ticket_id": r["ticket_id"],
+        "queue_reason": r["queue_reason"],
+        "queued_at": r["queued_at"],
+        "description": r["description"],
+        "category": r["category"],
+        "classification": r["classification"],
+        "location": r["location"],
+        "resolved": r["resolved"],
+        "why": (r["decision"] or {}).get("why"),
+        "rejections": r["rejections"],
+    }
+
+
+@router.get("/merges", operation_id="routing_merges", response_model=Page)
+async def merges(
+    *,
+    request: Request,
+    _: CurrentIdentity,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    status: Literal["open", "closed"] | None = None,
+) -> Page:
+    """Cases with more than one citizen's ticket (并单)."""
+    async with transaction(request) as conn:
+        rows, total = await queries.list_cases(conn, status=status, limit=limit, offset=offset)
+    return page(rows, total, limit, offset)
+
+
+@router.get("/merges/{case_id}", operation_id="routing_merge")
+async def merge(request: Request, case_id: str, _: CurrentIdentity) -> dict[str, Any]:
+    async with transaction(request) as conn:
+        case = await queries.get_case(conn, case_id)
+        if case is None:
+            raise not_found(f"case {case_id}", "case_id")
+        members = await queries.case_members(conn, case_id)
+    return {**dict(case), "tickets": [{"ticket_id": m["ticket_id"], "status": m["status"]} for m in members]}
+
+
+@router.post("/merges/{case_id}/split", operation_id="routing_split")
+async def split(request: Request, case_id: str, body: SplitBody, identity: Dispatcher) -> dict[str, Any]:
+    """Take a wrongly merged ticket out of a case: it is routed on its own."""
+    try:
+        async with transaction(request) as conn:
+            return await dispatcher.split(
+                conn, context(request), case_id, body.ticket_id, identity=identity, note=body.note
+            )
+    except ActionRefused as exc:
+        raise http_error(exc) from exc
+
+
+@router.get("/classifier", operation_id="routing_classifier")
+async def classifier(request: Request, _: CurrentIdentity) -> dict[str, Any]:
+    async with transaction(request) as conn:
+        row = await queries.latest_model(conn, with_blob=False)
+        newest = await queries.last_example_id(conn)
+    if row is None:
+        raise not_found("classifier model yet", "model")
+    return {**dict(row), "newest_example_id": newest, "threshold": context(request).settings.confidence_threshold}
+
+
+@router.post("/classifier/retrain", operation_id="routing_retrain")
+async def retrain(request: Request, identity: Dispatcher) -> dict[str, Any]:
+    """Train a new model now from the generated seed set and every labelled example."""
+    runtime = request.app.state.runtime
+    return await train_and_store(runtime.pool, context(request).settings, trigger=f"command:{identity.subject}")
+
+
+@router.get("/{ticket_id}", operation_id="routing_record")
+async def record(request: Request, ticket_id: str, _: CurrentIdentity) -> dict[str, Any]:
+    """How a ticket was routed: classification, location, decision, assignments, rejections, case."""
+    async with transaction(request) as conn:
+        ticket = await queries.get_ticket(conn, ticket_id)
+        if ticket is None:
+            raise not_found(f"ticket {ticket_id}", "ticket_id")
+        assignments = await queries.assignments_of(conn, ticket_id)
+        rejections = await queries.rejections_of(conn, ticket_id)
+    return {
+        "ticket_id": ticket_id,
+        "status": ticket["status"],
+        "category": ticket["category"],
+        "queue_reason": ticket["queue_reason"],
+        "case_id": ticket["case_id"],
+        "classification": ticket["classification"],
+        "resolved": ticket["resolved"],
+        "decision": ticket["decision"],
+        "assignments": [
+            {
+                k: a[k]
+                for k in ("id", "dept_code", "role", "status", "final", "accept_by", "resolve_by", "withdrawn_reason")
+            }
+            for a in assignments
+        ],
+        "rejections": [dict(r) for r in rejections],
+    }
+
+
+@router.post("/{ticket_id}/confirm", operation_id="routing_confirm")
+async def confirm(request: Request, ticket_id: str, body: ConfirmBody, identity: Dispatcher) -> dict[str, Any]:
+    """Confirm the proposed routing (a queued low-confidence ticket is dispatched as proposed)."""
+    try:
+        async with transaction(request) as conn:
+            return await dispatcher.confirm(conn, context(request), ticket_id, identity, body.note)
+    except ActionRefused as exc:
+        raise http_error(exc) from exc
+
+
+@router.post("/{ticket_id}/correct", operation_id="routing_correct")
+async def correct(request: Request, ticket_id: str, body: CorrectBody, identity: Dispatcher) -> dict[str, Any]:
+    """Correct category, location or lead: live tasks are withdrawn and the ticket is routed again."""
+    try:
+        async with transaction(request) as conn:
+            return await dispatcher.correct(
+                conn,
+                context(request),
+                ticket_id,
+                identity,
+                category=body.category,
+                dept_code=body.dept_code,
+                grid=body.grid,
+                address=body.address,
+                lat=body.lat,
+                lon=body.lon,
+                note=body.note,
+            )
+    except ActionRefused as exc:
+        raise http_error(exc) from exc
+
+
+@router.post("/{ticket_id}/arbitrate", operation_id="routing_arbitrate")
+async def arbitrate(request: Request, ticket_id: str, body: ArbitrateBody, identity: Dispatcher) -> dict[str, Any]:
+    """Decide a disputed ticket after repeated 退单; the assignment is final."""
+    try:
+        async with transaction(request) as conn:
+            return await dispatcher.arbitrate(
+                conn,
+                context(request),
+                ticket_id,
+                identity,
+                dept_code=body.dept_code,
+                category=body.category,
+                note=body.note,
+            )
+    except ActionRefused as exc:
+        raise http_error(exc) from exc

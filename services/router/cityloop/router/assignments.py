@@ -1,0 +1,202 @@
+"""The effects every routing flow shares: record an assignment and send its task, withdraw one, and
+announce on ticket.lifecycle. All inside the caller's transaction, through the outbox."""
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from cityloop.common import outbox
+from cityloop.common.calendar import add_working_days
+from cityloop.common.contract import types
+from cityloop.common.contract.models import (
+    Deadlines,
+    GridChain,
+    LifecycleEvent,
+    MaskedContact,
+    TaskAssigned,
+    TaskLocation,
+    TaskUpdated,
+    TaskWithdrawn,
+    TicketLocation,
+    TicketSnapshot,
+    TicketStatus,
+    Urgency,
+)
+from cityloop.common.db.pool import Conn
+from cityloop.common.envelope import CloudEvent, new_event
+from cityloop.common.topics import TICKET_LIFECYCLE, dept_tasks
+from cityloop.router import queries
+from cityloop.router.location import Location
+from cityloop.router.masterdata import Category, Department
+from cityloop.router.routing import Classification
+
+SOURCE = "/cityloop/router"
+ACTOR = "router"
+_URGENCY_ORDER = [Urgency.NORMAL, Urgency.URGENT, Urgency.CRITICAL]
+
+
+def lifecycle(
+    ticket_id: str,
+    type_: str,
+    status: TicketStatus | None,
+    summary: str,
+    detail: dict[str, object] | None = None,
+    *,
+    actor: str = ACTOR,
+    **more: object,
+) -> CloudEvent:
+    return new_event(
+        type_,
+        source=SOURCE,
+        subject=ticket_id,
+        data=LifecycleEvent(
+            ticket_id=ticket_id, status=status, actor=actor, summary=summary, detail={**(detail or {}), **more}
+        ),
+    )
+
+
+async def announce(conn: Conn, event: CloudEvent) -> None:
+    await outbox.enqueue(conn, TICKET_LIFECYCLE.name, event)
+
+
+def snapshot_of(row: asyncpg.Record) -> TicketSnapshot:
+    """Router's stored copy of the ticket, as it arrived (masked)."""
+    return TicketSnapshot(
+        channel="stored",
+        category=row["category"],
+        description=row["description"],
+        location=TicketLocation.model_validate(row["location"]),
+        urgency=Urgency(row["urgency"]),
+        citizen=MaskedContact.model_validate(row["citizen"]),
+        created_at=row["created_at"],
+    )
+
+
+def stored_location(row: asyncpg.Record) -> Location:
+    """The location router resolved when it first routed the ticket (tickets.resolved)."""
+    resolved = row["resolved"] or {}
+    chain = resolved.get("chain") or {}
+    point = resolved.get("point")
+    return Location(
+        resolved.get("level"),
+        chain.get("district"),
+        chain.get("street"),
+        chain.get("community"),
+        chain.get("grid"),
+        how=resolved.get("how") or "",
+        problem=resolved.get("problem"),
+        point=(point[0], point[1]) if point else None,
+    )
+
+
+def stored_classification(row: asyncpg.Record) -> Classification:
+    c = row["classification"] or {}
+    return Classification(
+        c.get("category"),
+        float(c.get("confidence") or 0.0),
+        c.get("source") or "none",
+        tuple((str(a), float(b)) for a, b in c.get("candidates") or []),
+        tuple(c.get("keywords") or []),
+    )
+
+
+def effective_urgency(snapshot: TicketSnapshot, category: Category) -> Urgency:
+    """The more urgent of what the call-taker said and the catalogue's default."""
+    return max(snapshot.urgency, Urgency(category.urgency), key=_URGENCY_ORDER.index)
+
+
+def deadlines_for(category: Category, now: datetime) -> Deadlines:
+    accept_by, _ = add_working_days(now, category.accept_days)
+    resolve_by, _ = add_working_days(now, category.resolve_days)
+    return Deadlines(accept_by=accept_by, resolve_by=resolve_by)
+
+
+def chain_of(location: Location) -> GridChain:
+    return GridChain(
+        district=location.district, street=location.street, community=location.community, grid=location.grid
+    )
+
+
+async def assign(
+    conn: Conn,
+    *,
+    ticket_id: str,
+    snapshot: TicketSnapshot,
+    dept: Department,
+    role: str,
+    category: Category,
+    location: Location,
+    why: dict[str, Any],
+    now: datetime,
+    final: bool = False,
+) -> tuple[str, Deadlines]:
+    """Record the assignment and send the task (cityloop.task.assigned) to the department's topic."""
+    assignment_id = f"A-{uuid.uuid4().hex[:16]}"
+    deadlines = deadlines_for(category, now)
+    await queries.insert_assignment(
+        conn,
+        assignment_id=assignment_id,
+        ticket_id=ticket_id,
+        dept_code=dept.code,
+        role=role,
+        reason=why,
+        accept_by=deadlines.accept_by,
+        resolve_by=deadlines.resolve_by,
+        final=final,
+    )
+    task = TaskAssigned(
+        ticket_id=ticket_id,
+        assignment_id=assignment_id,
+        dept_code=dept.code,
+        role="lead" if role == "lead" else "assist",
+        category=category.code,
+        category_name=category.name,
+        description=snapshot.description,
+        location=TaskLocation(
+            chain=chain_of(location),
+            address_masked=snapshot.location.address,
+            lat=snapshot.location.lat,
+            lon=snapshot.location.lon,
+        ),
+        urgency=effective_urgency(snapshot, category),
+        deadlines=deadlines,
+        citizen=snapshot.citizen,
+    )
+    await outbox.enqueue(
+        conn, dept_tasks(dept.code).name, new_event(types.TASK_ASSIGNED, source=SOURCE, subject=ticket_id, data=task)
+    )
+    return assignment_id, deadlines
+
+
+async def withdraw(conn: Conn, assignment: asyncpg.Record, reason: str) -> None:
+    """Take a task back from its department (cityloop.task.withdrawn), e.g. after a dispatcher's correction."""
+    await queries.withdraw_assignment(conn, assignment["id"], reason)
+    data = TaskWithdrawn(
+        ticket_id=assignment["ticket_id"],
+        assignment_id=assignment["id"],
+        dept_code=assignment["dept_code"],
+        reason=reason,
+    )
+    await outbox.enqueue(
+        conn,
+        dept_tasks(assignment["dept_code"]).name,
+        new_event(types.TASK_WITHDRAWN, source=SOURCE, subject=assignment["ticket_id"], data=data),
+    )
+
+
+async def tell(conn: Conn, assignment: asyncpg.Record, change: str, note: str) -> None:
+    """A cityloop.task.updated to the holder of a live assignment (merged, split ...)."""
+    data = TaskUpdated(
+        ticket_id=assignment["ticket_id"],
+        assignment_id=assignment["id"],
+        dept_code=assignment["dept_code"],
+        change=change,
+        note=note,
+    )
+    await outbox.enqueue(
+        conn,
+        dept_tasks(assignment["dept_code"]).name,
+        new_event(types.TASK_UPDATED, source=SOURCE, subject=assignment["ticket_id"], data=data),
+    )

@@ -1,0 +1,60 @@
+"""What router's handlers share in one process: the current master data and classifier (reloaded when
+the database says they changed), the routing policy and the active modes."""
+
+import asyncio
+from dataclasses import dataclass, field
+
+from cityloop.common.db.pool import Conn
+from cityloop.router import queries
+from cityloop.router.classification.model import TextClassifier
+from cityloop.router.masterdata import MasterData
+from cityloop.router.routing import ActiveMode, RoutingPolicy
+from cityloop.router.settings import RouterSettings
+
+
+class MasterCache:
+    """Master data is large (tens of thousands of grids) and changes rarely: keep it, check the revision
+    in the caller's transaction, reload only when a correction or a new data version bumped it."""
+
+    def __init__(self) -> None:
+        self._current: MasterData | None = None
+        self._lock = asyncio.Lock()
+
+    async def current(self, conn: Conn) -> MasterData:
+        revision = await queries.master_revision(conn)
+        if self._current is None or self._current.revision != revision:
+            async with self._lock:
+                if self._current is None or self._current.revision != revision:
+                    self._current = await queries.load_master(conn)
+        return self._current
+
+
+class ModelCache:
+    def __init__(self) -> None:
+        self._model_id = 0
+        self._model: TextClassifier | None = None
+
+    async def current(self, conn: Conn) -> tuple[int, TextClassifier | None]:
+        latest = await queries.latest_model_id(conn)
+        if latest and latest != self._model_id:
+            row = await queries.latest_model(conn)
+            if row is not None:
+                self._model = await asyncio.to_thread(TextClassifier.from_bytes, bytes(row["blob"]))
+                self._model_id = row["id"]
+        return self._model_id, self._model
+
+
+@dataclass
+class RouterContext:
+    settings: RouterSettings
+    master: MasterCache = field(default_factory=MasterCache)
+    models: ModelCache = field(default_factory=ModelCache)
+    #: emergencies in force; peacetime has none (filled by a later issue)
+    modes: tuple[ActiveMode, ...] = ()
+
+    @property
+    def policy(self) -> RoutingPolicy:
+        return RoutingPolicy(
+            confidence_threshold=self.settings.confidence_threshold,
+            handover_threshold=self.settings.handover_threshold,
+        )

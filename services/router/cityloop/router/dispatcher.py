@@ -1,0 +1,287 @@
+"""What a dispatcher (派单员) does to a ticket: confirm or correct its routing, arbitrate after repeated
+退单, split a wrong 并单. Each runs in one transaction, announces itself on ticket.lifecycle, and — when
+the dispatcher names a category — leaves a labelled example for the classifier."""
+
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+
+from cityloop.common.contract import types
+from cityloop.common.db.pool import Conn
+from cityloop.common.identity import Identity
+from cityloop.router import queries
+from cityloop.router.assignments import (
+    announce,
+    lifecycle,
+    snapshot_of,
+    stored_classification,
+    stored_location,
+    tell,
+    withdraw,
+)
+from cityloop.router.context import RouterContext
+from cityloop.router.dispatch import apply_decision
+from cityloop.router.location import Location, at_grid, locate
+from cityloop.router.masterdata import MasterData
+from cityloop.router.routing import Classification, RoutingTicket, route
+
+
+@dataclass
+class ActionRefused(Exception):
+    """Becomes an HTTP error naming the field and the problem."""
+
+    status: int
+    error: str
+    message: str
+    field: str | None = None
+
+
+def actor_of(identity: Identity) -> str:
+    return f"{identity.role.value}:{identity.subject}"
+
+
+async def _ticket(conn: Conn, ticket_id: str) -> asyncpg.Record:
+    ticket = await queries.get_ticket(conn, ticket_id, lock=True)
+    if ticket is None:
+        raise ActionRefused(404, "not_found", f"router knows no ticket {ticket_id}", "ticket_id")
+    return ticket
+
+
+def _new_location(
+    master: MasterData, *, grid: str | None, address: str | None, lat: float | None, lon: float | None
+) -> Location | None:
+    if grid:
+        if grid not in master.grids:
+            raise ActionRefused(422, "validation_failed", f"no grid {grid!r}", "grid")
+        return at_grid(master.grids[grid], master, "dispatcher (grid)")
+    if address or (lat is not None and lon is not None):
+        found = locate(address, lat, lon, master)
+        if not found.resolved:
+            raise ActionRefused(422, "validation_failed", found.problem or "location not resolved", "address")
+        return replace(found, how=f"dispatcher ({found.how})")
+    return None
+
+
+async def _label(conn: Conn, ticket: asyncpg.Record, category: str, source: str, identity: Identity) -> None:
+    await queries.insert_example(
+        conn,
+        text=ticket["description"],
+        category=category,
+        source=source,
+        ticket_id=ticket["ticket_id"],
+        created_by=identity.subject,
+    )
+
+
+async def _reroute(
+    conn: Conn,
+    ctx: RouterContext,
+    ticket: asyncpg.Record,
+    identity: Identity,
+    *,
+    category: str | None,
+    location: Location | None,
+    lead: str | None,
+    final: bool = False,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    master = await ctx.master.current(conn)
+    stored = stored_classification(ticket)
+    code = category or stored.category or ticket["category"]
+    if category is not None and category not in master.categories:
+        raise ActionRefused(422, "validation_failed", f"no catalogue category {category!r}", "category")
+    if lead is not None and lead not in master.departments:
+        raise ActionRefused(422, "validation_failed", f"no department {lead!r}", "dept_code")
+    # The dispatcher's word is certain: confidence 1.
+    classification = Classification(code, 1.0, "dispatcher")
+    where = location or stored_location(ticket)
+    decision = route(
+        RoutingTicket(ticket["ticket_id"], classification, where, lead_override=lead),
+        master,
+        ctx.modes,
+        policy=ctx.policy,
+    )
+    if decision.outcome == "needs_dispatcher":
+        field = {"unresolved_location": "address", "unclassified": "category"}.get(decision.queue_reason or "")
+        raise ActionRefused(
+            422, "not_routable", f"still not routable: {decision.why.get('problem')}", field or "dept_code"
+        )
+    replaced = []
+    for live in await queries.live_assignments(conn, ticket["ticket_id"]):
+        if lead is None or live["role"] == "lead" or decision.outcome == "handover":
+            await withdraw(conn, live, f"re-routed by a dispatcher ({identity.subject})")
+            replaced.append(live["id"])
+    outcome = await apply_decision(
+        conn,
+        ticket_id=ticket["ticket_id"],
+        snapshot=snapshot_of(ticket),
+        classification=classification,
+        location=where,
+        decision=decision,
+        master=master,
+        now=datetime.now(UTC),
+        actor=actor_of(identity),
+        merge=False,
+        final=final,
+        replaces=replaced,
+        extra=extra,
+    )
+    return {"ticket_id": ticket["ticket_id"], "outcome": outcome, "category": code, "why": decision.why}
+
+
+async def confirm(
+    conn: Conn, ctx: RouterContext, ticket_id: str, identity: Identity, note: str | None
+) -> dict[str, Any]:
+    ticket = await _ticket(conn, ticket_id)
+    if ticket["status"] == "needs_dispatcher":
+        if ticket["queue_reason"] == "arbitration":
+            raise ActionRefused(409, "conflict", "this ticket awaits arbitration: use /arbitrate", "ticket_id")
+        result = await _reroute(
+            conn,
+            ctx,
+            ticket,
+            identity,
+            category=None,
+            location=None,
+            lead=None,
+            extra={"confirmed_by": identity.subject},
+        )
+    elif ticket["status"] in ("dispatched", "accepted"):
+        result = {"ticket_id": ticket_id, "outcome": "confirmed", "category": ticket["category"]}
+    else:
+        raise ActionRefused(409, "conflict", f"a {ticket['status']} ticket has no routing to confirm", "ticket_id")
+    if result["category"]:
+        await _label(conn, ticket, result["category"], "confirmation", identity)
+    if note:
+        result["note"] = note
+    return result
+
+
+async def correct(
+    conn: Conn,
+    ctx: RouterContext,
+    ticket_id: str,
+    identity: Identity,
+    *,
+    category: str | None,
+    dept_code: str | None,
+    grid: str | None,
+    address: str | None,
+    lat: float | None,
+    lon: float | None,
+    note: str | None,
+) -> dict[str, Any]:
+    ticket = await _ticket(conn, ticket_id)
+    if ticket["status"] in ("resolved", "closed", "merged"):
+        hint = ": split it from its case first" if ticket["status"] == "merged" else ""
+        raise ActionRefused(409, "conflict", f"a {ticket['status']} ticket cannot be re-routed{hint}", "ticket_id")
+    if ticket["status"] == "needs_dispatcher" and ticket["queue_reason"] == "arbitration":
+        raise ActionRefused(409, "conflict", "this ticket awaits arbitration: use /arbitrate", "ticket_id")
+    master = await ctx.master.current(conn)
+    location = _new_location(master, grid=grid, address=address, lat=lat, lon=lon)
+    correction = {"by": identity.subject, "note": note, "category": category, "dept_code": dept_code}
+    result = await _reroute(
+        conn,
+        ctx,
+        ticket,
+        identity,
+        category=category,
+        location=location,
+        lead=dept_code,
+        extra={"correction": correction},
+    )
+    if category is not None:
+        await _label(conn, ticket, category, "correction", identity)
+    return result
+
+
+async def arbitrate(
+    conn: Conn,
+    ctx: RouterContext,
+    ticket_id: str,
+    identity: Identity,
+    *,
+    dept_code: str,
+    category: str | None,
+    note: str,
+) -> dict[str, Any]:
+    ticket = await _ticket(conn, ticket_id)
+    if ticket["status"] != "needs_dispatcher" or ticket["queue_reason"] != "arbitration":
+        raise ActionRefused(409, "conflict", "only a ticket awaiting arbitration can be arbitrated", "ticket_id")
+    history = [
+        {
+            "dept_code": r["dept_code"],
+            "reason": r["reason"],
+            "suggested_dept": r["suggested_dept"],
+            "outcome": r["outcome"],
+        }
+        for r in await queries.rejections_of(conn, ticket_id)
+    ]
+    arbitration = {
+        "decided_by": identity.subject,
+        "dept_code": dept_code,
+        "note": note,
+        "final": True,
+        "rejections": history,
+    }
+    result = await _reroute(
+        conn,
+        ctx,
+        ticket,
+        identity,
+        category=category,
+        location=None,
+        lead=dept_code,
+        final=True,
+        extra={"arbitration": arbitration},
+    )
+    await _label(conn, ticket, result["category"], "arbitration", identity)
+    return result
+
+
+async def split(
+    conn: Conn, ctx: RouterContext, case_id: str, ticket_id: str, *, identity: Identity, note: str | None
+) -> dict[str, Any]:
+    case = await queries.get_case(conn, case_id, lock=True)
+    if case is None:
+        raise ActionRefused(404, "not_found", f"no case {case_id}", "case_id")
+    ticket = await _ticket(conn, ticket_id)
+    if ticket["case_id"] != case_id or ticket["status"] != "merged":
+        raise ActionRefused(409, "conflict", f"ticket {ticket_id} is not merged into case {case_id}", "ticket_id")
+    await queries.set_ticket_case(conn, ticket_id, None)
+    await announce(
+        conn,
+        lifecycle(
+            ticket_id,
+            types.TICKET_SPLIT,
+            None,
+            f"split from case {case_id}",
+            actor=actor_of(identity),
+            case_id=case_id,
+            note=note,
+        ),
+    )
+    for live in await queries.live_assignments(conn, case["lead_ticket"]):
+        if live["role"] == "lead":
+            await tell(conn, live, "split", f"ticket {ticket_id} was split from this case: it is handled on its own")
+    master = await ctx.master.current(conn)
+    classification = replace(stored_classification(ticket), confidence=1.0, source="dispatcher")
+    decision = route(
+        RoutingTicket(ticket_id, classification, stored_location(ticket)), master, ctx.modes, policy=ctx.policy
+    )
+    outcome = await apply_decision(
+        conn,
+        ticket_id=ticket_id,
+        snapshot=snapshot_of(ticket),
+        classification=classification,
+        location=stored_location(ticket),
+        decision=decision,
+        master=master,
+        now=datetime.now(UTC),
+        actor=actor_of(identity),
+        merge=False,
+        extra={"split_from": case_id},
+    )
+    return {"ticket_id": ticket_id, "case_id": case_id, "outcome": outcome}

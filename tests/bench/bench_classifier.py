@@ -1,0 +1,7 @@
+"""Classification and routing quality on held-out generated requests (see README, "Router")."""
+
+from cityloop.router.classification import evaluation
+
+
+def main() -> None:
+    evaluation.main([])
