@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from cityloop.common.db.migrate import migrate
 from cityloop.common.db.pool import PgPool, create_pool
 from cityloop.common.kafka.connection import client_options
-from cityloop.common.kafka.consumer import EventConsumer, Handler
+from cityloop.common.kafka.consumer import EventConsumer, Handler, Wants
 from cityloop.common.kafka.producer import EventProducer
 from cityloop.common.ops import ops_router
 from cityloop.common.outbox import OutboxRelay
@@ -28,7 +28,7 @@ class ServiceRuntime:
         self._migrations = migrations
         self._pool: PgPool | None = None
         self._producer: EventProducer | None = None
-        self._consumers: list[tuple[str, Sequence[str], Handler]] = []
+        self._consumers: list[tuple[str, Sequence[str], Handler, Wants | None]] = []
         self._workers: list[tuple[str, Callable[[], Awaitable[None]]]] = []
         self._startup: list[Callable[[], Awaitable[None]]] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -46,9 +46,10 @@ class ServiceRuntime:
             raise RuntimeError("runtime not started")
         return self._producer
 
-    def consume(self, name: str, topics: Sequence[str], handler: Handler) -> None:
-        """Register a consumer group ``name`` over ``topics``; started with the runtime."""
-        self._consumers.append((name, topics, handler))
+    def consume(self, name: str, topics: Sequence[str], handler: Handler, *, wants: Wants | None = None) -> None:
+        """Register a consumer group ``name`` over ``topics``; started with the runtime. ``wants`` (optional)
+        picks the events the handler cares about; the rest are skipped without touching the database."""
+        self._consumers.append((name, topics, handler, wants))
 
     def background(self, name: str, work: Callable[[], Awaitable[None]]) -> None:
         """Register a long-running coroutine (a timer loop, a scheduler); restarted if it crashes."""
@@ -74,7 +75,7 @@ class ServiceRuntime:
                 self._pool, self._producer, schema=s.db_schema, batch=s.outbox_batch, idle_seconds=s.outbox_idle_seconds
             )
             self._spawn("outbox-relay", relay.run)
-        for name, topics, handler in self._consumers:
+        for name, topics, handler, wants in self._consumers:
             consumer = EventConsumer(
                 name=name,
                 topics=topics,
@@ -84,6 +85,7 @@ class ServiceRuntime:
                 bootstrap=s.kafka_bootstrap,
                 topic_prefix=s.topic_prefix,
                 options=client_options(s),
+                wants=wants,
             )
             self.consumers[name] = consumer
             self._spawn(f"consumer:{name}", consumer.run)

@@ -1,4 +1,4 @@
-"""The sla process: keeps clocks from ticket.lifecycle and runs the firing loop."""
+"""The sla process: keeps clocks from ticket.lifecycle, runs the firing loop, serves /api/v1/deadlines."""
 
 from pathlib import Path
 
@@ -10,7 +10,9 @@ from cityloop.common.http_errors import install_error_handlers
 from cityloop.common.runtime import ServiceRuntime
 from cityloop.common.topics import TICKET_LIFECYCLE
 from cityloop.sla import clocks
-from cityloop.sla.firing import run_firing_loop
+from cityloop.sla.api import deadlines_router
+from cityloop.sla.firing import Firer
+from cityloop.sla.metrics import count_live_timers
 from cityloop.sla.settings import SlaSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -23,11 +25,20 @@ def create_app(settings: SlaSettings | None = None) -> FastAPI:
     async def on_lifecycle(conn: Conn, event: CloudEvent) -> None:
         await clocks.on_lifecycle(conn, event, s)
 
-    runtime.consume("sla.clocks", [TICKET_LIFECYCLE.name], on_lifecycle)
-    runtime.background("sla.firing", lambda: run_firing_loop(runtime.pool, s))
+    async def fire() -> None:
+        await Firer(runtime.pool, s).run()
+
+    async def count() -> None:
+        await count_live_timers(runtime.pool, s.live_count_seconds)
+
+    # sla reads ticket.lifecycle, where it also writes: its own events are skipped before any transaction.
+    runtime.consume("sla.clocks", [TICKET_LIFECYCLE.name], on_lifecycle, wants=lambda e: e.type in clocks.HANDLED)
+    runtime.background("sla.firing", fire)
+    runtime.background("sla.live-timers", count)
 
     app = FastAPI(title="CityLoop sla", version="1.0", lifespan=runtime.lifespan)
     app.state.runtime = runtime
     install_error_handlers(app)
     runtime.attach(app)
+    app.include_router(deadlines_router())
     return app

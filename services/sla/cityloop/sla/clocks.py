@@ -1,119 +1,341 @@
-"""Opening and closing clocks as the ticket moves (from ``ticket.lifecycle``)."""
+"""Opening, meeting and cancelling clocks as the ticket moves (from ``ticket.lifecycle``).
 
-from datetime import datetime, timedelta
+dispatched -> accept + resolve clocks for the new owner (a re-dispatch cancels the previous owner's);
+accepted -> accept met; rejected -> the owner's clocks cancelled; resolved -> resolve (or re-handle) met,
+callback clock opened; reopened (重办) -> callback met, re-handle clock opened; closed -> callback met;
+extension requested -> a pending request (extensions.py decides it).
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+import structlog
 
 from cityloop.common import outbox
-from cityloop.common.calendar import add_working_days
 from cityloop.common.contract import types
 from cityloop.common.contract.models import Deadlines, LifecycleEvent
 from cityloop.common.db.pool import Conn
-from cityloop.common.envelope import CloudEvent, new_event
-from cityloop.common.topics import TICKET_LIFECYCLE
-from cityloop.sla import queries
-from cityloop.sla.policy import warn_at
+from cityloop.common.envelope import CloudEvent
+from cityloop.sla import events, ladder, queries
+from cityloop.sla.deadlines import Due, due_after, warn_at
+from cityloop.sla.metrics import CLOCKS_CLOSED, CLOCKS_OPENED, ESTIMATED_DEADLINES
+from cityloop.sla.models import DispatchDetail, ExtensionRequestDetail, OwnerDetail
+from cityloop.sla.policy import ClockKind, Mode, Policy, policy_for, with_catalogue_days
 from cityloop.sla.settings import SlaSettings
 
-SOURCE = "/cityloop/sla"
+log = structlog.get_logger(__name__)
+
+DEPARTMENT_KINDS = (ClockKind.ACCEPT, ClockKind.RESOLVE, ClockKind.REHANDLE)
+HANDLED = frozenset(
+    {
+        types.TICKET_DISPATCHED,
+        types.TICKET_ACCEPTED,
+        types.TICKET_REJECTED,
+        types.TICKET_RESOLVED,
+        types.TICKET_REOPENED,
+        types.TICKET_CLOSED,
+        types.TICKET_HANDED_OVER,
+        types.TICKET_EXTENSION_REQUESTED,
+    }
+)
 
 
-def sla_event(ticket_id: str, type_: str, summary: str, **detail: object) -> CloudEvent:
-    return new_event(
-        type_,
-        source=SOURCE,
-        subject=ticket_id,
-        data=LifecycleEvent(ticket_id=ticket_id, actor="sla", summary=summary, detail=detail),
+@dataclass(frozen=True)
+class Owner:
+    """Who a clock is about and how it escalates; copied onto every clock of that owner."""
+
+    ticket_id: str
+    assignment_id: str | None
+    dept_code: str | None
+    category: str | None
+    urgency: str | None
+    mode: Mode
+    command_unit: str | None
+    supervisors: list[str]
+
+
+def plan_clock(
+    owner: Owner, kind: ClockKind, *, started: datetime, due: Due, policy: Policy, settings: SlaSettings, opened_by: str
+) -> queries.NewClock:
+    """Pure: the row for a new clock, its ladder starting at the warning (or the breach)."""
+    warn = warn_at(started, due.at, policy.warn_ratio)
+    step, first_at = ladder.first_step(warn, due.at)
+    latest = (
+        due_after(started, policy.extension_cap, settings.office_hours).at
+        if kind in {ClockKind.RESOLVE, ClockKind.REHANDLE}
+        else None
+    )
+    every = policy.escalate_every
+    return queries.NewClock(
+        ticket_id=owner.ticket_id,
+        assignment_id=owner.assignment_id,
+        dept_code=owner.dept_code,
+        category=owner.category,
+        urgency=owner.urgency,
+        mode=owner.mode,
+        command_unit=owner.command_unit,
+        # The hotline itself owns the callback: nobody up a department's chain is asked about it.
+        supervisors=[] if kind is ClockKind.CALLBACK else owner.supervisors,
+        kind=kind.value,
+        opened_by=opened_by,
+        started_at=started,
+        warn_at=warn,
+        due_at=due.at,
+        latest_due_at=max(latest, due.at) if latest is not None else None,
+        estimated=due.estimated,
+        warn_ratio=policy.warn_ratio,
+        escalate_days=every.working_days,
+        escalate_seconds=every.seconds,
+        step=step,
+        next_fire_at=first_at,
     )
 
 
 async def on_lifecycle(conn: Conn, event: CloudEvent, settings: SlaSettings) -> None:
-    if event.type not in {
-        types.TICKET_DISPATCHED,
-        types.TICKET_ACCEPTED,
-        types.TICKET_RESOLVED,
-        types.TICKET_CLOSED,
-    }:
+    if event.type not in HANDLED:
         return
     data = LifecycleEvent.model_validate(event.data)
-    ticket_id = data.ticket_id
-    assignment_id = str(data.detail.get("assignment_id") or "") or None
-    dept_code = str(data.detail.get("dept_code") or "") or None
+    out: list[events.Outgoing] = []
     if event.type == types.TICKET_DISPATCHED:
-        deadlines = Deadlines.model_validate(data.detail.get("deadlines") or {})
-        opened = {}
-        for kind, due in (("accept", deadlines.accept_by), ("resolve", deadlines.resolve_by)):
-            if due is None:
-                continue
-            await _open(
-                conn,
-                ticket_id=ticket_id,
-                assignment_id=assignment_id,
-                dept_code=dept_code,
-                kind=kind,
-                started=event.time,
-                due=due,
-                settings=settings,
-            )
-            opened[kind] = due.isoformat()
-        await outbox.enqueue(
-            conn,
-            TICKET_LIFECYCLE.name,
-            sla_event(ticket_id, types.SLA_DEADLINES_SET, "deadlines set", deadlines=opened, dept_code=dept_code),
-        )
-    elif event.type == types.TICKET_ACCEPTED:
-        await _meet(conn, ticket_id, "accept")
-    elif event.type == types.TICKET_RESOLVED:
-        await _meet(conn, ticket_id, "resolve")
-        due, _ = add_working_days(event.time, settings.callback_days)
-        await _open(
-            conn,
-            ticket_id=ticket_id,
-            assignment_id=assignment_id,
-            dept_code=dept_code,
-            kind="callback",
-            started=event.time,
-            due=due,
-            settings=settings,
-        )
-    elif event.type == types.TICKET_CLOSED:
-        await _meet(conn, ticket_id, "callback")
+        out += await _on_dispatched(conn, event, data, settings)
+    elif event.type == types.TICKET_EXTENSION_REQUESTED:
+        await _on_extension_requested(conn, event, data)
+    else:
+        owner = OwnerDetail.model_validate(data.detail)
+        if event.type == types.TICKET_ACCEPTED:
+            out += await _close(conn, data.ticket_id, [ClockKind.ACCEPT], "met", owner.assignment_id)
+        elif event.type == types.TICKET_REJECTED:
+            out += await _close(conn, data.ticket_id, DEPARTMENT_KINDS, "cancelled", owner.assignment_id)
+        elif event.type == types.TICKET_RESOLVED:
+            out += await _on_resolved(conn, event, data, owner, settings)
+        elif event.type == types.TICKET_REOPENED:
+            out += await _on_reopened(conn, event, data, owner, settings)
+        elif event.type == types.TICKET_CLOSED:
+            out += await _close(conn, data.ticket_id, [ClockKind.CALLBACK], "met", None)
+            out += await _close(conn, data.ticket_id, list(ClockKind), "cancelled", None)
+        elif event.type == types.TICKET_HANDED_OVER:
+            out += await _close(conn, data.ticket_id, list(ClockKind), "cancelled", None)
+    await outbox.enqueue_many(conn, out)
 
 
-async def _open(
-    conn: Conn,
-    *,
-    ticket_id: str,
-    assignment_id: str | None,
-    dept_code: str | None,
-    kind: str,
-    started: datetime,
-    due: datetime,
-    settings: SlaSettings,
-) -> None:
-    warn = warn_at(started, due, settings.warn_ratio) if due - started > timedelta(0) else None
-    await queries.open_clock(
+async def _on_dispatched(
+    conn: Conn, event: CloudEvent, data: LifecycleEvent, settings: SlaSettings
+) -> list[events.Outgoing]:
+    detail = DispatchDetail.model_validate(data.detail)
+    out = await _cancelled(
+        conn, data.ticket_id, await queries.cancel_other_assignments(conn, data.ticket_id, detail.assignment_id)
+    )
+    owner = Owner(
+        ticket_id=data.ticket_id,
+        assignment_id=detail.assignment_id,
+        dept_code=detail.dept_code,
+        category=detail.category,
+        urgency=detail.urgency.value if detail.urgency else None,
+        mode=detail.mode.kind,
+        command_unit=detail.command_unit,
+        supervisors=detail.supervisors,
+    )
+    policy = with_catalogue_days(
+        policy_for(settings.policies, category=detail.category, urgency=detail.urgency, mode=detail.mode.kind),
+        accept_days=detail.policy.accept_days,
+        resolve_days=detail.policy.resolve_days,
+    )
+    # The department was told the router's deadlines in its task: those are the ones kept. Only what
+    # the router left out is computed here, and then the department is told.
+    stated = {ClockKind.ACCEPT: detail.deadlines.accept_by, ClockKind.RESOLVE: detail.deadlines.resolve_by}
+    opened: dict[str, datetime] = {}
+    estimated: list[str] = []
+    computed = False
+    for kind, given in stated.items():
+        due = Due(given) if given is not None else due_after(event.time, policy.span(kind), settings.office_hours)
+        computed = computed or given is None
+        clock = plan_clock(
+            owner, kind, started=event.time, due=due, policy=policy, settings=settings, opened_by=event.id
+        )
+        if await _insert(conn, clock) is not None:
+            opened[kind.value] = due.at
+            if due.estimated:
+                estimated.append(kind.value)
+    if not opened:
+        return out
+    out.append(_deadlines_set(owner, opened, estimated))
+    if computed:
+        out += events.task_updated(
+            ticket_id=owner.ticket_id,
+            assignment_id=owner.assignment_id,
+            dept_code=owner.dept_code,
+            change="deadline_set",
+            note="deadlines set by the hotline's policy",
+            deadlines=Deadlines(
+                accept_by=opened.get(ClockKind.ACCEPT.value), resolve_by=opened.get(ClockKind.RESOLVE.value)
+            ),
+        )
+    return out
+
+
+async def _on_resolved(
+    conn: Conn, event: CloudEvent, data: LifecycleEvent, owner_detail: OwnerDetail, settings: SlaSettings
+) -> list[events.Outgoing]:
+    closed = await queries.close_clocks(
+        conn, data.ticket_id, [ClockKind.RESOLVE, ClockKind.REHANDLE], "met", assignment_id=owner_detail.assignment_id
+    )
+    out = await _met(conn, data.ticket_id, closed)
+    template = await _owner_of(conn, data.ticket_id, owner_detail)
+    policy = policy_for(settings.policies, category=template.category, urgency=None, mode=template.mode)
+    opened = await _open_one(conn, template, ClockKind.CALLBACK, event=event, policy=policy, settings=settings)
+    if opened is not None:
+        out.append(opened[0])
+    return out
+
+
+async def _on_reopened(
+    conn: Conn, event: CloudEvent, data: LifecycleEvent, owner_detail: OwnerDetail, settings: SlaSettings
+) -> list[events.Outgoing]:
+    out = await _close(conn, data.ticket_id, [ClockKind.CALLBACK], "met", None)
+    owner = await _owner_of(conn, data.ticket_id, owner_detail)
+    policy = policy_for(settings.policies, category=owner.category, urgency=None, mode=owner.mode)
+    opened = await _open_one(conn, owner, ClockKind.REHANDLE, event=event, policy=policy, settings=settings)
+    if opened is not None:
+        announcement, due = opened
+        out.append(announcement)
+        out += events.task_updated(
+            ticket_id=owner.ticket_id,
+            assignment_id=owner.assignment_id,
+            dept_code=owner.dept_code,
+            change="deadline_moved",
+            note="重办: the citizen was not satisfied; re-handle by the new deadline",
+            deadlines=events.deadlines_for(ClockKind.REHANDLE, due.at),
+        )
+    return out
+
+
+async def _on_extension_requested(conn: Conn, event: CloudEvent, data: LifecycleEvent) -> None:
+    detail = ExtensionRequestDetail.model_validate(data.detail)
+    clock = await queries.find_open_clock(
+        conn, data.ticket_id, [ClockKind.RESOLVE, ClockKind.REHANDLE], detail.assignment_id
+    )
+    if clock is None:
+        log.warning("extension.no_open_clock", ticket_id=data.ticket_id, assignment_id=detail.assignment_id)
+        return
+    # The clock keeps running while the request waits: only an approval moves it.
+    await queries.insert_extension(
         conn,
-        ticket_id=ticket_id,
-        assignment_id=assignment_id,
-        dept_code=dept_code,
-        kind=kind,
-        started_at=started,
-        warn_at=warn,
-        due_at=due,
+        clock_id=clock["id"],
+        ticket_id=data.ticket_id,
+        assignment_id=detail.assignment_id,
+        dept_code=detail.dept_code,
+        requested_deadline=detail.requested_deadline,
+        requested_at=event.time,
+        requested_by_event=event.id,
+        note=detail.note,
     )
 
 
-async def _meet(conn: Conn, ticket_id: str, kind: str) -> None:
-    for clock in await queries.close_clocks(conn, ticket_id, kind):
+async def _owner_of(conn: Conn, ticket_id: str, detail: OwnerDetail) -> Owner:
+    """The owner as the ticket's latest department clock knows it (category, chain, mode)."""
+    clocks = await queries.clocks_of_ticket(conn, ticket_id)
+    latest = next(
+        (
+            c
+            for c in reversed(clocks)
+            if c["kind"] != ClockKind.CALLBACK
+            and (detail.assignment_id is None or c["assignment_id"] == detail.assignment_id)
+        ),
+        None,
+    )
+    if latest is None:
+        return Owner(ticket_id, detail.assignment_id, detail.dept_code, None, None, "peacetime", None, [])
+    return Owner(
+        ticket_id=ticket_id,
+        assignment_id=detail.assignment_id or latest["assignment_id"],
+        dept_code=detail.dept_code or latest["dept_code"],
+        category=latest["category"],
+        urgency=latest["urgency"],
+        mode=latest["mode"],
+        command_unit=latest["command_unit"],
+        supervisors=list(latest["supervisors"]),
+    )
+
+
+async def _open_one(
+    conn: Conn, owner: Owner, kind: ClockKind, *, event: CloudEvent, policy: Policy, settings: SlaSettings
+) -> tuple[events.Outgoing, Due] | None:
+    """Open one clock counted from ``event``; (its announcement, its deadline), or None if open already."""
+    due = due_after(event.time, policy.span(kind), settings.office_hours)
+    clock = plan_clock(owner, kind, started=event.time, due=due, policy=policy, settings=settings, opened_by=event.id)
+    if await _insert(conn, clock) is None:
+        return None
+    return _deadlines_set(owner, {kind.value: due.at}, [kind.value] if due.estimated else []), due
+
+
+async def _insert(conn: Conn, clock: queries.NewClock) -> int | None:
+    clock_id = await queries.insert_clock(conn, clock)
+    if clock_id is not None:
+        CLOCKS_OPENED.labels(clock.kind).inc()
+        if clock.estimated:
+            ESTIMATED_DEADLINES.labels(clock.kind).inc()
+    return clock_id
+
+
+def _deadlines_set(owner: Owner, opened: dict[str, datetime], estimated: list[str]) -> events.Outgoing:
+    return events.lifecycle(
+        owner.ticket_id,
+        types.SLA_DEADLINES_SET,
+        "deadlines set: " + ", ".join(f"{k} by {v.isoformat()}" for k, v in opened.items()),
+        deadlines={k: v.isoformat() for k, v in opened.items()},
+        estimated=estimated,
+        dept_code=owner.dept_code,
+        assignment_id=owner.assignment_id,
+        mode=owner.mode,
+    )
+
+
+async def _close(
+    conn: Conn, ticket_id: str, kinds: Sequence[ClockKind], state: str, assignment_id: str | None
+) -> list[events.Outgoing]:
+    closed = await queries.close_clocks(conn, ticket_id, [k.value for k in kinds], state, assignment_id=assignment_id)
+    if state == "met":
+        return await _met(conn, ticket_id, closed)
+    return await _cancelled(conn, ticket_id, closed)
+
+
+async def _met(conn: Conn, ticket_id: str, closed: list[asyncpg.Record]) -> list[events.Outgoing]:
+    out: list[events.Outgoing] = []
+    await queries.withdraw_pending_extensions(conn, [c["id"] for c in closed])
+    for clock in closed:
         late = clock["closed_at"] > clock["due_at"]
-        await outbox.enqueue(
-            conn,
-            TICKET_LIFECYCLE.name,
-            sla_event(
+        CLOCKS_CLOSED.labels(clock["kind"], "late" if late else "met").inc()
+        out.append(
+            events.lifecycle(
                 ticket_id,
                 types.SLA_DEADLINE_MET,
-                f"{kind} deadline {'met late' if late else 'met'}",
-                kind=kind,
+                f"{clock['kind']} deadline {'met late' if late else 'met'}",
+                kind=clock["kind"],
                 due_at=clock["due_at"].isoformat(),
                 late=late,
-            ),
+                dept_code=clock["dept_code"],
+                assignment_id=clock["assignment_id"],
+            )
         )
+    return out
+
+
+async def _cancelled(conn: Conn, ticket_id: str, closed: list[asyncpg.Record]) -> list[events.Outgoing]:
+    await queries.withdraw_pending_extensions(conn, [c["id"] for c in closed])
+    out: list[events.Outgoing] = []
+    for clock in closed:
+        CLOCKS_CLOSED.labels(clock["kind"], "cancelled").inc()
+        out.append(
+            events.lifecycle(
+                ticket_id,
+                types.SLA_DEADLINE_CANCELLED,
+                f"{clock['kind']} clock stopped: the assignment ended",
+                kind=clock["kind"],
+                due_at=clock["due_at"].isoformat(),
+                dept_code=clock["dept_code"],
+                assignment_id=clock["assignment_id"],
+            )
+        )
+    return out

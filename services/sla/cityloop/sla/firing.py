@@ -1,66 +1,149 @@
-"""The firing loop: claims due clocks (SKIP LOCKED, so replicas share the work without double-firing),
-and announces warnings and breaches in the same transaction that marks them fired."""
+"""The firing loop: claims due clocks, fires their next ladder step, schedules the one after.
+
+One transaction per round: claim up to ``fire_batch`` due clocks (FOR UPDATE SKIP LOCKED, so replicas
+share the work and never claim the same clock), advance them in one UPDATE and write every event in one
+outbox INSERT. A crash before COMMIT leaves the steps due, and they fire after restart; after COMMIT they
+are recorded as fired and the relay publishes their events: each step takes effect once.
+"""
 
 import asyncio
+from collections import Counter as Tally
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from prometheus_client import Counter, Histogram
+import asyncpg
 
 from cityloop.common import outbox
 from cityloop.common.contract import types
 from cityloop.common.db.pool import PgPool
-from cityloop.common.topics import TICKET_LIFECYCLE
-from cityloop.sla import queries
-from cityloop.sla.clocks import sla_event
+from cityloop.sla import events, ladder, queries
+from cityloop.sla.deadlines import escalation_span
+from cityloop.sla.ladder import StepKind
+from cityloop.sla.metrics import BREACHES, FIRED, LATENESS, BoundedLabel
 from cityloop.sla.settings import SlaSettings
 
-FIRED = Counter("cityloop_sla_fired_total", "Clock firings", ["what"])
-LATENESS = Histogram(
-    "cityloop_sla_firing_lateness_seconds",
-    "How long after its moment a clock fired",
-    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 30, 300),
-)
+_LIFECYCLE: dict[StepKind, tuple[str, str, str]] = {
+    # step -> (lifecycle type, task.updated change, summary template)
+    StepKind.WARNING: (types.SLA_WARNING, "warning", "预警: {kind} deadline approaching"),
+    StepKind.BREACH: (types.SLA_BREACHED, "urged", "{kind} deadline missed: 催办 to {dept}"),
+    StepKind.SUPERVISE: (types.SLA_ESCALATED, "supervised", "督办: {kind} deadline missed, raised to {to}"),
+    StepKind.COMMAND: (types.SLA_ESCALATED, "escalated", "{kind} deadline missed: raised to the command unit {to}"),
+    StepKind.NOTICE: (types.SLA_ESCALATED, "noticed", "通报: {kind} deadline still missed, chronic lateness"),
+}
 
 
-async def fire_once(pool: PgPool, settings: SlaSettings) -> int:
-    now = datetime.now(UTC)
-    async with pool.acquire() as conn, conn.transaction():
-        warnings = await queries.claim_due_warnings(conn, now, settings.fire_batch)
-        for clock in warnings:
-            LATENESS.observe((now - clock["warn_at"]).total_seconds())
-            await outbox.enqueue(
-                conn,
-                TICKET_LIFECYCLE.name,
-                sla_event(
-                    clock["ticket_id"],
-                    types.SLA_WARNING,
-                    f"{clock['kind']} deadline approaching",
-                    kind=clock["kind"],
-                    due_at=clock["due_at"].isoformat(),
-                    dept_code=clock["dept_code"],
-                ),
-            )
-        breaches = await queries.claim_due_breaches(conn, now, settings.fire_batch)
-        for clock in breaches:
-            LATENESS.observe((now - clock["due_at"]).total_seconds())
-            await outbox.enqueue(
-                conn,
-                TICKET_LIFECYCLE.name,
-                sla_event(
-                    clock["ticket_id"],
-                    types.SLA_BREACHED,
-                    f"{clock['kind']} deadline missed",
-                    kind=clock["kind"],
-                    due_at=clock["due_at"].isoformat(),
-                    dept_code=clock["dept_code"],
-                ),
-            )
-    FIRED.labels("warning").inc(len(warnings))
-    FIRED.labels("breach").inc(len(breaches))
-    return len(warnings) + len(breaches)
+@dataclass(frozen=True)
+class Firing:
+    step: ladder.Step
+    scheduled_at: datetime
+    advance: queries.Advance
+    outgoing: list[events.Outgoing]
 
 
-async def run_firing_loop(pool: PgPool, settings: SlaSettings) -> None:
-    while True:
-        if await fire_once(pool, settings) == 0:
-            await asyncio.sleep(settings.tick_seconds)
+def plan_firing(clock: Mapping[str, Any] | asyncpg.Record, settings: SlaSettings, now: datetime) -> Firing:
+    """Pure: what firing this clock's due step announces, and where its ladder goes next."""
+    mode = clock["mode"]
+    units = ladder.chain(list(clock["supervisors"]), clock["command_unit"], mode)
+    number: int = clock["step"]
+    scheduled: datetime = clock["next_fire_at"]
+    step = ladder.describe(number, units, mode) or ladder.Step(number, StepKind.NOTICE)
+    following = ladder.after(
+        number,
+        scheduled,
+        due_at=clock["due_at"],
+        units=units,
+        mode=mode,
+        every=escalation_span(clock["escalate_days"], clock["escalate_seconds"]),
+        hours=settings.office_hours,
+    )
+    next_step, next_at = following if following is not None else (number + 1, None)
+    lifecycle_type, change, template = _LIFECYCLE[step.kind]
+    kind, dept = clock["kind"], clock["dept_code"]
+    summary = template.format(kind=kind, dept=dept or "the department", to=step.target)
+    detail: dict[str, object] = {
+        "kind": kind,
+        "step": step.kind.value,
+        "due_at": clock["due_at"].isoformat(),
+        "scheduled_at": scheduled.isoformat(),
+        "dept_code": dept,
+        "assignment_id": clock["assignment_id"],
+        "category": clock["category"],
+        "clock_id": clock["id"],
+    }
+    if step.target is not None:
+        detail |= {"to": step.target, "level": step.level}
+    fired_clock = events.FiredClock(
+        clock_id=clock["id"],
+        ticket_id=clock["ticket_id"],
+        assignment_id=clock["assignment_id"],
+        dept_code=dept,
+        kind=kind,
+        step=number,
+        scheduled_at=scheduled,
+        due_at=clock["due_at"],
+    )
+    outgoing = events.fired(
+        now=now,
+        clock=fired_clock,
+        lifecycle_type=lifecycle_type,
+        summary=summary,
+        detail=detail,
+        # The callback is the hotline's own duty, not the department's: no task update for it.
+        change=None if kind == "callback" else change,
+    )
+    advance = queries.Advance(clock["id"], number, scheduled, next_step, next_at)
+    return Firing(step, scheduled, advance, outgoing)
+
+
+class Firer:
+    """Fires due steps; one per process, any number of processes."""
+
+    def __init__(self, pool: PgPool, settings: SlaSettings) -> None:
+        self._pool = pool
+        self._settings = settings
+        self._dept = BoundedLabel(settings.metric_label_limit)
+        self._category = BoundedLabel(settings.metric_label_limit)
+
+    async def fire_due(self, now: datetime | None = None) -> int:
+        """One round; returns how many steps fired."""
+        now = now or datetime.now(UTC)
+        async with self._pool.acquire() as conn, conn.transaction():
+            claimed = await queries.claim_due(conn, now, self._settings.fire_batch)
+            if not claimed:
+                return 0
+            firings = [plan_firing(clock, self._settings, now) for clock in claimed]
+            await queries.advance_clocks(conn, [f.advance for f in firings], now)
+            await outbox.enqueue_many(conn, [o for f in firings for o in f.outgoing])
+        self._observe(claimed, firings)
+        return len(firings)
+
+    def _observe(self, claimed: list[Any], firings: list[Firing]) -> None:
+        committed = datetime.now(UTC)
+        steps: Tally[str] = Tally()
+        breaches: Tally[tuple[str | None, str | None, str]] = Tally()
+        for clock, firing in zip(claimed, firings, strict=True):
+            steps[firing.step.kind.value] += 1
+            LATENESS.observe(max(0.0, (committed - firing.scheduled_at).total_seconds()))
+            if firing.step.kind is StepKind.BREACH:
+                breaches[clock["dept_code"], clock["category"], clock["kind"]] += 1
+        for kind, count in steps.items():
+            FIRED.labels(kind).inc(count)
+        for (dept, category, kind), count in breaches.items():
+            BREACHES.labels(self._dept(dept), self._category(category), kind).inc(count)
+
+    async def pause(self) -> float:
+        """How long to sleep after a round that was not full: until the next moment, within bounds."""
+        s = self._settings
+        moment = await queries.next_fire_moment(self._pool)
+        if moment is None:
+            return s.tick_seconds
+        wait = (moment - datetime.now(UTC)).total_seconds()
+        return min(s.tick_seconds, max(s.fire_gap_seconds, wait))
+
+    async def run(self) -> None:
+        while True:
+            if await self.fire_due() >= self._settings.fire_batch:
+                continue  # more are due right now
+            await asyncio.sleep(await self.pause())

@@ -14,7 +14,13 @@ from typing import Any
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from prometheus_client import Counter, Histogram
-from tenacity import AsyncRetrying, retry_if_not_exception_type, stop_after_attempt, wait_exponential
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    retry_if_not_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
 
 from cityloop.common import inbox
 from cityloop.common.db.pool import Conn, PgPool
@@ -32,6 +38,8 @@ HANDLE_SECONDS = Histogram(
 )
 
 Handler = Callable[[Conn, CloudEvent], Awaitable[None]]
+#: Says whether the handler wants an event at all; others are passed over without a transaction.
+Wants = Callable[[CloudEvent], bool]
 
 
 class Refused(Exception):
@@ -62,11 +70,13 @@ class EventConsumer:
         group_prefix: str = "cityloop",
         max_attempts: int = 3,
         options: Mapping[str, Any] | None = None,
+        wants: Wants | None = None,
     ) -> None:
         self.name = name
         self._topics = [full_name(t, topic_prefix) for t in topics]
         self._prefix = topic_prefix
         self._handler = handler
+        self._wants = wants
         self._pool = pool
         self._producer = producer
         self._max_attempts = max_attempts
@@ -105,6 +115,9 @@ class EventConsumer:
         except EnvelopeError as exc:
             await self._dead_letter(tp, record, reason=str(exc), event_id=None)
             return
+        if self._wants is not None and not self._wants(event):
+            EVENTS_CONSUMED.labels(self.name, "skipped").inc()
+            return
         # Every log line written while this event is handled, in any module, carries its ids.
         with structlog.contextvars.bound_contextvars(
             consumer=self.name, event_id=event.id, event_type=event.type, ticket_id=event.subject
@@ -128,8 +141,8 @@ class EventConsumer:
         async for attempt in AsyncRetrying(
             stop=stop_after_attempt(self._max_attempts),
             wait=wait_exponential(multiplier=0.2, max=5),
-            # Cancellation (shutdown) must not be retried: tenacity would swallow it and keep going.
-            retry=retry_if_not_exception_type((Refused, asyncio.CancelledError)),
+            # Only errors are retried: a CancelledError (shutdown) must end the consumer, not be retried.
+            retry=retry_if_exception_type(Exception) & retry_if_not_exception_type(Refused),
             reraise=True,
         ):
             with attempt:

@@ -1,15 +1,18 @@
 """The one way CityLoop writes to Kafka: acks from all replicas, idempotence on, CloudEvents headers."""
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import DefaultPartitioner
 
 from cityloop.common.envelope import CONTENT_TYPE, CloudEvent
 from cityloop.common.topics import full_name
 
 Headers = list[tuple[str, bytes]]
+#: (logical topic, payload, key) of one message for ``send_many``.
+Message = tuple[str, bytes, str | None]
 
 
 class EventProducer:
@@ -27,6 +30,8 @@ class EventProducer:
             compression_type=None,
             **(options or {}),
         )
+        # The producer's own default, used by send_many to place records exactly where send() would.
+        self._partitioner = DefaultPartitioner()
 
     async def start(self) -> None:
         await self._producer.start()
@@ -46,6 +51,31 @@ class EventProducer:
             headers=all_headers,
         )
         return future
+
+    async def send_many(self, messages: Sequence[Message]) -> "list[asyncio.Future[Any]]":
+        """Queue many messages as whole record batches, in order per partition; the futures resolve once
+        the broker acknowledged. Same placement and headers as ``send_raw``, a fraction of its cost per
+        message (for the outbox relay, which moves thousands a second)."""
+        headers = [("content-type", CONTENT_TYPE.encode())]
+        partitions: dict[str, list[int]] = {}
+        batches: dict[tuple[str, int], Any] = {}
+        futures: list[asyncio.Future[Any]] = []
+        for topic, payload, key in messages:
+            name = full_name(topic, self.topic_prefix)
+            if name not in partitions:
+                partitions[name] = sorted(await self._producer.partitions_for(name))
+            key_bytes = key.encode() if key is not None else None
+            partition = self._partitioner(key_bytes, partitions[name], partitions[name])
+            batch = batches.get((name, partition))
+            if batch is None or batch.append(timestamp=None, key=key_bytes, value=payload, headers=headers) is None:
+                if batch is not None:  # full: send it, start the next one for this partition
+                    futures.append(await self._producer.send_batch(batch, name, partition=partition))
+                batch = batches[(name, partition)] = self._producer.create_batch()
+                if batch.append(timestamp=None, key=key_bytes, value=payload, headers=headers) is None:
+                    raise ValueError(f"a message for {name} is larger than a record batch")
+        for (name, partition), batch in batches.items():
+            futures.append(await self._producer.send_batch(batch, name, partition=partition))
+        return futures
 
     async def publish(self, topic: str, event: CloudEvent, *, headers: Headers | None = None) -> None:
         """Send and wait for the acknowledgement. Keyed by the ticket id (the event's subject)."""

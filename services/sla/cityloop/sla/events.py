@@ -1,0 +1,135 @@
+"""The events sla announces: a line in ``ticket.lifecycle`` and, for the department holding the task,
+a ``cityloop.task.updated`` on ``dept.<code>.tasks``.
+
+Firing events get ids derived from (clock, step, moment): if a step were ever fired twice, the outbox
+(unique event id) and every consumer's inbox would still see one event.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+
+from pydantic import BaseModel
+
+from cityloop.common.contract import types
+from cityloop.common.contract.models import Deadlines, LifecycleEvent, TaskUpdated
+from cityloop.common.envelope import CloudEvent, new_event
+from cityloop.common.topics import TICKET_LIFECYCLE, dept_tasks
+
+SOURCE = "/cityloop/sla"
+ACTOR = "sla"
+
+Outgoing = tuple[str, CloudEvent]
+
+
+def firing_event_id(clock_id: int, step: int, scheduled_at: datetime, channel: str) -> str:
+    micros = round(scheduled_at.timestamp() * 1_000_000)
+    return f"sla-fire-{clock_id}-{step}-{micros}-{channel}"
+
+
+@lru_cache(maxsize=4096)
+def task_topic(dept_code: str) -> str:
+    return dept_tasks(dept_code).name
+
+
+def lifecycle(ticket_id: str, type_: str, summary: str, *, event_id: str | None = None, **detail: object) -> Outgoing:
+    data = LifecycleEvent(ticket_id=ticket_id, actor=ACTOR, summary=summary, detail=detail)
+    return TICKET_LIFECYCLE.name, _event(type_, ticket_id, data, event_id)
+
+
+def _event(type_: str, ticket_id: str, data: BaseModel, event_id: str | None) -> CloudEvent:
+    if event_id is None:
+        return new_event(type_, source=SOURCE, subject=ticket_id, data=data)
+    return CloudEvent(id=event_id, type=type_, source=SOURCE, subject=ticket_id, data=data.model_dump(mode="json"))
+
+
+def task_updated(
+    *,
+    ticket_id: str,
+    assignment_id: str | None,
+    dept_code: str | None,
+    change: str,
+    note: str | None = None,
+    deadlines: Deadlines | None = None,
+    event_id: str | None = None,
+) -> list[Outgoing]:
+    """The department's copy; none when the clock does not know which department or task it is."""
+    if not assignment_id or not dept_code:
+        return []
+    data = TaskUpdated(
+        ticket_id=ticket_id,
+        assignment_id=assignment_id,
+        dept_code=dept_code,
+        change=change,
+        note=note,
+        deadlines=deadlines,
+    )
+    return [(task_topic(dept_code), _event(types.TASK_UPDATED, ticket_id, data, event_id))]
+
+
+def deadlines_for(kind: str, due_at: datetime) -> Deadlines | None:
+    """How a clock's deadline reads in a task: accept-by, or resolve-by (a 重办 re-handle-by included)."""
+    if kind == "accept":
+        return Deadlines(accept_by=due_at)
+    if kind in {"resolve", "rehandle"}:
+        return Deadlines(resolve_by=due_at)
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class FiredClock:
+    """What ``fired`` needs to know about the clock whose step fired."""
+
+    clock_id: int
+    ticket_id: str
+    assignment_id: str | None
+    dept_code: str | None
+    kind: str
+    step: int
+    scheduled_at: datetime
+    due_at: datetime
+
+
+def fired(
+    *,
+    now: datetime,
+    clock: FiredClock,
+    lifecycle_type: str,
+    summary: str,
+    detail: dict[str, object],
+    change: str | None,
+) -> list[Outgoing]:
+    """The firing loop's hot path (thousands a second): the trail line and the department's update for
+    one fired step, with ids derived from (clock, step, moment) and the round's ``now`` as their time."""
+    ticket_id = clock.ticket_id
+    data = LifecycleEvent(ticket_id=ticket_id, actor=ACTOR, summary=summary, detail=detail)
+    out = [
+        (
+            TICKET_LIFECYCLE.name,
+            _constructed(
+                firing_event_id(clock.clock_id, clock.step, clock.scheduled_at, "lifecycle"),
+                lifecycle_type,
+                ticket_id,
+                data.model_dump(mode="json"),
+                now,
+            ),
+        )
+    ]
+    if change is not None and clock.assignment_id and clock.dept_code:
+        deadlines = deadlines_for(clock.kind, clock.due_at)
+        task = TaskUpdated(
+            ticket_id=ticket_id,
+            assignment_id=clock.assignment_id,
+            dept_code=clock.dept_code,
+            change=change,
+            note=summary,
+            deadlines=deadlines,
+        )
+        event_id = firing_event_id(clock.clock_id, clock.step, clock.scheduled_at, "task")
+        payload = task.model_dump(mode="json")
+        out.append((task_topic(clock.dept_code), _constructed(event_id, types.TASK_UPDATED, ticket_id, payload, now)))
+    return out
+
+
+def _constructed(event_id: str, type_: str, ticket_id: str, data: dict[str, object], now: datetime) -> CloudEvent:
+    return CloudEvent(id=event_id, source=SOURCE, type=type_, time=now, subject=ticket_id, data=data)

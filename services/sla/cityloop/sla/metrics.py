@@ -1,0 +1,54 @@
+"""sla's Prometheus metrics: live timers, firings, lateness, breaches by department and category."""
+
+import asyncio
+import threading
+
+from prometheus_client import Counter, Gauge, Histogram
+
+from cityloop.common.db.pool import PgPool
+from cityloop.sla import queries
+
+LIVE_TIMERS = Gauge("cityloop_sla_live_timers", "Clocks with a step still to fire (recounted periodically)")
+CLOCKS_OPENED = Counter("cityloop_sla_clocks_opened_total", "Clocks opened", ["kind"])
+CLOCKS_CLOSED = Counter("cityloop_sla_clocks_closed_total", "Clocks closed", ["kind", "outcome"])
+FIRED = Counter("cityloop_sla_fired_total", "Ladder steps fired", ["step"])
+LATENESS = Histogram(
+    "cityloop_sla_firing_lateness_seconds",
+    "How long after its moment a ladder step was claimed",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 30, 300),
+)
+BREACHES = Counter("cityloop_sla_breaches_total", "Deadlines missed", ["dept", "category", "kind"])
+ESTIMATED_DEADLINES = Counter(
+    "cityloop_sla_estimated_deadlines_total",
+    "Deadlines counted weekends-only because the official calendar does not cover their year",
+    ["kind"],
+)
+
+
+class BoundedLabel:
+    """Passes the first ``limit`` distinct values through and maps every later one to ``other``, so a
+    label never grows without bound (department codes come from data, not code)."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._seen: set[str] = set()
+        self._lock = threading.Lock()
+
+    def __call__(self, value: str | None) -> str:
+        if not value:
+            return "unknown"
+        with self._lock:
+            if value in self._seen:
+                return value
+            if len(self._seen) < self._limit:
+                self._seen.add(value)
+                return value
+        return "other"
+
+
+async def count_live_timers(pool: PgPool, every_seconds: float) -> None:
+    """Background worker: the gauge is a count, not an in-process tally, so it is right across replicas
+    and restarts."""
+    while True:
+        LIVE_TIMERS.set(await queries.count_live(pool))
+        await asyncio.sleep(every_seconds)
