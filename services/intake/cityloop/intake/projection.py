@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from cityloop.common.contract import types
 from cityloop.common.contract.models import GridChain, LifecycleEvent, TicketStatus
 
+#: Router's decisions about where a ticket goes (the only events that set its place and mode).
+ROUTING_EVENTS = frozenset({types.TICKET_DISPATCHED, types.TICKET_MERGED})
 #: Statuses after which the ticket leaves every department's hands.
 TERMINAL = frozenset({TicketStatus.CLOSED, TicketStatus.HANDED_OVER})
 
@@ -119,9 +121,11 @@ def project(event_type: str, data: LifecycleEvent, current: TicketStatus) -> Tic
     elif event_type == types.TICKET_PROGRESS and detail.get("note"):
         change.status_notes = str(detail["note"])
     dept = str(detail.get("dept_code") or "") or None
-    if chain := _chain(detail):
-        change.district, change.street = chain.district, chain.street
-    change.mode, change.emergency_id = _mode(detail)
+    if event_type in ROUTING_EVENTS:
+        # Only router's decisions place the ticket and set its mode; others' copies may lag behind.
+        if chain := _chain(detail):
+            change.district, change.street = chain.district, chain.street
+        change.mode, change.emergency_id = _mode(detail)
     if event_type in {types.TICKET_DISPATCHED, types.TICKET_MERGED} and dept:
         # Merged (并单): the case's lead department answers this citizen too, so it holds this ticket.
         role = str(detail.get("role") or "lead")

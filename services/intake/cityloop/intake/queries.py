@@ -216,7 +216,10 @@ async def list_tickets(
     ):
         if filters.get(name) is not None:
             q.add(f"t.{column} {op} {{}}", filters[name])
-    overdue = "(t.overdue OR (t.resolve_by < now() AND t.status NOT IN ('resolved', 'closed', 'handed_over')))"
+    # coalesce: without a deadline a ticket is not overdue (NULL would drop it from both answers).
+    overdue = (
+        "(t.overdue OR coalesce(t.resolve_by < now() AND t.status NOT IN ('resolved', 'closed', 'handed_over'), false))"
+    )
     if filters.get("overdue") is True:
         q.add(overdue)
     elif filters.get("overdue") is False:
