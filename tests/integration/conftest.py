@@ -9,11 +9,15 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from cityloop.common.identity import HEADER, Identity, Role, encode_identity
 from cityloop.common.runtime import ServiceRuntime
+from cityloop.common.settings import CommonSettings
 from cityloop.feedback.app import create_app as feedback_app
 from cityloop.intake.app import create_app as intake_app
 from cityloop.router.app import create_app as router_app
 from cityloop.sla.app import create_app as sla_app
+
+SECRET = CommonSettings().internal_secret
 
 
 @dataclass
@@ -58,7 +62,12 @@ async def loop(database: str, kafka: str) -> AsyncIterator[Loop]:
             for app in apps.values():
                 await app.state.runtime.wait_consumers_ready()
         feedback = await stack.enter_async_context(
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=apps["feedback"]), base_url="http://feedback")
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=apps["feedback"]),
+                base_url="http://feedback",
+                # As the gateway would call it for a signed-in dispatcher.
+                headers={HEADER: encode_identity(Identity(subject="dispatcher", role=Role.DISPATCHER), SECRET)},
+            )
         )
         loop = Loop(feedback=feedback, apps=apps)
         loop.intake = await stack.enter_async_context(await loop.signed_in("dispatcher"))

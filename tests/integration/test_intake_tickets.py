@@ -167,6 +167,15 @@ async def test_a_consultation_answered_on_the_spot_is_created_closed_with_its_tr
     await wait_for_timeline(loop.intake, out["id"], types.TICKET_CLOSED)
     closed = (await loop.intake.get("/api/v1/tickets", params={"q": body["description"], "status": "closed"})).json()
     assert [t["id"] for t in closed["items"]] == [out["id"]]
+    # The router read the announcement and dispatched nothing: no one is to handle an answered question.
+    router = loop.runtime("router").pool
+    seen = "SELECT EXISTS (SELECT 1 FROM inbox WHERE consumer = 'router.intake' AND event_id = $1)"
+    async with asyncio.timeout(30):
+        while True:
+            if await router.fetchval(seen, trail[0]["event_id"]):
+                break
+            await asyncio.sleep(0.1)
+    assert await router.fetchval("SELECT count(*) FROM assignments WHERE ticket_id = $1", out["id"]) == 0
 
 
 async def test_list_paginates_with_a_cursor_newest_first(loop: Loop) -> None:

@@ -45,6 +45,8 @@ def location_detail(location: Location) -> dict[str, Any]:
 
 async def on_ticket_created(conn: Conn, event: CloudEvent, ctx: RouterContext) -> None:
     data = LifecycleEvent.model_validate(event.data)
+    if data.status is TicketStatus.CLOSED:
+        return  # a consultation the operator answered on the spot (直接答复): nobody to dispatch it to
     snapshot = TicketSnapshot.model_validate(data.detail)
     inserted = await queries.upsert_ticket(
         conn,
