@@ -6,6 +6,7 @@ service behind the gateway trusts it without a second login and a forged header 
 import base64
 import hashlib
 import hmac
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -76,11 +77,12 @@ def identity_from_request(request: Request) -> Identity:
 CurrentIdentity = Annotated[Identity, Depends(identity_from_request)]
 
 
-def require_roles(*roles: Role) -> Any:
-    """``Annotated[Identity, require_roles(Role.DISPATCHER)]``: only ``roles`` (and admin) pass; 403 names them."""
+def roles_guard(authenticated: Callable[..., Any], *roles: Role) -> Any:
+    """A dependency that takes the identity from ``authenticated`` and lets only ``roles`` (and admin) pass;
+    the 403 names the roles allowed. The gateway guards with its own sign-in, services with the header."""
     allowed = {*roles, Role.ADMIN}
 
-    def check(identity: CurrentIdentity) -> Identity:
+    def check(identity: Annotated[Identity, Depends(authenticated)]) -> Identity:
         if identity.role not in allowed:
             raise HTTPException(
                 403,
@@ -93,3 +95,8 @@ def require_roles(*roles: Role) -> Any:
         return identity
 
     return Depends(check)
+
+
+def require_roles(*roles: Role) -> Any:
+    """``Annotated[Identity, require_roles(Role.DISPATCHER)]`` for services behind the gateway."""
+    return roles_guard(identity_from_request, *roles)

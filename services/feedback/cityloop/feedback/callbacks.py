@@ -2,9 +2,9 @@
 
 from cityloop.common import outbox
 from cityloop.common.contract import types
-from cityloop.common.contract.models import LifecycleEvent, TicketStatus
+from cityloop.common.contract.models import LifecycleEvent, TicketStatus, lifecycle_event
 from cityloop.common.db.pool import Conn
-from cityloop.common.envelope import CloudEvent, new_event
+from cityloop.common.envelope import CloudEvent
 from cityloop.common.topics import TICKET_LIFECYCLE
 from cityloop.feedback import queries
 from cityloop.feedback.models import CallbackOutcome, Satisfaction
@@ -15,11 +15,8 @@ SOURCE = "/cityloop/feedback"
 def _event(
     ticket_id: str, type_: str, status: TicketStatus | None, actor: str, summary: str, **detail: object
 ) -> CloudEvent:
-    return new_event(
-        type_,
-        source=SOURCE,
-        subject=ticket_id,
-        data=LifecycleEvent(ticket_id=ticket_id, status=status, actor=actor, summary=summary, detail=detail),
+    return lifecycle_event(
+        type_, source=SOURCE, ticket_id=ticket_id, status=status, actor=actor, summary=summary, detail=detail
     )
 
 

@@ -10,7 +10,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from cityloop.common.db.pool import PgPool
-from cityloop.common.identity import Identity, Role
+from cityloop.common.identity import Identity, Role, roles_guard
 from cityloop.intake import queries
 from cityloop.intake.credentials import InvalidCredentials, hash_api_key, read_token
 from cityloop.intake.settings import IntakeSettings
@@ -58,18 +58,4 @@ Authenticated = Annotated[Identity, Depends(authenticate)]
 
 def allow(*roles: Role) -> Any:
     """``Annotated[Identity, allow(Role.X)]``: only ``roles`` (and admin) pass; the 403 names who may."""
-    allowed = {*roles, Role.ADMIN}
-
-    def check(identity: Authenticated) -> Identity:
-        if identity.role not in allowed:
-            raise HTTPException(
-                403,
-                {
-                    "error": "forbidden",
-                    "message": f"role {identity.role.value} may not do this; allowed: "
-                    + ", ".join(sorted(r.value for r in allowed)),
-                },
-            )
-        return identity
-
-    return Depends(check)
+    return roles_guard(authenticate, *roles)

@@ -15,9 +15,10 @@ from cityloop.common.contract.models import (
     TicketLocation,
     TicketSnapshot,
     TicketStatus,
+    lifecycle_event,
 )
 from cityloop.common.db.pool import Conn, PgPool
-from cityloop.common.envelope import CloudEvent, new_event
+from cityloop.common.envelope import CloudEvent
 from cityloop.common.topics import TICKET_LIFECYCLE
 from cityloop.intake import queries
 from cityloop.intake.masking import mask_name, mask_phone
@@ -176,11 +177,8 @@ async def _insert(
 def _lifecycle(
     type_: str, ticket_id: str, status: TicketStatus, *, actor: str, summary: str, detail: dict[str, Any]
 ) -> CloudEvent:
-    return new_event(
-        type_,
-        source=SOURCE,
-        subject=ticket_id,
-        data=LifecycleEvent(ticket_id=ticket_id, status=status, actor=actor, summary=summary, detail=detail),
+    return lifecycle_event(
+        type_, source=SOURCE, ticket_id=ticket_id, status=status, actor=actor, summary=summary, detail=detail
     )
 
 

@@ -13,7 +13,6 @@ from cityloop.common.contract import types
 from cityloop.common.contract.models import (
     Deadlines,
     GridChain,
-    LifecycleEvent,
     MaskedContact,
     TaskAssigned,
     TaskLocation,
@@ -23,6 +22,7 @@ from cityloop.common.contract.models import (
     TicketSnapshot,
     TicketStatus,
     Urgency,
+    lifecycle_event,
 )
 from cityloop.common.db.pool import Conn
 from cityloop.common.envelope import CloudEvent, new_event
@@ -47,13 +47,14 @@ def lifecycle(
     actor: str = ACTOR,
     **more: object,
 ) -> CloudEvent:
-    return new_event(
+    return lifecycle_event(
         type_,
         source=SOURCE,
-        subject=ticket_id,
-        data=LifecycleEvent(
-            ticket_id=ticket_id, status=status, actor=actor, summary=summary, detail={**(detail or {}), **more}
-        ),
+        ticket_id=ticket_id,
+        status=status,
+        actor=actor,
+        summary=summary,
+        detail={**(detail or {}), **more},
     )
 
 

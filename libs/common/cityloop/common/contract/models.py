@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from cityloop.common.envelope import CloudEvent, new_event
+
 
 class Urgency(StrEnum):
     NORMAL = "normal"
@@ -145,3 +147,18 @@ class TicketSnapshot(_Data):
     urgency: Urgency = Urgency.NORMAL
     citizen: MaskedContact = Field(default_factory=MaskedContact)
     created_at: datetime
+
+
+def lifecycle_event(
+    type_: str,
+    *,
+    source: str,
+    ticket_id: str,
+    actor: str,
+    summary: str,
+    status: TicketStatus | None = None,
+    detail: dict[str, object] | None = None,
+) -> "CloudEvent":
+    """A ``ticket.lifecycle`` CloudEvent, keyed (subject) by the ticket it is about."""
+    data = LifecycleEvent(ticket_id=ticket_id, status=status, actor=actor, summary=summary, detail=detail or {})
+    return new_event(type_, source=source, subject=ticket_id, data=data)
