@@ -52,6 +52,8 @@ async def test_update_from_a_department_without_the_assignment_goes_to_dlq(loop:
     ticket_id = (await loop.intake.post("/api/v1/tickets", json=fresh_ticket())).json()["id"]
     async with DeptSystem(KAFKA, TOPIC_PREFIX, "pd-sanitation") as owner:
         task = await owner.next_task(ticket_id)
+    # The trail has caught up with the dispatch before the stranger speaks, so "unchanged" means something.
+    await wait_for_timeline(loop.intake, ticket_id, "cityloop.ticket.dispatched")
     dlq = AIOKafkaConsumer(
         f"{TOPIC_PREFIX}dept.updates.dlq", bootstrap_servers=KAFKA, auto_offset_reset="earliest", group_id=None
     )
