@@ -12,10 +12,12 @@ from cityloop.common.runtime import ServiceRuntime
 from cityloop.common.topics import DEPT_UPDATES, TICKET_LIFECYCLE, dept_tasks
 from cityloop.router import queries
 from cityloop.router.api import corrections, dispatcher, masterdata
+from cityloop.router.api.common import refused_as_http_error
 from cityloop.router.classification.training import ensure_model, run_schedule
 from cityloop.router.context import RouterContext
 from cityloop.router.dept_updates import on_dept_update
 from cityloop.router.dispatch import on_ticket_created
+from cityloop.router.dispatcher import ActionRefused
 from cityloop.router.seed import seed_master_data
 from cityloop.router.settings import RouterSettings
 
@@ -58,6 +60,7 @@ def create_app(settings: RouterSettings | None = None) -> FastAPI:
     app.state.runtime = runtime
     app.state.router_ctx = ctx
     install_error_handlers(app)
+    app.add_exception_handler(ActionRefused, refused_as_http_error)
     runtime.attach(app)
     for api in (dispatcher.router, masterdata.router, corrections.router):
         app.include_router(api)

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import asyncpg
 from fastapi import HTTPException, Query, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from cityloop.common.db.pool import Conn
@@ -45,6 +46,13 @@ def http_error(exc: ActionRefused) -> HTTPException:
     if exc.field:
         body["fields"] = [{"field": exc.field, "problem": exc.message}]
     return HTTPException(exc.status, body)
+
+
+async def refused_as_http_error(_: Request, exc: Exception) -> JSONResponse:
+    """Registered on the app: a flow's ``ActionRefused`` becomes the shared JSON error, once, for all views."""
+    assert isinstance(exc, ActionRefused)
+    error = http_error(exc)
+    return JSONResponse(error.detail, status_code=error.status_code)
 
 
 def not_found(what: str, field: str) -> HTTPException:

@@ -7,8 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cityloop.common.identity import Identity, Role, require_roles
 from cityloop.router import corrections, queries
-from cityloop.router.api.common import Limit, Offset, Page, context, http_error, not_found, page, transaction
-from cityloop.router.dispatcher import ActionRefused
+from cityloop.router.api.common import Limit, Offset, Page, context, not_found, page, transaction
 
 router = APIRouter(prefix="/api/v1/corrections", tags=["corrections"])
 Submitter = Annotated[Identity, require_roles(Role.DEPARTMENT, Role.DISPATCHER)]
@@ -23,12 +22,9 @@ class ReviewBody(BaseModel):
 
 @router.post("", operation_id="corrections_submit", status_code=201)
 async def submit(request: Request, body: corrections.CorrectionRequest, identity: Submitter) -> dict[str, Any]:
-    try:
-        async with transaction(request) as conn:
-            master = await context(request).master.current(conn)
-            return await corrections.submit(conn, master, body, identity)
-    except ActionRefused as exc:
-        raise http_error(exc) from exc
+    async with transaction(request) as conn:
+        master = await context(request).master.current(conn)
+        return await corrections.submit(conn, master, body, identity)
 
 
 @router.get("", operation_id="corrections_list", response_model=Page)
@@ -57,11 +53,6 @@ async def get(request: Request, correction_id: int, _: Submitter) -> dict[str, A
 @router.post("/{correction_id}/review", operation_id="corrections_review")
 async def review(request: Request, correction_id: int, body: ReviewBody, identity: Reviewer) -> dict[str, Any]:
     """Approve (master data changes from now on) or reject; recorded with the reviewer and the data before."""
-    try:
-        async with transaction(request) as conn:
-            master = await context(request).master.current(conn)
-            return await corrections.review(
-                conn, master, correction_id, identity, decision=body.decision, note=body.note
-            )
-    except ActionRefused as exc:
-        raise http_error(exc) from exc
+    async with transaction(request) as conn:
+        master = await context(request).master.current(conn)
+        return await corrections.review(conn, master, correction_id, identity, decision=body.decision, note=body.note)

@@ -7,9 +7,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cityloop.common.identity import CurrentIdentity, Identity, Role, require_roles
 from cityloop.router import dispatcher, queries
-from cityloop.router.api.common import Limit, Offset, Page, context, http_error, not_found, page, transaction
+from cityloop.router.api.common import Limit, Offset, Page, context, not_found, page, transaction
 from cityloop.router.classification.training import train_and_store
-from cityloop.router.dispatcher import ActionRefused
 
 router = APIRouter(prefix="/api/v1/routing", tags=["routing"])
 Dispatcher = Annotated[Identity, require_roles(Role.DISPATCHER)]
@@ -109,13 +108,10 @@ async def merge(request: Request, case_id: str, _: CurrentIdentity) -> dict[str,
 @router.post("/merges/{case_id}/split", operation_id="routing_split")
 async def split(request: Request, case_id: str, body: SplitBody, identity: Dispatcher) -> dict[str, Any]:
     """Take a wrongly merged ticket out of a case: it is routed on its own."""
-    try:
-        async with transaction(request) as conn:
-            return await dispatcher.split(
-                conn, context(request), case_id, body.ticket_id, identity=identity, note=body.note
-            )
-    except ActionRefused as exc:
-        raise http_error(exc) from exc
+    async with transaction(request) as conn:
+        return await dispatcher.split(
+            conn, context(request), case_id, body.ticket_id, identity=identity, note=body.note
+        )
 
 
 @router.get("/classifier", operation_id="routing_classifier")
@@ -167,48 +163,39 @@ async def record(request: Request, ticket_id: str, _: CurrentIdentity) -> dict[s
 @router.post("/{ticket_id}/confirm", operation_id="routing_confirm")
 async def confirm(request: Request, ticket_id: str, body: ConfirmBody, identity: Dispatcher) -> dict[str, Any]:
     """Confirm the proposed routing (a queued low-confidence ticket is dispatched as proposed)."""
-    try:
-        async with transaction(request) as conn:
-            return await dispatcher.confirm(conn, context(request), ticket_id, identity, body.note)
-    except ActionRefused as exc:
-        raise http_error(exc) from exc
+    async with transaction(request) as conn:
+        return await dispatcher.confirm(conn, context(request), ticket_id, identity, body.note)
 
 
 @router.post("/{ticket_id}/correct", operation_id="routing_correct")
 async def correct(request: Request, ticket_id: str, body: CorrectBody, identity: Dispatcher) -> dict[str, Any]:
     """Correct category, location or lead: live tasks are withdrawn and the ticket is routed again."""
-    try:
-        async with transaction(request) as conn:
-            return await dispatcher.correct(
-                conn,
-                context(request),
-                ticket_id,
-                identity,
-                category=body.category,
-                dept_code=body.dept_code,
-                grid=body.grid,
-                address=body.address,
-                lat=body.lat,
-                lon=body.lon,
-                note=body.note,
-            )
-    except ActionRefused as exc:
-        raise http_error(exc) from exc
+    async with transaction(request) as conn:
+        return await dispatcher.correct(
+            conn,
+            context(request),
+            ticket_id,
+            identity,
+            category=body.category,
+            dept_code=body.dept_code,
+            grid=body.grid,
+            address=body.address,
+            lat=body.lat,
+            lon=body.lon,
+            note=body.note,
+        )
 
 
 @router.post("/{ticket_id}/arbitrate", operation_id="routing_arbitrate")
 async def arbitrate(request: Request, ticket_id: str, body: ArbitrateBody, identity: Dispatcher) -> dict[str, Any]:
     """Decide a disputed ticket after repeated 退单; the assignment is final."""
-    try:
-        async with transaction(request) as conn:
-            return await dispatcher.arbitrate(
-                conn,
-                context(request),
-                ticket_id,
-                identity,
-                dept_code=body.dept_code,
-                category=body.category,
-                note=body.note,
-            )
-    except ActionRefused as exc:
-        raise http_error(exc) from exc
+    async with transaction(request) as conn:
+        return await dispatcher.arbitrate(
+            conn,
+            context(request),
+            ticket_id,
+            identity,
+            dept_code=body.dept_code,
+            category=body.category,
+            note=body.note,
+        )
