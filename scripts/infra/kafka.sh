@@ -308,6 +308,9 @@ cmd_start() {
     write_configs
     format_storage
     : >"$console_log"
+    # Every partition holds several open files and the project makes one topic per department (~900):
+    # lift the open-files limit as far as this user may, or the broker fails with "Too many open files".
+    ulimit -n 1048576 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
     # setsid: own session, so a Ctrl-C in the terminal or make that ran us does not reach the broker.
     # The inner bash writes its pid and execs java, so the pid file holds the JVM's pid.
     # shellcheck disable=SC2086,SC2016  # KAFKA_HEAP_OPTS is a list of JVM flags; $$ is the inner bash's

@@ -37,7 +37,8 @@ def dlq(spec: TopicSpec) -> TopicSpec:
 
 def dept_tasks(dept_code: str) -> TopicSpec:
     """One task topic per department, named ``dept.<dept_code>.tasks``."""
-    return TopicSpec(f"dept.{dept_code}.tasks", partitions=3, config={"retention.ms": str(30 * DAY_MS)})
+    # One partition: a department's system reads its tasks in one order, and the city has ~900 of them.
+    return TopicSpec(f"dept.{dept_code}.tasks", partitions=1, config={"retention.ms": str(30 * DAY_MS)})
 
 
 def all_topics(dept_codes: Iterable[str] = ()) -> list[TopicSpec]:
