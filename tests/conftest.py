@@ -6,24 +6,18 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 
-import asyncpg
 import pytest
 
 from cityloop.common.topics import delete_topics_with_prefix
+from tests.databases import dsn_for, scratch_database
 
 KAFKA = os.environ.get("CITYLOOP_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
-ADMIN_DSN = os.environ.get("CITYLOOP_DATABASE_URL", "postgresql://cityloop@127.0.0.1:55432/cityloop")
 RUN_ID = uuid.uuid4().hex[:8]
 TOPIC_PREFIX = f"test-{RUN_ID}."
 TEST_DB = f"cityloop_test_{RUN_ID}"
 
 
-def _dsn_for(database: str) -> str:
-    base, _, _ = ADMIN_DSN.rpartition("/")
-    return f"{base}/{database}"
-
-
-TEST_DSN = _dsn_for(TEST_DB)
+TEST_DSN = dsn_for(TEST_DB)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -39,19 +33,10 @@ def test_environment() -> None:
 @pytest.fixture(scope="session")
 async def database() -> AsyncIterator[str]:
     try:
-        admin = await asyncpg.connect(ADMIN_DSN, timeout=5)
-    except (OSError, asyncpg.PostgresError) as exc:
-        pytest.fail(f"PostgreSQL is not reachable at {ADMIN_DSN} ({exc!r}); run the tests with `make test`")
-    try:
-        await admin.execute(f'CREATE DATABASE "{TEST_DB}"')
-    finally:
-        await admin.close()
-    yield TEST_DSN
-    admin = await asyncpg.connect(ADMIN_DSN)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{TEST_DB}" WITH (FORCE)')
-    finally:
-        await admin.close()
+        async with scratch_database(TEST_DB) as dsn:
+            yield dsn
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="session")

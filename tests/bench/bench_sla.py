@@ -31,6 +31,7 @@ from cityloop.common.db.pool import Conn, create_pool
 from cityloop.common.topics import all_topics, delete_topics_with_prefix, dept_tasks, ensure_topics
 from cityloop.sla import queries
 from cityloop.sla.app import MIGRATIONS
+from tests.databases import scratch_database
 
 LIVE = 2_000_000
 RATE = 2_000  # timers falling due per second in the steady phases: the issue's target rate
@@ -38,13 +39,7 @@ STEADY_SECONDS = 30
 BACKLOG = 60_000
 DEPT = "bench-dept"
 KAFKA = os.environ.get("CITYLOOP_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
-ADMIN_DSN = os.environ.get("CITYLOOP_DATABASE_URL", "postgresql://cityloop@127.0.0.1:55432/cityloop")
 GROUPS = ("base_steady", "base_backlog", "sla_steady", "sla_backlog")
-
-
-def _dsn_for(database: str) -> str:
-    base, _, _ = ADMIN_DSN.rpartition("/")
-    return f"{base}/{database}"
 
 
 def _clock(ticket_id: str, far: datetime) -> queries.NewClock:
@@ -328,40 +323,30 @@ async def main() -> None:
     database = f"cityloop_bench_{run}"
     prefix = f"bench-{run}."
     log = Path(f"/tmp/cityloop-bench-sla-{run}.log")
-    admin = await asyncpg.connect(ADMIN_DSN)
     try:
-        await admin.execute(f'CREATE DATABASE "{database}"')
+        async with scratch_database(database) as dsn:
+            await ensure_topics(KAFKA, prefix, [*all_topics(), dept_tasks(DEPT)])
+            pool = await create_pool(dsn, "sla", min_size=1, max_size=2)
+            await migrate(pool, "sla", MIGRATIONS)
+            await pool.close()
+            conn = await asyncpg.connect(dsn, server_settings={"search_path": "sla"})
+            try:
+                sizes = {"base_steady": RATE * STEADY_SECONDS, "base_backlog": BACKLOG}
+                sizes |= {"sla_steady": RATE * STEADY_SECONDS, "sla_backlog": BACKLOG}
+                sizes = {"live": LIVE - sum(sizes.values()), **sizes}
+                print(f"loading {LIVE:,} timers ...", flush=True)
+                started = time.monotonic()
+                spans = await load(conn, sizes)
+                loaded_s = time.monotonic() - started
+                print(f"loaded in {loaded_s:.0f} s; measuring the raw-Postgres baseline ...", flush=True)
+                base = await measure_baseline(conn, dsn, spans, log)
+                print("measuring the sla service ...", flush=True)
+                sla = await measure_sla(conn, dsn, prefix, spans, log)
+            finally:
+                await conn.close()
+            report(loaded_s, base, sla)
+            print(f"(process logs: {log})", flush=True)
     finally:
-        await admin.close()
-    dsn = _dsn_for(database)
-    try:
-        await ensure_topics(KAFKA, prefix, [*all_topics(), dept_tasks(DEPT)])
-        pool = await create_pool(dsn, "sla", min_size=1, max_size=2)
-        await migrate(pool, "sla", MIGRATIONS)
-        await pool.close()
-        conn = await asyncpg.connect(dsn, server_settings={"search_path": "sla"})
-        try:
-            sizes = {"base_steady": RATE * STEADY_SECONDS, "base_backlog": BACKLOG}
-            sizes |= {"sla_steady": RATE * STEADY_SECONDS, "sla_backlog": BACKLOG}
-            sizes = {"live": LIVE - sum(sizes.values()), **sizes}
-            print(f"loading {LIVE:,} timers ...", flush=True)
-            started = time.monotonic()
-            spans = await load(conn, sizes)
-            loaded_s = time.monotonic() - started
-            print(f"loaded in {loaded_s:.0f} s; measuring the raw-Postgres baseline ...", flush=True)
-            base = await measure_baseline(conn, dsn, spans, log)
-            print("measuring the sla service ...", flush=True)
-            sla = await measure_sla(conn, dsn, prefix, spans, log)
-        finally:
-            await conn.close()
-        report(loaded_s, base, sla)
-        print(f"(process logs: {log})", flush=True)
-    finally:
-        admin = await asyncpg.connect(ADMIN_DSN)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        finally:
-            await admin.close()
         await delete_topics_with_prefix(KAFKA, prefix)
 
 

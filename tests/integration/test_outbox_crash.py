@@ -32,29 +32,21 @@ from cityloop.common.kafka.producer import EventProducer
 from cityloop.common.topics import TICKET_LIFECYCLE, full_name
 from cityloop.intake.app import create_app
 from cityloop.intake.settings import IntakeSettings
-from tests.conftest import ADMIN_DSN, KAFKA, TEST_DB, TOPIC_PREFIX, _dsn_for
+from tests.conftest import KAFKA, TEST_DB, TOPIC_PREFIX
+from tests.databases import dsn_for, scratch_database
 from tests.integration.test_skeleton_loop import TICKET
 
 TICKETS = 12
 BATCH = 5
 CRASH_DB = f"{TEST_DB}_crash"
-CRASH_DSN = _dsn_for(CRASH_DB)
+CRASH_DSN = dsn_for(CRASH_DB)
 PREFIX = f"{TOPIC_PREFIX}crash."
 
 
 @pytest.fixture
 async def crash_database(database: str, kafka: str) -> AsyncIterator[str]:
-    admin = await asyncpg.connect(ADMIN_DSN)
-    try:
-        await admin.execute(f'CREATE DATABASE "{CRASH_DB}"')
-    finally:
-        await admin.close()
-    yield CRASH_DSN
-    admin = await asyncpg.connect(ADMIN_DSN)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{CRASH_DB}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    async with scratch_database(CRASH_DB) as dsn:
+        yield dsn
 
 
 def start_relay(log: Path) -> subprocess.Popen[bytes]:

@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
 import httpx
 import orjson
 import pytest
@@ -24,7 +23,8 @@ from cityloop.common.topics import TICKET_LIFECYCLE, dept_tasks, ensure_topics
 from cityloop.sla.app import create_app
 from cityloop.sla.policy import Policy, PolicyBook, PolicyRule, Span
 from cityloop.sla.settings import SlaSettings
-from tests.conftest import ADMIN_DSN, RUN_ID, TOPIC_PREFIX, _dsn_for
+from tests.conftest import RUN_ID, TOPIC_PREFIX
+from tests.databases import scratch_database
 
 DEPTS = ("sla-street", "sla-street-b")
 SUPERVISORS = ["sla-district", "sla-city"]
@@ -115,38 +115,28 @@ class Sla:
 
 @pytest.fixture(scope="session")
 async def sla(kafka: str) -> AsyncIterator[Sla]:
-    database = f"cityloop_test_{RUN_ID}_sla"
-    admin = await asyncpg.connect(ADMIN_DSN)
-    try:
-        await admin.execute(f'CREATE DATABASE "{database}"')
-    finally:
-        await admin.close()
-    prefix = f"{TOPIC_PREFIX}sla."
-    settings = SlaSettings(
-        database_url=_dsn_for(database),
-        topic_prefix=prefix,
-        kafka_bootstrap=kafka,
-        policies=PolicyBook(peacetime=SHORT, rules=(PolicyRule(category="slow", policy=SLOW),)),
-        tick_seconds=0.1,
-    )
-    await ensure_topics(kafka, prefix, [dept_tasks(code) for code in (*DEPTS, *SUPERVISORS)])
-    app = create_app(settings)
-    producer = EventProducer(kafka, prefix, client_id="tests.sla")
-    lifecycle = TopicReader(kafka, f"{prefix}{TICKET_LIFECYCLE.name}")
-    tasks = {code: TopicReader(kafka, f"{prefix}{dept_tasks(code).name}") for code in DEPTS}
-    async with app.router.lifespan_context(app):
-        await app.state.runtime.wait_consumers_ready()
-        await producer.start()
-        for reader in (lifecycle, *tasks.values()):
-            await reader.start()
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://sla") as http:
-            yield Sla(settings, app, http, producer, lifecycle, tasks)
-        for reader in (lifecycle, *tasks.values()):
-            await reader.stop()
-        await producer.stop()
-    admin = await asyncpg.connect(ADMIN_DSN)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    async with scratch_database(f"cityloop_test_{RUN_ID}_sla") as dsn:
+        prefix = f"{TOPIC_PREFIX}sla."
+        settings = SlaSettings(
+            database_url=dsn,
+            topic_prefix=prefix,
+            kafka_bootstrap=kafka,
+            policies=PolicyBook(peacetime=SHORT, rules=(PolicyRule(category="slow", policy=SLOW),)),
+            tick_seconds=0.1,
+        )
+        await ensure_topics(kafka, prefix, [dept_tasks(code) for code in (*DEPTS, *SUPERVISORS)])
+        app = create_app(settings)
+        producer = EventProducer(kafka, prefix, client_id="tests.sla")
+        lifecycle = TopicReader(kafka, f"{prefix}{TICKET_LIFECYCLE.name}")
+        tasks = {code: TopicReader(kafka, f"{prefix}{dept_tasks(code).name}") for code in DEPTS}
+        async with app.router.lifespan_context(app):
+            await app.state.runtime.wait_consumers_ready()
+            await producer.start()
+            for reader in (lifecycle, *tasks.values()):
+                await reader.start()
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://sla") as http:
+                yield Sla(settings, app, http, producer, lifecycle, tasks)
+            for reader in (lifecycle, *tasks.values()):
+                await reader.stop()
+            await producer.stop()

@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import asyncpg
 import pytest
 
 from cityloop.common.db.migrate import migrate
@@ -20,7 +19,8 @@ from cityloop.common.db.pool import PgPool, create_pool
 from cityloop.common.topics import TICKET_LIFECYCLE
 from cityloop.sla import queries
 from cityloop.sla.app import MIGRATIONS
-from tests.conftest import ADMIN_DSN, RUN_ID, TOPIC_PREFIX, _dsn_for
+from tests.conftest import RUN_ID, TOPIC_PREFIX
+from tests.databases import scratch_database
 from tests.integration.sla.conftest import TopicReader
 
 TIMERS = 1500  # each fires twice: warning, then breach one second later
@@ -29,24 +29,13 @@ PREFIX = f"{TOPIC_PREFIX}kill."
 
 @pytest.fixture
 async def kill_db(kafka: str) -> AsyncIterator[tuple[str, PgPool]]:
-    database = f"cityloop_test_{RUN_ID}_kill"
-    admin = await asyncpg.connect(ADMIN_DSN)
-    try:
-        await admin.execute(f'CREATE DATABASE "{database}"')
-    finally:
-        await admin.close()
-    dsn = _dsn_for(database)
-    pool = await create_pool(dsn, "sla", min_size=1, max_size=2)
-    await migrate(pool, "sla", MIGRATIONS)
-    try:
-        yield dsn, pool
-    finally:
-        await pool.close()
-        admin = await asyncpg.connect(ADMIN_DSN)
+    async with scratch_database(f"cityloop_test_{RUN_ID}_kill") as dsn:
+        pool = await create_pool(dsn, "sla", min_size=1, max_size=2)
+        await migrate(pool, "sla", MIGRATIONS)
         try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+            yield dsn, pool
         finally:
-            await admin.close()
+            await pool.close()
 
 
 def _free_port() -> int:

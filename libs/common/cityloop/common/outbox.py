@@ -24,19 +24,24 @@ _RELAY_LOCK = 0x0C17_100B  # one relay per schema at a time keeps per-ticket ord
 
 
 def _channel(schema: str) -> str:
+    """The relay's LISTEN channel; ``_NOTIFY`` builds the same name in SQL from the connection's schema."""
     return f"outbox_{schema}"
+
+
+# Insert and wake the relay in one round trip; the NOTIFY is delivered only if the transaction commits.
+_NOTIFY = " SELECT (SELECT count(*) FROM added), pg_notify('outbox_' || current_schema(), '')"
 
 
 async def enqueue(conn: Conn, topic: str, event: CloudEvent, *, key: str | None = None) -> None:
     """Record an event for publishing; call inside the transaction that makes the change it announces."""
     await conn.execute(
-        "INSERT INTO outbox (topic, key, event_id, payload) VALUES ($1, $2, $3, $4) ON CONFLICT (event_id) DO NOTHING",
+        "WITH added AS (INSERT INTO outbox (topic, key, event_id, payload) VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT (event_id) DO NOTHING RETURNING 1)" + _NOTIFY,
         topic,
         key if key is not None else event.subject,
         event.id,
         event.to_bytes(),
     )
-    await conn.execute("SELECT pg_notify($1, '')", _channel(await _schema(conn)))
 
 
 async def enqueue_many(conn: Conn, items: Sequence[tuple[str, CloudEvent]]) -> int:
@@ -44,22 +49,16 @@ async def enqueue_many(conn: Conn, items: Sequence[tuple[str, CloudEvent]]) -> i
     event's subject; for bulk work such as firing thousands of timers. Returns how many rows were new."""
     if not items:
         return 0
-    result = await conn.execute(
-        "INSERT INTO outbox (topic, key, event_id, payload)"
+    added = await conn.fetchval(
+        "WITH added AS (INSERT INTO outbox (topic, key, event_id, payload)"
         " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[])"
-        " ON CONFLICT (event_id) DO NOTHING",
+        " ON CONFLICT (event_id) DO NOTHING RETURNING 1)" + _NOTIFY,
         [topic for topic, _ in items],
         [event.subject for _, event in items],
         [event.id for _, event in items],
         [event.to_bytes() for _, event in items],
     )
-    await conn.execute("SELECT pg_notify($1, '')", _channel(await _schema(conn)))
-    return int(result.split()[-1])
-
-
-async def _schema(conn: Conn) -> str:
-    value = await conn.fetchval("SELECT current_schema()")
-    return str(value)
+    return int(added)
 
 
 class OutboxRelay:
