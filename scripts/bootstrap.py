@@ -16,8 +16,8 @@ from cityloop.feedback.app import MIGRATIONS as FEEDBACK
 from cityloop.feedback.settings import FeedbackSettings
 from cityloop.intake.app import MIGRATIONS as INTAKE
 from cityloop.intake.settings import IntakeSettings
-from cityloop.router import queries as router_queries
 from cityloop.router.app import MIGRATIONS as ROUTER
+from cityloop.router.masterdata import store as router_master
 from cityloop.router.settings import RouterSettings
 from cityloop.sla.app import MIGRATIONS as SLA
 from cityloop.sla.settings import SlaSettings
@@ -38,7 +38,7 @@ async def main() -> None:
             print(f"==> migrations {settings.db_schema}: {len(applied)} applied now")
             if isinstance(settings, RouterSettings):
                 async with pool.acquire() as conn:
-                    dept_codes = await router_queries.department_codes(conn)
+                    dept_codes = await router_master.department_codes(conn)
         finally:
             await pool.close()
     common = CommonSettings()

@@ -5,7 +5,7 @@ import itertools
 from collections.abc import Iterator
 
 from cityloop.router.data.files import city_files
-from cityloop.router.masterdata import Grid, cell_centre
+from cityloop.router.masterdata.model import Grid, cell_centre
 
 # Streets hp-s05.. only (other tests use hp-s02); every 5th grid spreads them out.
 _GRIDS: Iterator[Grid] = itertools.islice(

@@ -3,7 +3,7 @@
 import pytest
 
 from cityloop.router.data.files import master_from_files
-from cityloop.router.masterdata import MasterData
+from cityloop.router.masterdata.model import MasterData
 
 
 def build_master(address_overrides: dict[str, str] | None = None) -> MasterData:

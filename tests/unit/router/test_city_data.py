@@ -5,7 +5,7 @@ from collections import Counter
 
 from cityloop.router.data.files import catalogue_file, city_files
 from cityloop.router.data.generate_city import generate
-from cityloop.router.masterdata import MasterData
+from cityloop.router.masterdata.model import MasterData
 
 
 def test_committed_city_files_are_what_the_generator_makes() -> None:

@@ -1,7 +1,7 @@
 """Address text or coordinates to the grid chain; what cannot be placed says why (never a guess)."""
 
-from cityloop.router.location import locate
-from cityloop.router.masterdata import MasterData
+from cityloop.router.dispatch.location import locate
+from cityloop.router.masterdata.model import MasterData
 from tests.unit.router.conftest import build_master
 
 

@@ -2,11 +2,13 @@
 
 from datetime import UTC, datetime, timedelta
 
-from cityloop.router.location import locate
-from cityloop.router.masterdata import MasterData
-from cityloop.router.merging import OpenCase, find_case
-from cityloop.router.rejections import after_rejection
-from cityloop.router.routing import Classification, RoutingPolicy, RoutingTicket, route
+import pytest
+
+from cityloop.router.cases.rules import MergeMatch, OpenCase, find_case, joining
+from cityloop.router.dispatch.location import locate
+from cityloop.router.dispatch.rules import Classification, Decision, RoutingPolicy, RoutingTicket, route
+from cityloop.router.masterdata.model import MasterData
+from cityloop.router.rejections.rules import after_rejection
 
 HUAMU = "浦东新区花木街道锦绣路1001号"
 
@@ -116,3 +118,21 @@ def test_merge_needs_same_category_close_in_place_and_time(master: MasterData) -
     assert 100 < match.metres < 130
     assert find_case(category, None, now, cases) is None
     assert find_case(master.categories["hrss.wage-arrears"], here, now, cases) is None  # personal matters never merge
+
+
+def test_a_decision_cannot_be_changed_and_joining_a_case_makes_a_new_one(master: MasterData) -> None:
+    """Regression: dispatch used to write the merge into the decision route() returned (issue 15)."""
+    decision = route(ticket(master, "enforcement.street-vendor"), master)
+    with pytest.raises(TypeError):
+        decision.why["merge"] = "written in place"  # type: ignore[index]
+    joined = joining(decision, MergeMatch("C-near", 110.5, 2.0))
+    assert joined.why["merge"] == {"case_id": "C-near", "metres": 110.5, "hours": 2.0}
+    assert "merge" not in decision.why
+    assert joined.why["rule"] == decision.why["rule"]
+    assert joined.lead == decision.lead
+    assert joined.why_record() == dict(joined.why)
+    # A decision keeps its own copy of the reasons it was given.
+    reasons: dict[str, object] = {"rule": "given"}
+    own = Decision("handover", reasons, handover_to="119")
+    reasons["rule"] = "changed afterwards"
+    assert own.why["rule"] == "given"

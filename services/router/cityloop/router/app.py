@@ -10,15 +10,19 @@ from cityloop.common.envelope import CloudEvent
 from cityloop.common.http_errors import install_error_handlers
 from cityloop.common.runtime import ServiceRuntime
 from cityloop.common.topics import DEPT_UPDATES, TICKET_LIFECYCLE, dept_tasks
-from cityloop.router import queries
-from cityloop.router.api import corrections, dispatcher, masterdata
-from cityloop.router.api.common import refused_as_http_error
+from cityloop.router.cases import views as cases
+from cityloop.router.classification import views as classification
 from cityloop.router.classification.training import ensure_model, run_schedule
 from cityloop.router.context import RouterContext
-from cityloop.router.dept_updates import on_dept_update
-from cityloop.router.dispatch import on_ticket_created
-from cityloop.router.dispatcher import ActionRefused
-from cityloop.router.seed import seed_master_data
+from cityloop.router.corrections import views as corrections
+from cityloop.router.dept_updates.flows import on_dept_update
+from cityloop.router.dispatch.flows import on_ticket_created
+from cityloop.router.dispatcher_actions import views as dispatcher_actions
+from cityloop.router.errors import ActionRefused
+from cityloop.router.http import refused_as_http_error
+from cityloop.router.masterdata import store as master
+from cityloop.router.masterdata import views as masterdata
+from cityloop.router.masterdata.seed import seed_master_data
 from cityloop.router.settings import RouterSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -43,7 +47,7 @@ def create_app(settings: RouterSettings | None = None) -> FastAPI:
 
     async def ensure_department_topics() -> None:
         async with runtime.pool.acquire() as conn:
-            codes = await queries.department_codes(conn)
+            codes = await master.department_codes(conn)
         await runtime.ensure_topics([dept_tasks(c) for c in codes])
 
     async def ensure_classifier() -> None:
@@ -62,6 +66,7 @@ def create_app(settings: RouterSettings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_exception_handler(ActionRefused, refused_as_http_error)
     runtime.attach(app)
-    for api in (dispatcher.router, masterdata.router, corrections.router):
-        app.include_router(api)
+    # cases and classification first: dispatcher_actions' /api/v1/routing/{ticket_id} would catch their paths
+    for views in (cases, classification, dispatcher_actions, masterdata, corrections):
+        app.include_router(views.router)
     return app

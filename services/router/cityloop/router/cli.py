@@ -15,7 +15,7 @@ from cityloop.router.app import MIGRATIONS
 from cityloop.router.classification import evaluation
 from cityloop.router.classification.training import train_and_store
 from cityloop.router.data import generate_city
-from cityloop.router.seed import seed_master_data
+from cityloop.router.masterdata.seed import seed_master_data
 from cityloop.router.settings import RouterSettings
 
 

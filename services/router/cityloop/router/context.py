@@ -5,10 +5,11 @@ import asyncio
 from dataclasses import dataclass, field
 
 from cityloop.common.db.pool import Conn
-from cityloop.router import queries
+from cityloop.router.classification import store as models
 from cityloop.router.classification.model import TextClassifier
-from cityloop.router.masterdata import MasterData
-from cityloop.router.routing import ActiveMode, RoutingPolicy
+from cityloop.router.dispatch.rules import ActiveMode, RoutingPolicy
+from cityloop.router.masterdata import store as master
+from cityloop.router.masterdata.model import MasterData
 from cityloop.router.settings import RouterSettings
 
 
@@ -21,11 +22,11 @@ class MasterCache:
         self._lock = asyncio.Lock()
 
     async def current(self, conn: Conn) -> MasterData:
-        revision = await queries.master_revision(conn)
+        revision = await master.master_revision(conn)
         if self._current is None or self._current.revision != revision:
             async with self._lock:
                 if self._current is None or self._current.revision != revision:
-                    self._current = await queries.load_master(conn)
+                    self._current = await master.load_master(conn)
         return self._current
 
 
@@ -35,9 +36,9 @@ class ModelCache:
         self._model: TextClassifier | None = None
 
     async def current(self, conn: Conn) -> tuple[int, TextClassifier | None]:
-        latest = await queries.latest_model_id(conn)
+        latest = await models.latest_model_id(conn)
         if latest and latest != self._model_id:
-            row = await queries.latest_model(conn)
+            row = await models.latest_model(conn)
             if row is not None:
                 self._model = await asyncio.to_thread(TextClassifier.from_bytes, bytes(row["blob"]))
                 self._model_id = row["id"]

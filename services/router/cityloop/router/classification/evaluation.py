@@ -18,9 +18,9 @@ from cityloop.router.classification.generator import LabelledRequest, generate
 from cityloop.router.classification.model import Prediction, TextClassifier
 from cityloop.router.classification.training import catalogue_keywords
 from cityloop.router.data.files import master_from_files
-from cityloop.router.location import locate
-from cityloop.router.masterdata import MasterData
-from cityloop.router.routing import Classification, RoutingPolicy, RoutingTicket, route
+from cityloop.router.dispatch.location import locate
+from cityloop.router.dispatch.rules import Classification, RoutingPolicy, RoutingTicket, route
+from cityloop.router.masterdata.model import MasterData
 
 SEEN_PHRASINGS = 4
 THRESHOLDS = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)

@@ -10,8 +10,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from cityloop.router.data.files import catalogue_file
-from cityloop.router.location import address_key
-from cityloop.router.masterdata import Grid, MasterData
+from cityloop.router.dispatch.location import address_key
+from cityloop.router.masterdata.model import Grid, MasterData
 
 OPENERS = [
     "",

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import structlog
 
 from cityloop.common.db.pool import PgPool
-from cityloop.router import queries
+from cityloop.router.classification import store
 from cityloop.router.classification.generator import generate
 from cityloop.router.classification.model import TextClassifier
 from cityloop.router.data.files import catalogue_file
@@ -46,7 +46,7 @@ def catalogue_keywords() -> dict[str, list[str]]:
 
 async def train_and_store(pool: PgPool, settings: RouterSettings, *, trigger: str) -> dict[str, object]:
     async with pool.acquire() as conn:
-        rows = await queries.examples(conn)
+        rows = await store.examples(conn)
     last = max((r["id"] for r in rows), default=0)
     keywords = catalogue_keywords()
     data = training_set(
@@ -60,7 +60,7 @@ async def train_and_store(pool: PgPool, settings: RouterSettings, *, trigger: st
     model = await asyncio.to_thread(TextClassifier.train, data.texts, data.labels, keywords)
     blob = model.to_bytes()
     async with pool.acquire() as conn, conn.transaction():
-        model_id = await queries.insert_model(
+        model_id = await store.insert_model(
             conn,
             seed_examples=data.seed_examples,
             labelled_examples=data.labelled_examples,
@@ -68,7 +68,7 @@ async def train_and_store(pool: PgPool, settings: RouterSettings, *, trigger: st
             trigger=trigger,
             blob=blob,
         )
-        await queries.prune_models(conn, settings.models_kept)
+        await store.prune_models(conn, settings.models_kept)
     info: dict[str, object] = {
         "model_id": model_id,
         "trigger": trigger,
@@ -83,15 +83,15 @@ async def train_and_store(pool: PgPool, settings: RouterSettings, *, trigger: st
 
 async def ensure_model(pool: PgPool, settings: RouterSettings) -> None:
     async with pool.acquire() as conn:
-        if await queries.latest_model_id(conn):
+        if await store.latest_model_id(conn):
             return
     await train_and_store(pool, settings, trigger="initial")
 
 
 async def retrain_if_new_examples(pool: PgPool, settings: RouterSettings) -> dict[str, object] | None:
     async with pool.acquire() as conn:
-        latest = await queries.latest_model(conn, with_blob=False)
-        newest_example = await queries.last_example_id(conn)
+        latest = await store.latest_model(conn, with_blob=False)
+        newest_example = await store.last_example_id(conn)
     if latest is not None and newest_example <= latest["last_example_id"]:
         return None
     return await train_and_store(pool, settings, trigger="schedule")

@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from cityloop.router.masterdata import (
+from cityloop.router.masterdata.model import (
     Category,
     Community,
     Department,

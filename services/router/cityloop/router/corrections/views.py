@@ -6,8 +6,9 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from cityloop.common.identity import Identity, Role, require_roles
-from cityloop.router import corrections, queries
-from cityloop.router.api.common import Limit, Offset, Page, context, not_found, page, transaction
+from cityloop.router.corrections import flows, store
+from cityloop.router.corrections.rules import CorrectionRequest
+from cityloop.router.http import Limit, Offset, Page, context, not_found, page, transaction
 
 router = APIRouter(prefix="/api/v1/corrections", tags=["corrections"])
 Submitter = Annotated[Identity, require_roles(Role.DEPARTMENT, Role.DISPATCHER)]
@@ -21,10 +22,10 @@ class ReviewBody(BaseModel):
 
 
 @router.post("", operation_id="corrections_submit", status_code=201)
-async def submit(request: Request, body: corrections.CorrectionRequest, identity: Submitter) -> dict[str, Any]:
+async def submit(request: Request, body: CorrectionRequest, identity: Submitter) -> dict[str, Any]:
     async with transaction(request) as conn:
         master = await context(request).master.current(conn)
-        return await corrections.submit(conn, master, body, identity)
+        return await flows.submit(conn, master, body, identity)
 
 
 @router.get("", operation_id="corrections_list", response_model=Page)
@@ -37,14 +38,14 @@ async def listing(
     kind: Literal["address_grid", "category_owner"] | None = None,
 ) -> Page:
     async with transaction(request) as conn:
-        rows, total = await queries.list_corrections(conn, status=status, kind=kind, limit=limit, offset=offset)
+        rows, total = await store.list_corrections(conn, status=status, kind=kind, limit=limit, offset=offset)
     return page(rows, total, limit, offset)
 
 
 @router.get("/{correction_id}", operation_id="corrections_get")
 async def get(request: Request, correction_id: int, _: Submitter) -> dict[str, Any]:
     async with transaction(request) as conn:
-        row = await queries.get_correction(conn, correction_id)
+        row = await store.get_correction(conn, correction_id)
     if row is None:
         raise not_found(f"correction {correction_id}", "correction_id")
     return dict(row)
@@ -55,4 +56,4 @@ async def review(request: Request, correction_id: int, body: ReviewBody, identit
     """Approve (master data changes from now on) or reject; recorded with the reviewer and the data before."""
     async with transaction(request) as conn:
         master = await context(request).master.current(conn)
-        return await corrections.review(conn, master, correction_id, identity, decision=body.decision, note=body.note)
+        return await flows.review(conn, master, correction_id, identity, decision=body.decision, note=body.note)

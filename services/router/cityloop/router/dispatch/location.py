@@ -7,7 +7,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from cityloop.router.masterdata import Grid, MasterData
+from cityloop.router.masterdata.model import Grid, MasterData
 
 _NUMBER = re.compile(r"^(\d{1,5})号?")
 _STRIP = ("上海市", "上海")

@@ -1,4 +1,4 @@
-"""Shared by router's endpoints: the context, a transaction, pagination, and refusals as HTTP errors."""
+"""Shared by router's views (each domain's views.py): context, transaction, pages, refusals as errors."""
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from cityloop.common.db.pool import Conn
 from cityloop.common.runtime import ServiceRuntime
 from cityloop.router.context import RouterContext
-from cityloop.router.dispatcher import ActionRefused
+from cityloop.router.errors import ActionRefused
 
 Limit = Annotated[int, Query(ge=1, le=500, description="page size")]
 Offset = Annotated[int, Query(ge=0, description="items to skip")]

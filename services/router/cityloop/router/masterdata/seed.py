@@ -7,9 +7,10 @@ ownership corrections are replayed on top of the new catalogue.
 import structlog
 
 from cityloop.common.db.pool import Conn
-from cityloop.router import queries
+from cityloop.router.corrections import store as corrections
 from cityloop.router.data.files import catalogue_file, city_files, data_version
-from cityloop.router.masterdata import Responsibility
+from cityloop.router.masterdata import store
+from cityloop.router.masterdata.model import Responsibility
 
 log = structlog.get_logger(__name__)
 
@@ -18,17 +19,17 @@ async def seed_master_data(conn: Conn) -> bool:
     """True when the files were (re)loaded."""
     version = data_version()
     async with conn.transaction():
-        await queries.lock_master(conn)
-        if (await queries.master_meta(conn))["data_version"] == version:
+        await store.lock_master(conn)
+        if (await store.master_meta(conn))["data_version"] == version:
             return False
         catalogue = catalogue_file()
-        await queries.replace_city(conn, city_files())
-        await queries.replace_catalogue(conn, {g.code: g.name for g in catalogue.group}, catalogue.categories())
-        for correction in await queries.approved_category_corrections(conn):
+        await store.replace_city(conn, city_files())
+        await store.replace_catalogue(conn, {g.code: g.name for g in catalogue.group}, catalogue.categories())
+        for correction in await corrections.approved_category_corrections(conn):
             payload = correction["payload"]
-            await queries.set_category_owner(
+            await store.set_category_owner(
                 conn, payload["category"], Responsibility.parse(payload["lead"]), payload.get("assists")
             )
-        revision = await queries.bump_revision(conn, version)
+        revision = await store.bump_revision(conn, version)
     log.info("master.seeded", version=version, revision=revision)
     return True

@@ -4,12 +4,13 @@ route(ticket, master, modes) -> Decision says who leads (主办), who assists (�
 110/119/120/122, or why a person must decide; ``why`` explains it for the trail.
 """
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 from typing import Literal
 
-from cityloop.router.location import Location
-from cityloop.router.masterdata import Category, Department, MasterData, Responsibility
+from cityloop.router.dispatch.location import Location
+from cityloop.router.masterdata.model import Category, Department, MasterData, Responsibility
 
 
 @dataclass(frozen=True)
@@ -53,8 +54,10 @@ Outcome = Literal["dispatch", "handover", "needs_dispatcher"]
 
 @dataclass(frozen=True)
 class Decision:
+    """Immutable, ``why`` included: a flow that learns more (a merge, say) makes a new one with ``explained``."""
+
     outcome: Outcome
-    why: dict[str, object]
+    why: Mapping[str, object]
     category: Category | None = None
     lead: Department | None = None
     assists: tuple[Department, ...] = ()
@@ -62,6 +65,19 @@ class Decision:
     #: why a person must decide: unclassified, low_confidence, unresolved_location, no_unit
     queue_reason: str | None = None
     supervisors: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        # A read-only copy: the caller's dict can change without changing the decision, and nobody can
+        # write into the decision's.
+        object.__setattr__(self, "why", MappingProxyType(dict(self.why)))
+
+    def explained(self, **more: object) -> "Decision":
+        """The same decision with more reasons in ``why``."""
+        return replace(self, why={**self.why, **more})
+
+    def why_record(self) -> dict[str, object]:
+        """``why`` as a plain dict, for JSON (trail, database, HTTP)."""
+        return dict(self.why)
 
 
 def _area_of(resp: Responsibility, location: Location) -> tuple[str | None, str | None] | None:

@@ -2,7 +2,7 @@
 退单, split a wrong 并单. Each runs in one transaction, announces itself on ticket.lifecycle, and — when
 the dispatcher names a category — leaves a labelled example for the classifier."""
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,31 +11,18 @@ import asyncpg
 from cityloop.common.contract import types
 from cityloop.common.db.pool import Conn
 from cityloop.common.identity import Identity
-from cityloop.router import queries
-from cityloop.router.assignments import (
-    announce,
-    lifecycle,
-    snapshot_of,
-    stored_classification,
-    stored_location,
-    tell,
-    withdraw,
-)
+from cityloop.router.cases import store as cases
+from cityloop.router.classification import store as examples
 from cityloop.router.context import RouterContext
-from cityloop.router.dispatch import apply_decision
-from cityloop.router.location import Location, at_grid, locate
-from cityloop.router.masterdata import MasterData
-from cityloop.router.routing import Classification, RoutingTicket, route
-
-
-@dataclass
-class ActionRefused(Exception):
-    """Becomes an HTTP error naming the field and the problem."""
-
-    status: int
-    error: str
-    message: str
-    field: str | None = None
+from cityloop.router.dispatch.flows import apply_decision
+from cityloop.router.dispatch.location import Location, at_grid, locate
+from cityloop.router.dispatch.rules import Classification, RoutingTicket, route
+from cityloop.router.effects import announce, lifecycle, tell, withdraw
+from cityloop.router.errors import ActionRefused
+from cityloop.router.masterdata.model import MasterData
+from cityloop.router.rejections import store as rejections
+from cityloop.router.tickets import store as tickets
+from cityloop.router.tickets.records import snapshot_of, stored_classification, stored_location
 
 
 def actor_of(identity: Identity) -> str:
@@ -43,7 +30,7 @@ def actor_of(identity: Identity) -> str:
 
 
 async def _ticket(conn: Conn, ticket_id: str) -> asyncpg.Record:
-    ticket = await queries.get_ticket(conn, ticket_id, lock=True)
+    ticket = await tickets.get_ticket(conn, ticket_id, lock=True)
     if ticket is None:
         raise ActionRefused(404, "not_found", f"router knows no ticket {ticket_id}", "ticket_id")
     return ticket
@@ -65,7 +52,7 @@ def _new_location(
 
 
 async def _label(conn: Conn, ticket: asyncpg.Record, category: str, source: str, identity: Identity) -> None:
-    await queries.insert_example(
+    await examples.insert_example(
         conn,
         text=ticket["description"],
         category=category,
@@ -109,7 +96,7 @@ async def _reroute(
             422, "not_routable", f"still not routable: {decision.why.get('problem')}", field or "dept_code"
         )
     replaced = []
-    for live in await queries.live_assignments(conn, ticket["ticket_id"]):
+    for live in await tickets.live_assignments(conn, ticket["ticket_id"]):
         if lead is None or live["role"] == "lead" or decision.outcome == "handover":
             await withdraw(conn, live, f"re-routed by a dispatcher ({identity.subject})")
             replaced.append(live["id"])
@@ -128,7 +115,7 @@ async def _reroute(
         replaces=replaced,
         extra=extra,
     )
-    return {"ticket_id": ticket["ticket_id"], "outcome": outcome, "category": code, "why": decision.why}
+    return {"ticket_id": ticket["ticket_id"], "outcome": outcome, "category": code, "why": decision.why_record()}
 
 
 async def confirm(
@@ -217,7 +204,7 @@ async def arbitrate(
             "suggested_dept": r["suggested_dept"],
             "outcome": r["outcome"],
         }
-        for r in await queries.rejections_of(conn, ticket_id)
+        for r in await rejections.rejections_of(conn, ticket_id)
     ]
     arbitration = {
         "decided_by": identity.subject,
@@ -244,13 +231,13 @@ async def arbitrate(
 async def split(
     conn: Conn, ctx: RouterContext, case_id: str, ticket_id: str, *, identity: Identity, note: str | None
 ) -> dict[str, Any]:
-    case = await queries.get_case(conn, case_id, lock=True)
+    case = await cases.get_case(conn, case_id, lock=True)
     if case is None:
         raise ActionRefused(404, "not_found", f"no case {case_id}", "case_id")
     ticket = await _ticket(conn, ticket_id)
     if ticket["case_id"] != case_id or ticket["status"] != "merged":
         raise ActionRefused(409, "conflict", f"ticket {ticket_id} is not merged into case {case_id}", "ticket_id")
-    await queries.set_ticket_case(conn, ticket_id, None)
+    await cases.set_ticket_case(conn, ticket_id, None)
     await announce(
         conn,
         lifecycle(
@@ -263,7 +250,7 @@ async def split(
             note=note,
         ),
     )
-    for live in await queries.live_assignments(conn, case["lead_ticket"]):
+    for live in await tickets.live_assignments(conn, case["lead_ticket"]):
         if live["role"] == "lead":
             await tell(conn, live, "split", f"ticket {ticket_id} was split from this case: it is handled on its own")
     master = await ctx.master.current(conn)

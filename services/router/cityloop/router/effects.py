@@ -1,5 +1,6 @@
-"""The effects every routing flow shares: record an assignment and send its task, withdraw one, and
-announce on ticket.lifecycle. All inside the caller's transaction, through the outbox."""
+"""The effects every routing flow shares: record an assignment and send its task (assign), take it back
+(withdraw), tell its holder of a change (tell), and announce on ticket.lifecycle (announce). All inside
+the caller's transaction, through the outbox."""
 
 import uuid
 from datetime import datetime
@@ -13,12 +14,10 @@ from cityloop.common.contract import types
 from cityloop.common.contract.models import (
     Deadlines,
     GridChain,
-    MaskedContact,
     TaskAssigned,
     TaskLocation,
     TaskUpdated,
     TaskWithdrawn,
-    TicketLocation,
     TicketSnapshot,
     TicketStatus,
     Urgency,
@@ -27,10 +26,9 @@ from cityloop.common.contract.models import (
 from cityloop.common.db.pool import Conn
 from cityloop.common.envelope import CloudEvent, new_event
 from cityloop.common.topics import TICKET_LIFECYCLE, dept_tasks
-from cityloop.router import queries
-from cityloop.router.location import Location
-from cityloop.router.masterdata import Category, Department
-from cityloop.router.routing import Classification
+from cityloop.router.dispatch.location import Location
+from cityloop.router.masterdata.model import Category, Department
+from cityloop.router.tickets import store
 
 SOURCE = "/cityloop/router"
 ACTOR = "router"
@@ -60,47 +58,6 @@ def lifecycle(
 
 async def announce(conn: Conn, event: CloudEvent) -> None:
     await outbox.enqueue(conn, TICKET_LIFECYCLE.name, event)
-
-
-def snapshot_of(row: asyncpg.Record) -> TicketSnapshot:
-    """Router's stored copy of the ticket, as it arrived (masked)."""
-    return TicketSnapshot(
-        channel="stored",
-        category=row["category"],
-        description=row["description"],
-        location=TicketLocation.model_validate(row["location"]),
-        urgency=Urgency(row["urgency"]),
-        citizen=MaskedContact.model_validate(row["citizen"]),
-        created_at=row["created_at"],
-    )
-
-
-def stored_location(row: asyncpg.Record) -> Location:
-    """The location router resolved when it first routed the ticket (tickets.resolved)."""
-    resolved = row["resolved"] or {}
-    chain = resolved.get("chain") or {}
-    point = resolved.get("point")
-    return Location(
-        resolved.get("level"),
-        chain.get("district"),
-        chain.get("street"),
-        chain.get("community"),
-        chain.get("grid"),
-        how=resolved.get("how") or "",
-        problem=resolved.get("problem"),
-        point=(point[0], point[1]) if point else None,
-    )
-
-
-def stored_classification(row: asyncpg.Record) -> Classification:
-    c = row["classification"] or {}
-    return Classification(
-        c.get("category"),
-        float(c.get("confidence") or 0.0),
-        c.get("source") or "none",
-        tuple((str(a), float(b)) for a, b in c.get("candidates") or []),
-        tuple(c.get("keywords") or []),
-    )
 
 
 def effective_urgency(snapshot: TicketSnapshot, category: Category) -> Urgency:
@@ -136,7 +93,7 @@ async def assign(
     """Record the assignment and send the task (cityloop.task.assigned) to the department's topic."""
     assignment_id = f"A-{uuid.uuid4().hex[:16]}"
     deadlines = deadlines_for(category, now)
-    await queries.insert_assignment(
+    await store.insert_assignment(
         conn,
         assignment_id=assignment_id,
         ticket_id=ticket_id,
@@ -173,7 +130,7 @@ async def assign(
 
 async def withdraw(conn: Conn, assignment: asyncpg.Record, reason: str) -> None:
     """Take a task back from its department (cityloop.task.withdrawn), e.g. after a dispatcher's correction."""
-    await queries.withdraw_assignment(conn, assignment["id"], reason)
+    await store.withdraw_assignment(conn, assignment["id"], reason)
     data = TaskWithdrawn(
         ticket_id=assignment["ticket_id"],
         assignment_id=assignment["id"],

@@ -1,42 +1,26 @@
-"""Dispatching a ticket: classify it, place it, route it; then merge it into an open case (并单), or
-record the assignments and send the tasks (主办 + 协办), or hand it over, or queue it for a dispatcher.
-Every outcome is announced on ticket.lifecycle with ``why``."""
+"""Dispatching a ticket: classify it, place it, route it (rules.route); then merge it into an open case
+(并单, cases/flows.py), or record the assignments and send the tasks (主办 + 协办), or hand it over, or
+queue it for a dispatcher. Every outcome is announced on ticket.lifecycle with ``why``."""
 
 from collections.abc import Sequence
 from dataclasses import asdict
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from cityloop.common.contract import types
 from cityloop.common.contract.models import LifecycleEvent, TicketSnapshot, TicketStatus
 from cityloop.common.db.pool import Conn
 from cityloop.common.envelope import CloudEvent
-from cityloop.router import queries
-from cityloop.router.assignments import (
-    ACTOR,
-    announce,
-    assign,
-    chain_of,
-    effective_urgency,
-    lifecycle,
-    tell,
-)
-from cityloop.router.classification.model import TextClassifier
+from cityloop.router.cases import store as cases
+from cityloop.router.cases.flows import matching_case, merge_into
+from cityloop.router.cases.rules import joining
 from cityloop.router.context import RouterContext
-from cityloop.router.location import Location, locate
-from cityloop.router.masterdata import MasterData
-from cityloop.router.merging import OpenCase, find_case
-from cityloop.router.routing import Classification, Decision, RoutingTicket, route
-
-
-def classify(snapshot: TicketSnapshot, model: TextClassifier | None, master: MasterData) -> Classification:
-    """The call-taker's category when it is a catalogue category, else the model's reading of the text."""
-    if snapshot.category and snapshot.category in master.categories:
-        return Classification(snapshot.category, 1.0, "call_taker")
-    if model is None:
-        return Classification(None, 0.0, "none")
-    p = model.predict(snapshot.description)
-    return Classification(p.category, p.confidence, "model", tuple(p.candidates), tuple(p.keywords))
+from cityloop.router.dispatch import store
+from cityloop.router.dispatch.classify import classify
+from cityloop.router.dispatch.location import Location, locate
+from cityloop.router.dispatch.rules import Classification, Decision, RoutingTicket, route
+from cityloop.router.effects import ACTOR, announce, assign, chain_of, effective_urgency, lifecycle
+from cityloop.router.masterdata.model import MasterData
 
 
 def location_detail(location: Location) -> dict[str, Any]:
@@ -48,7 +32,7 @@ async def on_ticket_created(conn: Conn, event: CloudEvent, ctx: RouterContext) -
     if data.status is TicketStatus.CLOSED:
         return  # a consultation the operator answered on the spot (直接答复): nobody to dispatch it to
     snapshot = TicketSnapshot.model_validate(data.detail)
-    inserted = await queries.upsert_ticket(
+    inserted = await store.upsert_ticket(
         conn,
         {
             "ticket_id": data.ticket_id,
@@ -105,7 +89,7 @@ async def apply_decision(
         "needs_dispatcher": TicketStatus.NEEDS_DISPATCHER,
         "dispatch": TicketStatus.DISPATCHED,
     }[decision.outcome]
-    await queries.record_decision(
+    await store.record_decision(
         conn,
         ticket_id,
         status=status.value,
@@ -117,7 +101,7 @@ async def apply_decision(
             "problem": location.problem,
             "point": list(location.point) if location.point else None,
         },
-        decision={"outcome": decision.outcome, "why": decision.why, "queue_reason": decision.queue_reason},
+        decision={"outcome": decision.outcome, "why": decision.why_record(), "queue_reason": decision.queue_reason},
         queue_reason=decision.queue_reason,
     )
     if decision.outcome == "handover":
@@ -130,7 +114,7 @@ async def apply_decision(
                 f"handed over to {decision.handover_to}",
                 actor=actor,
                 handover_to=decision.handover_to,
-                why=decision.why,
+                why=decision.why_record(),
                 **extra,
             ),
         )
@@ -145,14 +129,14 @@ async def apply_decision(
                 f"needs a dispatcher: {decision.queue_reason}",
                 actor=actor,
                 queue_reason=decision.queue_reason,
-                why=decision.why,
+                why=decision.why_record(),
                 **extra,
             ),
         )
         return "needs_dispatcher"
     category = decision.category
-    if merge and (case := await _matching_case(conn, decision, location, now)) is not None:
-        await merge_into(conn, ticket_id=ticket_id, case=case, decision=decision, actor=actor)
+    if merge and (match := await matching_case(conn, category, location, now)) is not None:
+        await merge_into(conn, ticket_id=ticket_id, case=match.case_id, decision=joining(decision, match), actor=actor)
         return "merged"
 
     lead_id, deadlines = await assign(
@@ -163,7 +147,7 @@ async def apply_decision(
         role="lead",
         category=category,
         location=location,
-        why=decision.why,
+        why=decision.why_record(),
         now=now,
         final=final,
     )
@@ -177,14 +161,14 @@ async def apply_decision(
             role="assist",
             category=category,
             location=location,
-            why=decision.why,
+            why=decision.why_record(),
             now=now,
         )
         assists.append({"dept_code": dept.code, "assignment_id": assist_id, "role": "assist"})
-    existing = await queries.case_of_ticket(conn, ticket_id)
+    existing = await cases.case_of_ticket(conn, ticket_id)
     case_id = existing["id"] if existing else f"C-{ticket_id}"
     if existing is None:
-        await queries.insert_case(
+        await cases.insert_case(
             conn,
             case_id=case_id,
             category=category.code,
@@ -213,55 +197,8 @@ async def apply_decision(
             case_id=case_id,
             location=location_detail(location),
             final=final,
-            why=decision.why,
+            why=decision.why_record(),
             **extra,
         ),
     )
     return "dispatched"
-
-
-async def _matching_case(conn: Conn, decision: Decision, location: Location, now: datetime) -> str | None:
-    category = decision.category
-    if category is None or not category.merges or location.point is None:
-        return None
-    rows = await queries.open_cases(conn, category.code, now - timedelta(hours=category.merge_hours))
-    cases = [
-        OpenCase(r["id"], r["category"], (r["lat"], r["lon"]) if r["lat"] is not None else None, r["opened_at"])
-        for r in rows
-    ]
-    match = find_case(category, location.point, now, cases)
-    if match is None:
-        return None
-    decision.why["merge"] = {"case_id": match.case_id, "metres": match.metres, "hours": match.hours}
-    return match.case_id
-
-
-async def merge_into(conn: Conn, *, ticket_id: str, case: str, decision: Decision, actor: str) -> None:
-    """The ticket joins the case: no new task; the lead department hears another citizen is waiting."""
-    row = await queries.get_case(conn, case, lock=True)
-    assert row is not None
-    lead_ticket = await queries.get_ticket(conn, row["lead_ticket"])
-    assert lead_ticket is not None
-    await queries.set_ticket_case(conn, ticket_id, case)
-    await queries.set_ticket_status(conn, ticket_id, "merged")
-    lead_assignment = next(
-        (a for a in await queries.live_assignments(conn, row["lead_ticket"]) if a["role"] == "lead"), None
-    )
-    if lead_assignment is not None:
-        await tell(conn, lead_assignment, "merged", f"ticket {ticket_id} (another citizen) merged into this case")
-    status = TicketStatus(lead_ticket["status"])
-    await announce(
-        conn,
-        lifecycle(
-            ticket_id,
-            types.TICKET_MERGED,
-            status,
-            f"merged into case {case} (ticket {row['lead_ticket']})",
-            actor=actor,
-            case_id=case,
-            merged_into=row["lead_ticket"],
-            dept_code=lead_assignment["dept_code"] if lead_assignment else None,
-            assignment_id=lead_assignment["id"] if lead_assignment else None,
-            why=decision.why,
-        ),
-    )

@@ -1,6 +1,6 @@
 """The master data routing reads: jurisdictions (district › street › community › grid), departments and
 the dispatch catalogue, held in memory with the indexes location resolution and routing need. Pure data:
-built from database rows (queries.load_master) and never changed in place; a correction makes a new one.
+built from database rows (store.load_master) and never changed in place; a correction makes a new one.
 """
 
 import math

@@ -4,7 +4,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from cityloop.router.masterdata import Category, distance_metres
+from cityloop.router.dispatch.rules import Decision
+from cityloop.router.masterdata.model import Category, distance_metres
 
 
 @dataclass(frozen=True)
@@ -43,3 +44,8 @@ def find_case(
         if metres <= category.merge_metres and (best is None or metres < best.metres):
             best = MergeMatch(case.case_id, round(metres, 1), round(age.total_seconds() / 3600, 2))
     return best
+
+
+def joining(decision: Decision, match: MergeMatch) -> Decision:
+    """The decision to route a ticket, explained as joining ``match``'s case instead (a new decision)."""
+    return decision.explained(merge={"case_id": match.case_id, "metres": match.metres, "hours": match.hours})

@@ -1,4 +1,8 @@
-"""/api/v1/routing: the dispatcher's queue and actions, routing records, merges and the classifier."""
+"""/api/v1/routing: the dispatcher's queue and actions, and how a ticket was routed.
+
+The case routes (/routing/merges) are in cases/views.py and the classifier's (/routing/classifier) in
+classification/views.py; app.py includes them before this router, whose ``/{ticket_id}`` would catch them.
+"""
 
 from typing import Annotated, Any, Literal
 
@@ -6,9 +10,10 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from cityloop.common.identity import CurrentIdentity, Identity, Role, require_roles
-from cityloop.router import dispatcher, queries
-from cityloop.router.api.common import Limit, Offset, Page, context, not_found, page, transaction
-from cityloop.router.classification.training import train_and_store
+from cityloop.router.dispatcher_actions import flows, store
+from cityloop.router.http import Limit, Offset, Page, context, not_found, page, transaction
+from cityloop.router.rejections import store as rejection_store
+from cityloop.router.tickets import store as tickets
 
 router = APIRouter(prefix="/api/v1/routing", tags=["routing"])
 Dispatcher = Annotated[Identity, require_roles(Role.DISPATCHER)]
@@ -38,11 +43,6 @@ class ArbitrateBody(_Body):
     note: str = Field(min_length=2, max_length=2000, description="why: recorded in the trail")
 
 
-class SplitBody(_Body):
-    ticket_id: str = Field(min_length=1)
-    note: str | None = Field(default=None, max_length=2000)
-
-
 QueueReason = Literal["unclassified", "low_confidence", "unresolved_location", "no_unit", "rejected", "arbitration"]
 
 
@@ -59,7 +59,7 @@ async def queue(
 ) -> Page:
     """Tickets that need a person, oldest first, with why (problem, proposal, candidates)."""
     async with transaction(request) as conn:
-        rows, total = await queries.queue(
+        rows, total = await store.queue(
             conn, reason=reason, category=category, district=district, limit=limit, offset=offset
         )
     return page([_queue_item(r) for r in rows], total, limit, offset)
@@ -80,66 +80,15 @@ def _queue_item(r: Any) -> dict[str, Any]:
     }
 
 
-@router.get("/merges", operation_id="routing_merges", response_model=Page)
-async def merges(
-    *,
-    request: Request,
-    _: CurrentIdentity,
-    limit: Limit = 50,
-    offset: Offset = 0,
-    status: Literal["open", "closed"] | None = None,
-) -> Page:
-    """Cases with more than one citizen's ticket (并单)."""
-    async with transaction(request) as conn:
-        rows, total = await queries.list_cases(conn, status=status, limit=limit, offset=offset)
-    return page(rows, total, limit, offset)
-
-
-@router.get("/merges/{case_id}", operation_id="routing_merge")
-async def merge(request: Request, case_id: str, _: CurrentIdentity) -> dict[str, Any]:
-    async with transaction(request) as conn:
-        case = await queries.get_case(conn, case_id)
-        if case is None:
-            raise not_found(f"case {case_id}", "case_id")
-        members = await queries.case_members(conn, case_id)
-    return {**dict(case), "tickets": [{"ticket_id": m["ticket_id"], "status": m["status"]} for m in members]}
-
-
-@router.post("/merges/{case_id}/split", operation_id="routing_split")
-async def split(request: Request, case_id: str, body: SplitBody, identity: Dispatcher) -> dict[str, Any]:
-    """Take a wrongly merged ticket out of a case: it is routed on its own."""
-    async with transaction(request) as conn:
-        return await dispatcher.split(
-            conn, context(request), case_id, body.ticket_id, identity=identity, note=body.note
-        )
-
-
-@router.get("/classifier", operation_id="routing_classifier")
-async def classifier(request: Request, _: CurrentIdentity) -> dict[str, Any]:
-    async with transaction(request) as conn:
-        row = await queries.latest_model(conn, with_blob=False)
-        newest = await queries.last_example_id(conn)
-    if row is None:
-        raise not_found("classifier model yet", "model")
-    return {**dict(row), "newest_example_id": newest, "threshold": context(request).settings.confidence_threshold}
-
-
-@router.post("/classifier/retrain", operation_id="routing_retrain")
-async def retrain(request: Request, identity: Dispatcher) -> dict[str, Any]:
-    """Train a new model now from the generated seed set and every labelled example."""
-    runtime = request.app.state.runtime
-    return await train_and_store(runtime.pool, context(request).settings, trigger=f"command:{identity.subject}")
-
-
 @router.get("/{ticket_id}", operation_id="routing_record")
 async def record(request: Request, ticket_id: str, _: CurrentIdentity) -> dict[str, Any]:
     """How a ticket was routed: classification, location, decision, assignments, rejections, case."""
     async with transaction(request) as conn:
-        ticket = await queries.get_ticket(conn, ticket_id)
+        ticket = await tickets.get_ticket(conn, ticket_id)
         if ticket is None:
             raise not_found(f"ticket {ticket_id}", "ticket_id")
-        assignments = await queries.assignments_of(conn, ticket_id)
-        rejections = await queries.rejections_of(conn, ticket_id)
+        assignments = await tickets.assignments_of(conn, ticket_id)
+        rejections = await rejection_store.rejections_of(conn, ticket_id)
     return {
         "ticket_id": ticket_id,
         "status": ticket["status"],
@@ -164,14 +113,14 @@ async def record(request: Request, ticket_id: str, _: CurrentIdentity) -> dict[s
 async def confirm(request: Request, ticket_id: str, body: ConfirmBody, identity: Dispatcher) -> dict[str, Any]:
     """Confirm the proposed routing (a queued low-confidence ticket is dispatched as proposed)."""
     async with transaction(request) as conn:
-        return await dispatcher.confirm(conn, context(request), ticket_id, identity, body.note)
+        return await flows.confirm(conn, context(request), ticket_id, identity, body.note)
 
 
 @router.post("/{ticket_id}/correct", operation_id="routing_correct")
 async def correct(request: Request, ticket_id: str, body: CorrectBody, identity: Dispatcher) -> dict[str, Any]:
     """Correct category, location or lead: live tasks are withdrawn and the ticket is routed again."""
     async with transaction(request) as conn:
-        return await dispatcher.correct(
+        return await flows.correct(
             conn,
             context(request),
             ticket_id,
@@ -190,7 +139,7 @@ async def correct(request: Request, ticket_id: str, body: CorrectBody, identity:
 async def arbitrate(request: Request, ticket_id: str, body: ArbitrateBody, identity: Dispatcher) -> dict[str, Any]:
     """Decide a disputed ticket after repeated 退单; the assignment is final."""
     async with transaction(request) as conn:
-        return await dispatcher.arbitrate(
+        return await flows.arbitrate(
             conn,
             context(request),
             ticket_id,

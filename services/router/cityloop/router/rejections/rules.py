@@ -8,9 +8,9 @@ bounce a ticket forever).
 from dataclasses import dataclass
 from typing import Literal
 
-from cityloop.router.location import Location
-from cityloop.router.masterdata import Category, MasterData
-from cityloop.router.routing import allowed_owner
+from cityloop.router.dispatch.location import Location
+from cityloop.router.dispatch.rules import allowed_owner
+from cityloop.router.masterdata.model import Category, MasterData
 
 #: rejections of one ticket after which a dispatcher arbitrates
 ARBITRATION_AFTER = 2

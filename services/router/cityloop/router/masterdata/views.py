@@ -5,10 +5,10 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query, Request
 
 from cityloop.common.identity import CurrentIdentity
-from cityloop.router import queries
-from cityloop.router.api.common import Limit, Offset, Page, context, not_found, page, transaction
-from cityloop.router.location import locate
-from cityloop.router.routing import unit_for
+from cityloop.router.dispatch.location import locate
+from cityloop.router.dispatch.rules import unit_for
+from cityloop.router.http import Limit, Offset, Page, context, not_found, page, transaction
+from cityloop.router.masterdata import store
 
 router = APIRouter(prefix="/api/v1", tags=["master data"])
 
@@ -27,7 +27,7 @@ async def departments(
     q: str | None = Query(default=None, description="part of the name, or a code prefix"),
 ) -> Page:
     async with transaction(request) as conn:
-        rows, total = await queries.list_departments(
+        rows, total = await store.list_departments(
             conn, type_=type, level=level, district=district, street=street, q=q, limit=limit, offset=offset
         )
     return page(rows, total, limit, offset)
@@ -36,7 +36,7 @@ async def departments(
 @router.get("/departments/{code}", operation_id="departments_get")
 async def department(request: Request, code: str, _: CurrentIdentity) -> dict[str, Any]:
     async with transaction(request) as conn:
-        row = await queries.get_department(conn, code)
+        row = await store.get_department(conn, code)
         if row is None:
             raise not_found(f"department {code}", "code")
         master = await context(request).master.current(conn)
@@ -55,7 +55,7 @@ async def categories(
     handover: bool | None = Query(default=None, description="only (or no) 110/119/120/122 categories"),
 ) -> Page:
     async with transaction(request) as conn:
-        rows, total = await queries.list_categories(
+        rows, total = await store.list_categories(
             conn, parent=parent, q=q, handover=handover, limit=limit, offset=offset
         )
     return page(rows, total, limit, offset)
@@ -64,7 +64,7 @@ async def categories(
 @router.get("/categories/{code}", operation_id="categories_get")
 async def category(request: Request, code: str, _: CurrentIdentity) -> dict[str, Any]:
     async with transaction(request) as conn:
-        row = await queries.get_category(conn, code)
+        row = await store.get_category(conn, code)
     if row is None:
         raise not_found(f"category {code}", "code")
     return dict(row)
@@ -113,5 +113,5 @@ async def jurisdictions(
     q: str | None = Query(default=None, description="part of the name (a road for grids), or a code prefix"),
 ) -> Page:
     async with transaction(request) as conn:
-        rows, total = await queries.list_jurisdictions(conn, level, parent=parent, q=q, limit=limit, offset=offset)
+        rows, total = await store.list_jurisdictions(conn, level, parent=parent, q=q, limit=limit, offset=offset)
     return page(rows, total, limit, offset)

@@ -1,0 +1,1 @@
+"""Cases (并单): a new ticket that repeats an open case joins it; one handling answers every citizen."""

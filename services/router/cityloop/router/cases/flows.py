@@ -1,0 +1,80 @@
+"""并单 carried out: find the open case a new ticket repeats, let the ticket join it, and make every
+citizen's ticket in a case follow what its lead's department does."""
+
+from datetime import datetime, timedelta
+
+from cityloop.common.contract import types
+from cityloop.common.contract.models import TicketStatus
+from cityloop.common.db.pool import Conn
+from cityloop.router.cases import store
+from cityloop.router.cases.rules import MergeMatch, OpenCase, find_case
+from cityloop.router.dispatch.location import Location
+from cityloop.router.dispatch.rules import Decision
+from cityloop.router.effects import announce, lifecycle, tell
+from cityloop.router.masterdata.model import Category
+from cityloop.router.tickets import store as tickets
+
+
+async def matching_case(conn: Conn, category: Category, location: Location, now: datetime) -> MergeMatch | None:
+    """The open case a ticket of ``category`` at ``location`` repeats, if any (rules.find_case decides)."""
+    if not category.merges or location.point is None:
+        return None
+    rows = await store.open_cases(conn, category.code, now - timedelta(hours=category.merge_hours))
+    cases = [
+        OpenCase(r["id"], r["category"], (r["lat"], r["lon"]) if r["lat"] is not None else None, r["opened_at"])
+        for r in rows
+    ]
+    return find_case(category, location.point, now, cases)
+
+
+async def merge_into(conn: Conn, *, ticket_id: str, case: str, decision: Decision, actor: str) -> None:
+    """The ticket joins the case: no new task; the lead department hears another citizen is waiting."""
+    row = await store.get_case(conn, case, lock=True)
+    assert row is not None
+    lead_ticket = await tickets.get_ticket(conn, row["lead_ticket"])
+    assert lead_ticket is not None
+    await store.set_ticket_case(conn, ticket_id, case)
+    await tickets.set_ticket_status(conn, ticket_id, "merged")
+    lead_assignment = next(
+        (a for a in await tickets.live_assignments(conn, row["lead_ticket"]) if a["role"] == "lead"), None
+    )
+    if lead_assignment is not None:
+        await tell(conn, lead_assignment, "merged", f"ticket {ticket_id} (another citizen) merged into this case")
+    status = TicketStatus(lead_ticket["status"])
+    await announce(
+        conn,
+        lifecycle(
+            ticket_id,
+            types.TICKET_MERGED,
+            status,
+            f"merged into case {case} (ticket {row['lead_ticket']})",
+            actor=actor,
+            case_id=case,
+            merged_into=row["lead_ticket"],
+            dept_code=lead_assignment["dept_code"] if lead_assignment else None,
+            assignment_id=lead_assignment["id"] if lead_assignment else None,
+            why=decision.why_record(),
+        ),
+    )
+
+
+async def follow_lead(
+    conn: Conn, ticket_id: str, lifecycle_type: str, status: TicketStatus | None, detail: dict[str, object]
+) -> None:
+    """并单: every citizen's ticket in the case follows its lead (one handling, every citizen answered)."""
+    case = await store.case_of_ticket(conn, ticket_id)
+    if case is None or case["lead_ticket"] != ticket_id:
+        return
+    for member in await store.case_members(conn, case["id"]):
+        if member["ticket_id"] == ticket_id:
+            continue
+        # Router keeps members "merged" (a dispatcher may still split them) until the case is resolved.
+        if status == TicketStatus.RESOLVED:
+            await tickets.set_ticket_status(conn, member["ticket_id"], status.value)
+        summary = f"case {case['id']}: {detail['dept_code']!s} {lifecycle_type.rsplit('.', 1)[-1]}"
+        await announce(
+            conn,
+            lifecycle(member["ticket_id"], lifecycle_type, status, summary, detail, case_id=case["id"]),
+        )
+    if status == TicketStatus.RESOLVED:
+        await store.close_case(conn, case["id"])

@@ -1,0 +1,82 @@
+"""Cases (并单): one handling for several citizens' tickets."""
+
+from datetime import datetime
+
+import asyncpg
+
+from cityloop.common.db.pool import Conn
+
+
+async def insert_case(
+    conn: Conn,
+    *,
+    case_id: str,
+    category: str,
+    lead_ticket: str,
+    point: tuple[float, float] | None,
+    grid: str | None,
+    opened_at: datetime,
+) -> None:
+    await conn.execute(
+        "INSERT INTO cases (id, category, lead_ticket, lat, lon, grid, opened_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        case_id,
+        category,
+        lead_ticket,
+        point[0] if point else None,
+        point[1] if point else None,
+        grid,
+        opened_at,
+    )
+    await set_ticket_case(conn, lead_ticket, case_id)
+
+
+async def set_ticket_case(conn: Conn, ticket_id: str, case_id: str | None) -> None:
+    await conn.execute("UPDATE tickets SET case_id = $2, updated_at = now() WHERE ticket_id = $1", ticket_id, case_id)
+
+
+async def open_cases(conn: Conn, category: str, since: datetime) -> list[asyncpg.Record]:
+    return list(
+        await conn.fetch(
+            # Only cases someone is working on: a case whose lead ticket waits for a dispatcher takes no joiners.
+            "SELECT c.* FROM cases c JOIN tickets t ON t.ticket_id = c.lead_ticket"
+            " WHERE c.status = 'open' AND c.category = $1 AND c.opened_at >= $2"
+            " AND t.status IN ('dispatched', 'accepted')",
+            category,
+            since,
+        )
+    )
+
+
+async def get_case(conn: Conn, case_id: str, *, lock: bool = False) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM cases WHERE id = $1" + (" FOR UPDATE" if lock else ""), case_id)
+
+
+async def case_of_ticket(conn: Conn, ticket_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT c.* FROM cases c JOIN tickets t ON t.case_id = c.id WHERE t.ticket_id = $1", ticket_id
+    )
+
+
+async def case_members(conn: Conn, case_id: str) -> list[asyncpg.Record]:
+    return list(await conn.fetch("SELECT * FROM tickets WHERE case_id = $1 ORDER BY created_at, ticket_id", case_id))
+
+
+async def close_case(conn: Conn, case_id: str) -> None:
+    await conn.execute("UPDATE cases SET status = 'closed' WHERE id = $1", case_id)
+
+
+async def list_cases(conn: Conn, *, status: str | None, limit: int, offset: int) -> tuple[list[asyncpg.Record], int]:
+    where = "($1::text IS NULL OR c.status = $1)"
+    rows = await conn.fetch(
+        "SELECT c.*, (SELECT count(*) FROM tickets t WHERE t.case_id = c.id) AS tickets FROM cases c"
+        f" WHERE {where} AND (SELECT count(*) FROM tickets t WHERE t.case_id = c.id) > 1"
+        " ORDER BY c.opened_at DESC, c.id LIMIT $2 OFFSET $3",
+        status,
+        limit,
+        offset,
+    )
+    total = await conn.fetchval(
+        f"SELECT count(*) FROM cases c WHERE {where} AND (SELECT count(*) FROM tickets t WHERE t.case_id = c.id) > 1",
+        status,
+    )
+    return list(rows), int(total)

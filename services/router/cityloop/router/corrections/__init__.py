@@ -1,0 +1,1 @@
+"""Data corrections: reported wrong master data, reviewed, then applied to routing from then on."""

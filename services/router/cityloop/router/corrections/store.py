@@ -1,0 +1,68 @@
+"""Data corrections' SQL: the corrections table is their trail."""
+
+from typing import Any
+
+import asyncpg
+
+from cityloop.common.db.pool import Conn
+
+
+async def insert_correction(
+    conn: Conn, *, kind: str, payload: dict[str, Any], reason: str, submitted_by: str, submitter_dept: str | None
+) -> asyncpg.Record:
+    row = await conn.fetchrow(
+        "INSERT INTO corrections (kind, payload, reason, submitted_by, submitter_dept)"
+        " VALUES ($1, $2, $3, $4, $5) RETURNING *",
+        kind,
+        payload,
+        reason,
+        submitted_by,
+        submitter_dept,
+    )
+    assert row is not None
+    return row
+
+
+async def get_correction(conn: Conn, correction_id: int, *, lock: bool = False) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT * FROM corrections WHERE id = $1" + (" FOR UPDATE" if lock else ""), correction_id
+    )
+
+
+async def list_corrections(
+    conn: Conn, *, status: str | None, kind: str | None, limit: int, offset: int
+) -> tuple[list[asyncpg.Record], int]:
+    where = "($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR kind = $2)"
+    rows = await conn.fetch(
+        f"SELECT * FROM corrections WHERE {where} ORDER BY submitted_at DESC, id DESC LIMIT $3 OFFSET $4",
+        status,
+        kind,
+        limit,
+        offset,
+    )
+    total = await conn.fetchval(f"SELECT count(*) FROM corrections WHERE {where}", status, kind)
+    return list(rows), int(total)
+
+
+async def review_correction(
+    conn: Conn, correction_id: int, *, status: str, reviewed_by: str, note: str | None, before: dict[str, Any] | None
+) -> asyncpg.Record:
+    row = await conn.fetchrow(
+        "UPDATE corrections SET status = $2, reviewed_by = $3, review_note = $4, before = $5, reviewed_at = now()"
+        " WHERE id = $1 RETURNING *",
+        correction_id,
+        status,
+        reviewed_by,
+        note,
+        before,
+    )
+    assert row is not None
+    return row
+
+
+async def approved_category_corrections(conn: Conn) -> list[asyncpg.Record]:
+    return list(
+        await conn.fetch(
+            "SELECT * FROM corrections WHERE status = 'approved' AND kind = 'category_owner' ORDER BY reviewed_at, id"
+        )
+    )

@@ -1,0 +1,1 @@
+"""Departments' replies on dept.updates: checked against the assignment, then applied."""

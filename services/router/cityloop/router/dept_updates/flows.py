@@ -1,0 +1,68 @@
+"""Replies from departments' systems on ``dept.updates``: checked against the assignment, then applied.
+
+An update from a department that does not hold the assignment, or one that makes no sense in the
+assignment's state (rules.py), is refused to the DLQ with the reason and changes nothing. A lead's
+rejection (退单) goes to rejections/flows.py: re-dispatch, dispatcher, or arbitration. What the lead of
+a case does is told to every citizen's ticket merged into it (cases/flows.py).
+"""
+
+from cityloop.common.contract import types
+from cityloop.common.db.pool import Conn
+from cityloop.common.envelope import CloudEvent
+from cityloop.common.kafka.consumer import Refused
+from cityloop.router.cases.flows import follow_lead
+from cityloop.router.classification import store as examples
+from cityloop.router.context import RouterContext
+from cityloop.router.dept_updates.rules import parse, transition
+from cityloop.router.effects import announce, lifecycle
+from cityloop.router.rejections.flows import lead_rejected
+from cityloop.router.tickets import store as tickets
+
+
+async def on_dept_update(conn: Conn, event: CloudEvent, ctx: RouterContext) -> None:
+    update = parse(event)
+    assignment = await tickets.lock_assignment(conn, update.assignment_id)
+    if assignment is None or assignment["ticket_id"] != update.ticket_id:
+        raise Refused(f"no assignment {update.assignment_id} for ticket {update.ticket_id}")
+    if assignment["dept_code"] != update.dept_code:
+        raise Refused(f"department {update.dept_code} does not hold assignment {update.assignment_id}")
+    role = assignment["role"]
+    new_status, lifecycle_type, ticket_status = transition(assignment["status"], event.type, role)
+    if event.type == types.DEPT_REJECTED and assignment["final"]:
+        raise Refused(f"assignment {update.assignment_id} was decided by arbitration: it is final, no 退单")
+    await tickets.set_assignment_status(conn, update.assignment_id, new_status)
+    if ticket_status is not None:
+        await tickets.set_ticket_status(conn, update.ticket_id, ticket_status.value)
+
+    detail: dict[str, object] = {"dept_code": update.dept_code, "assignment_id": update.assignment_id, "role": role}
+    for name in ("note", "reason", "suggested_dept"):
+        if value := getattr(update, name):
+            detail[name] = value
+    if update.requested_deadline:
+        detail["requested_deadline"] = update.requested_deadline.isoformat()
+    what = event.type.rsplit(".", 1)[-1]
+    if role == "assist":
+        detail["update"] = what
+    summary = f"{update.dept_code}{' (协办)' if role == 'assist' else ''}: {what}" + (
+        f" — {update.note}" if update.note else ""
+    )
+
+    if event.type == types.DEPT_REJECTED and role == "lead":
+        await lead_rejected(
+            conn, ctx=ctx, assignment=assignment, update=update, detail=detail, summary=summary, now=event.time
+        )
+        return
+    await announce(conn, lifecycle(update.ticket_id, lifecycle_type, ticket_status, summary, detail))
+    if role == "lead" and event.type in (types.DEPT_ACCEPTED, types.DEPT_RESOLVED):
+        await follow_lead(conn, update.ticket_id, lifecycle_type, ticket_status, detail)
+        ticket = await tickets.get_ticket(conn, update.ticket_id)
+        if event.type == types.DEPT_ACCEPTED and ticket is not None and ticket["rejections"] > 0 and ticket["category"]:
+            # The owner a rejection pointed to took it: the rejection was right, the category stands.
+            await examples.insert_example(
+                conn,
+                text=ticket["description"],
+                category=ticket["category"],
+                source="rejection_upheld",
+                ticket_id=update.ticket_id,
+                created_by=update.dept_code,
+            )
