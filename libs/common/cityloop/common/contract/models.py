@@ -4,7 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from cityloop.common.envelope import CloudEvent, new_event
 
@@ -25,12 +25,12 @@ class TicketStatus(StrEnum):
     CLOSED = "closed"
 
 
-class _Data(BaseModel):
+class ContractData(BaseModel):
     # Additive contract: readers ignore fields they do not know yet.
     model_config = ConfigDict(extra="ignore")
 
 
-class GridChain(_Data):
+class GridChain(ContractData):
     """A location resolved down the five levels; the missing tail stays None."""
 
     district: str | None = None
@@ -39,29 +39,29 @@ class GridChain(_Data):
     grid: str | None = None
 
 
-class TaskLocation(_Data):
+class TaskLocation(ContractData):
     chain: GridChain = Field(default_factory=GridChain)
     address_masked: str | None = None
     lat: float | None = None
     lon: float | None = None
 
 
-class TaskMode(_Data):
+class TaskMode(ContractData):
     kind: Literal["peacetime", "emergency"] = "peacetime"
     emergency_id: str | None = None
 
 
-class Deadlines(_Data):
+class Deadlines(ContractData):
     accept_by: datetime | None = None
     resolve_by: datetime | None = None
 
 
-class MaskedContact(_Data):
+class MaskedContact(ContractData):
     name: str | None = None
     phone: str | None = None
 
 
-class TaskAssigned(_Data):
+class TaskAssigned(ContractData):
     ticket_id: str
     assignment_id: str
     dept_code: str
@@ -76,7 +76,7 @@ class TaskAssigned(_Data):
     citizen: MaskedContact = Field(default_factory=MaskedContact)
 
 
-class TaskUpdated(_Data):
+class TaskUpdated(ContractData):
     ticket_id: str
     assignment_id: str
     dept_code: str
@@ -86,14 +86,14 @@ class TaskUpdated(_Data):
     mode: TaskMode | None = None
 
 
-class TaskWithdrawn(_Data):
+class TaskWithdrawn(ContractData):
     ticket_id: str
     assignment_id: str
     dept_code: str
     reason: str
 
 
-class DeptUpdate(_Data):
+class DeptUpdate(ContractData):
     """Any ``cityloop.dept.*`` event from a department's system."""
 
     ticket_id: str = Field(min_length=1)
@@ -106,22 +106,24 @@ class DeptUpdate(_Data):
 
 
 class DeptRejected(DeptUpdate):
-    @model_validator(mode="after")
-    def _reason_required(self) -> "DeptRejected":
-        if not (self.reason and self.reason.strip()):
-            raise ValueError("reason: a rejection (退单) must say why")
-        return self
+    """退单: the reason and a suggested owner are required (routing needs somewhere to send it)."""
+
+    reason: str = Field(min_length=1, max_length=2000)
+    suggested_dept: str = Field(min_length=1)
+
+    @field_validator("reason")
+    @classmethod
+    def _says_why(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("a rejection (退单) must say why")
+        return value
 
 
 class DeptExtensionRequested(DeptUpdate):
-    @model_validator(mode="after")
-    def _deadline_required(self) -> "DeptExtensionRequested":
-        if self.requested_deadline is None:
-            raise ValueError("requested_deadline: an extension request must name the new deadline")
-        return self
+    requested_deadline: datetime
 
 
-class LifecycleEvent(_Data):
+class LifecycleEvent(ContractData):
     """``ticket.lifecycle``: what changed, who did it, and the ticket's status after it."""
 
     ticket_id: str
@@ -131,13 +133,13 @@ class LifecycleEvent(_Data):
     detail: dict[str, object] = Field(default_factory=dict)
 
 
-class TicketLocation(_Data):
+class TicketLocation(ContractData):
     address: str | None = None
     lat: float | None = None
     lon: float | None = None
 
 
-class TicketSnapshot(_Data):
+class TicketSnapshot(ContractData):
     """The ticket as announced by ``cityloop.ticket.created`` (``detail``): what routing needs, masked."""
 
     channel: str

@@ -3,7 +3,9 @@
 For every message: parse the envelope (a broken one goes to the DLQ with the reason), then in ONE
 database transaction claim the event id in the inbox and apply the handler. Offsets are committed only
 after the batch's transactions committed, so a crash redelivers and the inbox turns the repeat into a
-no-op. A handler refuses an event by raising ``Refused``: it goes to the DLQ, nothing changes.
+no-op. A handler refuses an event by raising ``Refused``: it goes to the DLQ, nothing changes. An event
+that does not match its type's schema (``SchemaError`` from contract/parsing.py) goes to the DLQ at once
+with the field named: retrying cannot mend it.
 """
 
 import asyncio
@@ -23,6 +25,7 @@ from tenacity import (
 )
 
 from cityloop.common import inbox
+from cityloop.common.contract.parsing import SchemaError
 from cityloop.common.db.pool import Conn, PgPool
 from cityloop.common.envelope import CloudEvent, EnvelopeError
 from cityloop.common.kafka.producer import EventProducer
@@ -125,7 +128,7 @@ class EventConsumer:
             started = time.perf_counter()
             try:
                 applied = await self._apply_with_retries(event)
-            except Refused as exc:
+            except (Refused, SchemaError) as exc:
                 log.warning("event.refused", reason=exc.reason)
                 await self._dead_letter(tp, record, reason=exc.reason, event_id=event.id)
                 return
@@ -142,7 +145,7 @@ class EventConsumer:
             stop=stop_after_attempt(self._max_attempts),
             wait=wait_exponential(multiplier=0.2, max=5),
             # Only errors are retried: a CancelledError (shutdown) must end the consumer, not be retried.
-            retry=retry_if_exception_type(Exception) & retry_if_not_exception_type(Refused),
+            retry=retry_if_exception_type(Exception) & retry_if_not_exception_type((Refused, SchemaError)),
             reraise=True,
         ):
             with attempt:

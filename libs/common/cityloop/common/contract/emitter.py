@@ -1,0 +1,85 @@
+"""The one way to build a CityLoop event: an ``Emitter`` knows its source and its actor and builds
+CloudEvents only from the ``data`` model registered for their type (registry.py)."""
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from cityloop.common.contract.lifecycle import Detail
+from cityloop.common.contract.models import TicketStatus
+from cityloop.common.contract.registry import DEPT_TASKS, ContractError, EventSpec, spec_of
+from cityloop.common.envelope import CloudEvent
+
+
+def registered(type_: str) -> EventSpec:
+    spec = spec_of(type_)
+    if spec is None:
+        raise ContractError(f"{type_} is not a registered event type")
+    return spec
+
+
+class Emitter:
+    """Builds the events of one producer, e.g. ``Emitter(source="/cityloop/router", actor="router")``."""
+
+    def __init__(self, *, source: str, actor: str) -> None:
+        self.source = source
+        self.actor = actor
+
+    def lifecycle(
+        self,
+        type_: str,
+        ticket_id: str,
+        status: TicketStatus | None,
+        summary: str,
+        detail: Detail,
+        *,
+        actor: str | None = None,
+        event_id: str | None = None,
+        time: datetime | None = None,
+    ) -> CloudEvent:
+        """A ``ticket.lifecycle`` event about ``ticket_id``; ``actor`` overrides the emitter's (a person)."""
+        spec = registered(type_)
+        if spec.detail is None:
+            raise ContractError(f"{type_} is not a ticket.lifecycle type")
+        _check(type_, detail, spec.detail)
+        data = spec.data(ticket_id=ticket_id, status=status, actor=actor or self.actor, summary=summary, detail=detail)
+        return self._event(type_, ticket_id, data, event_id, time)
+
+    def task(
+        self, type_: str, data: BaseModel, *, event_id: str | None = None, time: datetime | None = None
+    ) -> CloudEvent:
+        """A ``dept.{dept_code}.tasks`` event; its subject is the task's ticket."""
+        spec = registered(type_)
+        if DEPT_TASKS not in spec.topics:
+            raise ContractError(f"{type_} does not travel on {DEPT_TASKS}")
+        _check(type_, data, spec.data)
+        return self._event(type_, str(getattr(data, "ticket_id")), data, event_id, time)  # noqa: B009
+
+    def event(
+        self,
+        type_: str,
+        data: BaseModel,
+        *,
+        subject: str | None,
+        event_id: str | None = None,
+        time: datetime | None = None,
+    ) -> CloudEvent:
+        """Any other registered type (e.g. ``control.mode``), with its subject."""
+        _check(type_, data, registered(type_).data)
+        return self._event(type_, subject, data, event_id, time)
+
+    def _event(
+        self, type_: str, subject: str | None, data: BaseModel, event_id: str | None, time: datetime | None
+    ) -> CloudEvent:
+        fields: dict[str, Any] = {"type": type_, "source": self.source, "subject": subject}
+        if event_id is not None:
+            fields["id"] = event_id
+        if time is not None:
+            fields["time"] = time
+        return CloudEvent(data=data.model_dump(mode="json"), **fields)
+
+
+def _check(type_: str, data: BaseModel, expected: type[BaseModel]) -> None:
+    if type(data) is not expected:
+        raise ContractError(f"{type_} carries {expected.__name__}, not {type(data).__name__}")
