@@ -8,14 +8,14 @@ import pytest
 from cityloop.common.contract import types
 from cityloop.common.contract.models import LifecycleEvent, TicketStatus
 from cityloop.common.identity import Identity, Role
-from cityloop.intake.access import TicketAccess, department_scope, may_see_personal_data, may_see_ticket
-from cityloop.intake.credentials import InvalidCredentials, issue_token, read_token
+from cityloop.intake.access.rules import TicketAccess, department_scope, may_see_personal_data, may_see_ticket
+from cityloop.intake.accounts.credentials import InvalidCredentials, issue_token, read_token
 from cityloop.intake.listing import BadCursor, decode_cursor, encode_cursor
 from cityloop.intake.masking import mask_address, mask_email, mask_id_number, mask_name, mask_phone
 from cityloop.intake.open311.documents import Attribute, AttributeValue, Error, Service, render
 from cityloop.intake.open311.rules import check_attributes, read_form, request_window, to_ticket
 from cityloop.intake.presenting import is_overdue
-from cityloop.intake.projection import next_status, project
+from cityloop.intake.trail.projection import next_status, project
 
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 SECRET = "unit-test-secret-0123456789-0123456789"

@@ -12,12 +12,14 @@ from cityloop.common.envelope import CloudEvent
 from cityloop.common.http_errors import install_error_handlers
 from cityloop.common.runtime import ServiceRuntime
 from cityloop.common.topics import TICKET_LIFECYCLE
-from cityloop.intake import api, auth_api, demo, gateway
+from cityloop.intake import demo, gateway
+from cityloop.intake.accounts import views as accounts
 from cityloop.intake.body_limit import BodySizeLimit, default_error_body
 from cityloop.intake.open311 import api as open311_api
 from cityloop.intake.rate_limits import RateLimit
 from cityloop.intake.settings import IntakeSettings
-from cityloop.intake.tickets import record_lifecycle
+from cityloop.intake.tickets import views as tickets
+from cityloop.intake.trail.flows import record_lifecycle
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -70,8 +72,8 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, error_body=_error_body)
     install_error_handlers(app)
     runtime.attach(app)
-    app.include_router(auth_api.router)
-    app.include_router(api.router)
+    app.include_router(accounts.router)
+    app.include_router(tickets.router)
     open311_api.install(app)
     app.include_router(gateway.gateway_router(settings, client))
     return app

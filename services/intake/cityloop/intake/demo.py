@@ -8,8 +8,9 @@ from dataclasses import dataclass
 
 from cityloop.common.db.pool import Conn
 from cityloop.common.identity import Role
-from cityloop.intake import queries
-from cityloop.intake.credentials import hash_api_key, hash_password
+from cityloop.intake.accounts import store as accounts
+from cityloop.intake.accounts.credentials import hash_api_key, hash_password
+from cityloop.intake.open311 import store as open311
 
 
 @dataclass(frozen=True)
@@ -42,10 +43,10 @@ DEMO_OPEN311_KEY = "demo-open311-key"
 async def seed(conn: Conn) -> None:
     """Idempotent: creates what is missing, never changes what exists."""
     everyone = (*DEMO_ACCOUNTS, DEMO_SYSTEM)
-    known = await queries.existing_accounts(conn, [a.username for a in everyone])
+    known = await accounts.existing_accounts(conn, [a.username for a in everyone])
     for account in DEMO_ACCOUNTS:
         if account.username not in known:
-            await queries.insert_account(
+            await accounts.insert_account(
                 conn,
                 username=account.username,
                 display_name=account.display_name,
@@ -54,7 +55,7 @@ async def seed(conn: Conn) -> None:
                 password_hash=hash_password(account.password),
             )
     if DEMO_SYSTEM.username not in known:
-        await queries.insert_account(
+        await accounts.insert_account(
             conn,
             username=DEMO_SYSTEM.username,
             display_name=DEMO_SYSTEM.display_name,
@@ -62,8 +63,10 @@ async def seed(conn: Conn) -> None:
             dept_code=None,
             password_hash=None,
         )
-    await queries.insert_api_key(conn, key_hash=hash_api_key(DEMO_API_KEY), username=DEMO_SYSTEM.username, label="demo")
-    await queries.insert_open311_client(conn, key_hash=hash_api_key(DEMO_OPEN311_KEY), name="demo civic app")
+    await accounts.insert_api_key(
+        conn, key_hash=hash_api_key(DEMO_API_KEY), username=DEMO_SYSTEM.username, label="demo"
+    )
+    await open311.insert_open311_client(conn, key_hash=hash_api_key(DEMO_OPEN311_KEY), name="demo civic app")
 
 
 def usage(base_url: str = "http://127.0.0.1:8000") -> str:

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request, Response
 
 from cityloop.common.identity import HEADER as IDENTITY_HEADER
 from cityloop.common.identity import encode_identity
-from cityloop.intake.authn import Authenticated
+from cityloop.intake.accounts.authn import Authenticated
 from cityloop.intake.settings import IntakeSettings
 
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "host", "content-length"}

@@ -9,9 +9,9 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from pydantic import BaseModel
 
 from cityloop.common.db.pool import Conn
-from cityloop.intake import queries
-from cityloop.intake.authn import pool_of, settings_of
-from cityloop.intake.credentials import hash_api_key
+from cityloop.intake.accounts.authn import pool_of, settings_of
+from cityloop.intake.accounts.credentials import hash_api_key
+from cityloop.intake.open311 import store
 from cityloop.intake.open311.documents import (
     FORMATS,
     MEDIA_TYPES,
@@ -43,7 +43,7 @@ from cityloop.intake.open311.rules import (
     to_ticket,
 )
 from cityloop.intake.rate_limits import RateLimit
-from cityloop.intake.tickets import create_ticket
+from cityloop.intake.tickets.creation import create_ticket
 
 PREFIX = "/open311/v2"
 CHANGESET = "2026-11-22T00:00:00+08:00"  # bump when services or their definitions change
@@ -148,7 +148,7 @@ async def services(request: Request, fmt: str, jurisdiction_id: str | None = Non
     await _limit(request, f)
     _jurisdiction(request, f, jurisdiction_id)
     async with pool_of(request).acquire() as conn:
-        rows = await queries.open311_services(conn)
+        rows = await store.open311_services(conn)
     return _ok([_service(r) for r in rows], f, Service)
 
 
@@ -176,7 +176,7 @@ async def _attributes(conn: Conn, service_code: str) -> list[Attribute]:
             description=r["description"],
             values=[AttributeValue(key=str(v["key"]), name=str(v["name"])) for v in r["values"]],
         )
-        for r in await queries.open311_attributes(conn, service_code)
+        for r in await store.open311_attributes(conn, service_code)
     ]
 
 
@@ -192,7 +192,7 @@ async def service_definition(
     await _limit(request, f)
     _jurisdiction(request, f, jurisdiction_id)
     async with pool_of(request).acquire() as conn:
-        if await queries.open311_service(conn, service_code) is None:
+        if await store.open311_service(conn, service_code) is None:
             raise Open311Error(404, f, f"service_code {service_code} not found")
         attributes = await _attributes(conn, service_code)
     return _ok(ServiceDefinition(service_code=service_code, attributes=attributes), f, ServiceDefinition)
@@ -258,14 +258,14 @@ async def create_request(request: Request, fmt: str) -> Response:
     await _limit(request, f, api_key)
     pool = pool_of(request)
     async with pool.acquire() as conn:
-        client = await queries.open311_client(conn, hash_api_key(api_key)) if api_key else None
+        client = await store.open311_client(conn, hash_api_key(api_key)) if api_key else None
         if client is None:
             raise Open311Error(403, f, "api_key was not provided" if not api_key else "invalid api_key")
         _jurisdiction(request, f, form.get("jurisdiction_id"))
         service_code = form.get("service_code")
         if service_code is None:
             raise Open311Error(400, f, "service_code was not provided")
-        service = await queries.open311_service(conn, service_code)
+        service = await store.open311_service(conn, service_code)
         if service is None:
             raise Open311Error(404, f, f"service_code {service_code} not found")
         attribute_values, problems = check_attributes(await _attributes(conn, service_code), form.attributes)
@@ -278,7 +278,7 @@ async def create_request(request: Request, fmt: str) -> Response:
     token = uuid.uuid4().hex
 
     async def remember(conn: Conn, ticket_id: str) -> None:
-        await queries.insert_open311_request(
+        await store.insert_open311_request(
             conn,
             token=token,
             ticket_id=ticket_id,
@@ -322,7 +322,7 @@ async def list_requests(
     async with pool_of(request).acquire() as conn:
         if ids := split_list(service_request_id):
             # "This overrides all other arguments."
-            rows = await queries.open311_requests_by_id(conn, ids[:MAX_RESULTS])
+            rows = await store.open311_requests_by_id(conn, ids[:MAX_RESULTS])
         else:
             try:
                 start = parse_w3(start_date, "start_date") if start_date and start_date.strip() else None
@@ -331,7 +331,7 @@ async def list_requests(
                 wanted = statuses(status)
             except ValueError as exc:
                 raise Open311Error(400, f, str(exc)) from None
-            rows = await queries.open311_requests(
+            rows = await store.open311_requests(
                 conn,
                 service_codes=split_list(service_code),
                 statuses=wanted,
@@ -354,7 +354,7 @@ async def get_request(
     await _limit(request, f)
     _jurisdiction(request, f, jurisdiction_id)
     async with pool_of(request).acquire() as conn:
-        rows = await queries.open311_requests_by_id(conn, [service_request_id])
+        rows = await store.open311_requests_by_id(conn, [service_request_id])
     if not rows:
         raise Open311Error(404, f, f"service_request_id {service_request_id} not found")
     return _ok([service_request(rows[0], notice=SERVICE_NOTICE, tz=TZ)], f, ServiceRequest)
@@ -370,7 +370,7 @@ async def get_token(request: Request, token: str, fmt: str, jurisdiction_id: str
     await _limit(request, f)
     _jurisdiction(request, f, jurisdiction_id)
     async with pool_of(request).acquire() as conn:
-        row = await queries.open311_token(conn, token)
+        row = await store.open311_token(conn, token)
     if row is None:
         raise Open311Error(404, f, f"token {token} not found")
     return _ok([TokenAnswer(service_request_id=row["ticket_id"], token=row["token"])], f, TokenAnswer)

@@ -6,8 +6,8 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query, Response, 
 
 from cityloop.common.db.pool import Conn, PgPool
 from cityloop.common.identity import Identity
-from cityloop.intake import queries
-from cityloop.intake.access import (
+from cityloop.intake.access import store as access_log_store
+from cityloop.intake.access.rules import (
     AUDITORS,
     CREATORS,
     TicketAccess,
@@ -15,7 +15,7 @@ from cityloop.intake.access import (
     may_see_personal_data,
     may_see_ticket,
 )
-from cityloop.intake.authn import Authenticated, allow, pool_of
+from cityloop.intake.accounts.authn import Authenticated, allow, pool_of
 from cityloop.intake.listing import BadCursor, decode_cursor, decode_id_cursor, encode_cursor, encode_id_cursor
 from cityloop.intake.models import (
     AccessLogEntry,
@@ -27,7 +27,10 @@ from cityloop.intake.models import (
     TimelineEntry,
 )
 from cityloop.intake.presenting import revealed_fields, ticket_out
-from cityloop.intake.tickets import IdempotencyConflict, create_ticket
+from cityloop.intake.tickets import search as ticket_search
+from cityloop.intake.tickets import store
+from cityloop.intake.tickets.creation import IdempotencyConflict, create_ticket
+from cityloop.intake.trail import store as trail
 
 router = APIRouter(prefix="/api/v1", tags=["tickets"])
 
@@ -53,7 +56,7 @@ def _bad_cursor(exc: BadCursor) -> HTTPException:
 
 
 async def _access(conn: Conn, ticket_id: str) -> TicketAccess | None:
-    row = await queries.ticket_access(conn, ticket_id)
+    row = await store.ticket_access(conn, ticket_id)
     if row is None:
         return None
     return TicketAccess(
@@ -66,12 +69,12 @@ async def _present(conn: Conn, identity: Identity, ticket_id: str, *, purpose: s
     access = await _access(conn, ticket_id)
     if access is None or not may_see_ticket(identity, access):
         raise _not_found(ticket_id)
-    row = await queries.get_ticket(conn, ticket_id)
+    row = await store.get_ticket(conn, ticket_id)
     if row is None:
         raise _not_found(ticket_id)
     full = may_see_personal_data(identity, access)
     if full and (fields := revealed_fields(row)):
-        await queries.record_access(
+        await access_log_store.record_access(
             conn,
             subject=identity.subject,
             role=identity.role.value,
@@ -138,7 +141,7 @@ async def search(filters: Annotated[TicketFilters, Query()], pool: Pool, identit
         raise _bad_cursor(exc) from None
     values: dict[str, Any] = {name: getattr(filters, name) for name in TicketFilters.model_fields}
     async with pool.acquire() as conn:
-        rows = await queries.list_tickets(
+        rows = await ticket_search.list_tickets(
             conn, filters=values, dept_scope=department_scope(identity), after=after, limit=filters.limit + 1
         )
     page = rows[: filters.limit]
@@ -172,7 +175,7 @@ async def timeline(ticket_id: str, pool: Pool, identity: Authenticated) -> list[
         access = await _access(conn, ticket_id)
         if access is None or not may_see_ticket(identity, access):
             raise _not_found(ticket_id)
-        rows = await queries.timeline(conn, ticket_id)
+        rows = await trail.timeline(conn, ticket_id)
     return [TimelineEntry.model_validate(dict(r)) for r in rows]
 
 
@@ -197,7 +200,9 @@ async def access_log(
     except BadCursor as exc:
         raise _bad_cursor(exc) from None
     async with pool.acquire() as conn:
-        rows = await queries.access_log(conn, ticket_id=ticket_id, subject=subject, after_id=after, limit=limit + 1)
+        rows = await access_log_store.access_log(
+            conn, ticket_id=ticket_id, subject=subject, after_id=after, limit=limit + 1
+        )
     page = rows[:limit]
     return AccessLogPage(
         items=[AccessLogEntry.model_validate(dict(r)) for r in page],

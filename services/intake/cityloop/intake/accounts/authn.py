@@ -11,8 +11,8 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from cityloop.common.db.pool import PgPool
 from cityloop.common.identity import Identity, Role, roles_guard
-from cityloop.intake import queries
-from cityloop.intake.credentials import InvalidCredentials, hash_api_key, read_token
+from cityloop.intake.accounts import store
+from cityloop.intake.accounts.credentials import InvalidCredentials, hash_api_key, read_token
 from cityloop.intake.settings import IntakeSettings
 
 # auto_error=False: we answer missing credentials ourselves, in the project's error shape.
@@ -46,7 +46,7 @@ async def authenticate(
             raise _unauthenticated(str(exc)) from exc
     if api_key:
         async with pool_of(request).acquire() as conn:
-            row = await queries.account_for_api_key(conn, hash_api_key(api_key))
+            row = await store.account_for_api_key(conn, hash_api_key(api_key))
         if row is None:
             raise _unauthenticated("unknown or revoked API key")
         return Identity(subject=row["username"], role=Role(row["role"]), dept_code=row["dept_code"])

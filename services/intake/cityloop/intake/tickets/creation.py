@@ -1,4 +1,6 @@
-"""Creating tickets and keeping their state and trail; plain functions over a connection."""
+"""Creating a ticket: row, citizen and events in one transaction (outbox), once per Idempotency-Key.
+
+The trail that keeps its state afterwards is in trail/flows.py."""
 
 import hashlib
 from collections.abc import Awaitable, Callable
@@ -10,7 +12,6 @@ import orjson
 from cityloop.common import outbox
 from cityloop.common.contract import types
 from cityloop.common.contract.models import (
-    LifecycleEvent,
     MaskedContact,
     TicketLocation,
     TicketSnapshot,
@@ -20,10 +21,10 @@ from cityloop.common.contract.models import (
 from cityloop.common.db.pool import Conn, PgPool
 from cityloop.common.envelope import CloudEvent
 from cityloop.common.topics import TICKET_LIFECYCLE
-from cityloop.intake import queries
 from cityloop.intake.masking import mask_name, mask_phone
 from cityloop.intake.models import TicketCreate
-from cityloop.intake.projection import project
+from cityloop.intake.tickets import store
+from cityloop.intake.trail import store as trail
 
 SOURCE = "/cityloop/intake"
 
@@ -65,10 +66,10 @@ async def create_ticket(
             return known, False
         try:
             async with conn.transaction():
-                ticket_id = await queries.next_ticket_id(conn)
+                ticket_id = await store.next_ticket_id(conn)
                 # The key row goes first (its foreign key is deferred to commit), so a twin blocks on it
                 # before doing any work, and the loser's transaction holds nothing but a sequence number.
-                if idempotency_key and not await queries.claim_idempotency_key(
+                if idempotency_key and not await store.claim_idempotency_key(
                     conn, created_by, idempotency_key, digest, ticket_id
                 ):
                     raise _LostRace
@@ -85,7 +86,7 @@ async def create_ticket(
 
 
 async def _replay(conn: Conn, principal: str, key: str, digest: str) -> str | None:
-    row = await queries.find_idempotency_key(conn, principal, key)
+    row = await store.find_idempotency_key(conn, principal, key)
     if row is None:
         return None
     if row["request_hash"] != digest:
@@ -100,7 +101,7 @@ async def _insert(
     location = body.location.model_dump(mode="json")
     answered = body.direct_answer is not None
     actor = body.operator or created_by
-    await queries.insert_ticket(
+    await store.insert_ticket(
         conn,
         {
             "id": ticket_id,
@@ -120,7 +121,7 @@ async def _insert(
             "status_notes": "直接答复 (answered on the spot)" if answered else None,
         },
     )
-    await queries.insert_citizen(conn, ticket_id, body.citizen.model_dump())
+    await store.insert_citizen(conn, ticket_id, body.citizen.model_dump())
     snapshot = TicketSnapshot(
         channel=body.channel.value,
         category=body.category,
@@ -160,7 +161,7 @@ async def _insert(
             )
         )
     for event in events:
-        await queries.append_timeline(
+        await trail.append_timeline(
             conn,
             ticket_id=ticket_id,
             event_id=event.id,
@@ -180,24 +181,3 @@ def _lifecycle(
     return lifecycle_event(
         type_, source=SOURCE, ticket_id=ticket_id, status=status, actor=actor, summary=summary, detail=detail
     )
-
-
-async def record_lifecycle(conn: Conn, event: CloudEvent) -> None:
-    """Project one ``ticket.lifecycle`` event: append it to the trail and update intake's view of the ticket."""
-    data = LifecycleEvent.model_validate(event.data)
-    current = await queries.lock_ticket_status(conn, data.ticket_id)
-    if current is None:
-        return  # a ticket another deployment created; not ours to track
-    appended = await queries.append_timeline(
-        conn,
-        ticket_id=data.ticket_id,
-        event_id=event.id,
-        type_=event.type,
-        time=event.time,
-        actor=data.actor,
-        summary=data.summary,
-        status=data.status.value if data.status else None,
-        detail=data.detail,
-    )
-    if appended and event.type != types.TICKET_CREATED:
-        await queries.apply_change(conn, data.ticket_id, project(event.type, data, TicketStatus(current)))

@@ -7,9 +7,9 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.security import OAuth2PasswordRequestForm
 
 from cityloop.common.identity import Identity, Role
-from cityloop.intake import queries
-from cityloop.intake.authn import Authenticated, pool_of, settings_of
-from cityloop.intake.credentials import hash_password, issue_token, verify_password
+from cityloop.intake.accounts import store
+from cityloop.intake.accounts.authn import Authenticated, pool_of, settings_of
+from cityloop.intake.accounts.credentials import hash_password, issue_token, verify_password
 from cityloop.intake.models import Me, TokenOut
 from cityloop.intake.rate_limits import RateLimit
 
@@ -42,7 +42,7 @@ async def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Dep
             headers={"Retry-After": str(limit.retry_after_seconds)},
         )
     async with pool_of(request).acquire() as conn:
-        row = await queries.account(conn, form.username)
+        row = await store.account(conn, form.username)
     stored = row["password_hash"] if row is not None and row["password_hash"] else _DUMMY_HASH
     ok = await asyncio.to_thread(verify_password, form.password, stored)  # argon2 takes ~0.2 s of CPU
     if row is None or not row["password_hash"] or not ok:

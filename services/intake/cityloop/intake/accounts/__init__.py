@@ -1,0 +1,1 @@
+"""Sign-in: accounts, passwords, API keys and tokens, and the authentication every route uses."""

@@ -1,0 +1,1 @@
+"""Creating tickets (once, with their citizen apart) and reading and searching them."""

@@ -1,0 +1,81 @@
+"""Searching tickets: the filters of ``GET /api/v1/tickets`` as SQL, newest first, by keyset."""
+
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from cityloop.common.db.pool import Conn
+from cityloop.intake.tickets.store import TICKET_COLUMNS
+
+Record = asyncpg.Record
+
+
+class TicketQuery:
+    """Builds the WHERE clause of a ticket search with numbered parameters, so values never enter the SQL."""
+
+    def __init__(self) -> None:
+        self.where: list[str] = []
+        self.args: list[Any] = []
+
+    def add(self, condition: str, *values: Any) -> None:
+        """``condition`` uses ``{}`` for each value, in order."""
+        marks = []
+        for value in values:
+            self.args.append(value)
+            marks.append(f"${len(self.args)}")
+        self.where.append(condition.format(*marks))
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+async def list_tickets(
+    conn: Conn,
+    *,
+    filters: dict[str, Any],
+    dept_scope: str | None,
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> list[Record]:
+    """Newest first; ``after`` is the (created_at, id) of the last row of the previous page."""
+    q = TicketQuery()
+    if dept_scope is not None:
+        q.add("EXISTS (SELECT 1 FROM ticket_assignments a WHERE a.ticket_id = t.id AND a.dept_code = {})", dept_scope)
+    if filters.get("status"):
+        q.add("t.status = ANY({}::text[])", [s.value for s in filters["status"]])
+    for column in ("category", "dept_code", "district", "street"):
+        if filters.get(column) is not None:
+            q.add(f"t.{column} = {{}}", filters[column])
+    for column in ("channel", "urgency", "mode"):
+        if filters.get(column) is not None:
+            q.add(f"t.{column} = {{}}", filters[column].value)
+    for name, column, op in (
+        ("created_from", "created_at", ">="),
+        ("created_to", "created_at", "<="),
+        ("closed_from", "closed_at", ">="),
+        ("closed_to", "closed_at", "<="),
+    ):
+        if filters.get(name) is not None:
+            q.add(f"t.{column} {op} {{}}", filters[name])
+    # coalesce: without a deadline a ticket is not overdue (NULL would drop it from both answers).
+    overdue = (
+        "(t.overdue OR coalesce(t.resolve_by < now() AND t.status NOT IN ('resolved', 'closed', 'handed_over'), false))"
+    )
+    if filters.get("overdue") is True:
+        q.add(overdue)
+    elif filters.get("overdue") is False:
+        q.add(f"NOT {overdue}")
+    if filters.get("q"):
+        q.add("t.description ILIKE {}", _like(filters["q"]))
+    if after is not None:
+        q.add("(t.created_at, t.id) < ({}, {})", *after)
+    where = " AND ".join(q.where) or "true"
+    q.args.append(limit)
+    return await conn.fetch(
+        f"SELECT {TICKET_COLUMNS} FROM tickets t LEFT JOIN ticket_citizens c ON c.ticket_id = t.id"
+        f" WHERE {where} ORDER BY t.created_at DESC, t.id DESC LIMIT ${len(q.args)}",
+        *q.args,
+    )

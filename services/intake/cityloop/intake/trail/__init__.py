@@ -1,0 +1,1 @@
+"""The ticket's trail: every ticket.lifecycle event in order, and intake's view of the ticket's state."""

@@ -1,0 +1,30 @@
+"""Keeping the trail: each ``ticket.lifecycle`` event is appended to the ticket's timeline once, and
+projected (projection.py) into intake's view of the ticket."""
+
+from cityloop.common.contract import types
+from cityloop.common.contract.models import LifecycleEvent, TicketStatus
+from cityloop.common.db.pool import Conn
+from cityloop.common.envelope import CloudEvent
+from cityloop.intake.trail import store
+from cityloop.intake.trail.projection import project
+
+
+async def record_lifecycle(conn: Conn, event: CloudEvent) -> None:
+    """Project one ``ticket.lifecycle`` event: append it to the trail and update intake's view of the ticket."""
+    data = LifecycleEvent.model_validate(event.data)
+    current = await store.lock_ticket_status(conn, data.ticket_id)
+    if current is None:
+        return  # a ticket another deployment created; not ours to track
+    appended = await store.append_timeline(
+        conn,
+        ticket_id=data.ticket_id,
+        event_id=event.id,
+        type_=event.type,
+        time=event.time,
+        actor=data.actor,
+        summary=data.summary,
+        status=data.status.value if data.status else None,
+        detail=data.detail,
+    )
+    if appended and event.type != types.TICKET_CREATED:
+        await store.apply_change(conn, data.ticket_id, project(event.type, data, TicketStatus(current)))

@@ -1,0 +1,99 @@
+"""The trail's SQL: the timeline, and the ticket's state and assignments as the trail changes them."""
+
+from typing import Any
+
+import asyncpg
+
+from cityloop.common.db.pool import Conn
+from cityloop.intake.trail.projection import Assignment, TicketChange
+
+Record = asyncpg.Record
+
+
+async def lock_ticket_status(conn: Conn, ticket_id: str) -> str | None:
+    value = await conn.fetchval("SELECT status FROM tickets WHERE id = $1 FOR UPDATE", ticket_id)
+    return None if value is None else str(value)
+
+
+async def apply_change(conn: Conn, ticket_id: str, change: TicketChange) -> None:
+    await conn.execute(
+        "UPDATE tickets SET"
+        " status = coalesce($2, status),"
+        " closed_at = CASE WHEN $2::text IS NULL THEN closed_at WHEN $3 THEN coalesce(closed_at, now()) END,"
+        " dept_code = CASE WHEN $4::text IS NOT NULL THEN $4 WHEN dept_code = $5 OR $5 = '*' THEN NULL"
+        " ELSE dept_code END,"
+        " agency = CASE WHEN $4::text IS NOT NULL THEN $6 WHEN dept_code = $5 OR $5 = '*' THEN NULL ELSE agency END,"
+        " district = coalesce($7, district), street = coalesce($8, street),"
+        " mode = coalesce($9, mode), emergency_id = CASE WHEN $9::text IS NULL THEN emergency_id ELSE $10 END,"
+        " resolve_by = coalesce($11, resolve_by), overdue = coalesce($12, overdue),"
+        " status_notes = coalesce($13, status_notes), updated_at = now()"
+        " WHERE id = $1",
+        ticket_id,
+        change.status.value if change.status else None,
+        change.closed,
+        change.dept_code,
+        change.release_dept,
+        change.agency,
+        change.district,
+        change.street,
+        change.mode,
+        change.emergency_id,
+        change.resolve_by,
+        change.overdue,
+        change.status_notes,
+    )
+    for assignment in change.assign:
+        await add_assignment(conn, ticket_id, assignment)
+    if change.end_assignment is not None:
+        await conn.execute(
+            "UPDATE ticket_assignments SET ended_at = now()"
+            " WHERE ticket_id = $1 AND (assignment_id = $2 OR dept_code = $2) AND ended_at IS NULL",
+            ticket_id,
+            change.end_assignment,
+        )
+    if change.end_all_assignments:
+        await conn.execute(
+            "UPDATE ticket_assignments SET ended_at = now() WHERE ticket_id = $1 AND ended_at IS NULL", ticket_id
+        )
+
+
+async def add_assignment(conn: Conn, ticket_id: str, assignment: Assignment) -> None:
+    await conn.execute(
+        "INSERT INTO ticket_assignments (ticket_id, assignment_id, dept_code, role, assigned_at)"
+        " VALUES ($1, $2, $3, $4, now()) ON CONFLICT DO NOTHING",
+        ticket_id,
+        assignment.assignment_id,
+        assignment.dept_code,
+        assignment.role,
+    )
+
+
+async def append_timeline(
+    conn: Conn,
+    *,
+    ticket_id: str,
+    event_id: str,
+    type_: str,
+    time: Any,
+    actor: str,
+    summary: str,
+    status: str | None,
+    detail: dict[str, Any],
+) -> bool:
+    inserted = await conn.fetchval(
+        "INSERT INTO ticket_timeline (ticket_id, event_id, type, time, actor, summary, status, detail)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (event_id) DO NOTHING RETURNING 1",
+        ticket_id,
+        event_id,
+        type_,
+        time,
+        actor,
+        summary,
+        status,
+        detail,
+    )
+    return inserted is not None
+
+
+async def timeline(conn: Conn, ticket_id: str) -> list[Record]:
+    return await conn.fetch("SELECT * FROM ticket_timeline WHERE ticket_id = $1 ORDER BY seq", ticket_id)
