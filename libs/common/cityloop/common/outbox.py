@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import structlog
 from prometheus_client import Counter, Gauge
 
+from cityloop.common.db.locks import schema_lock_key
 from cityloop.common.db.pool import Conn, PgPool
 from cityloop.common.envelope import CloudEvent
 from cityloop.common.kafka.producer import EventProducer
@@ -19,8 +20,6 @@ log = structlog.get_logger(__name__)
 
 OUTBOX_PUBLISHED = Counter("cityloop_outbox_published_total", "Outbox events published", ["service"])
 OUTBOX_PENDING = Gauge("cityloop_outbox_pending", "Outbox events not yet published", ["service"])
-
-_RELAY_LOCK = 0x0C17_100B  # one relay per schema at a time keeps per-ticket order
 
 
 def _channel(schema: str) -> str:
@@ -77,6 +76,9 @@ class OutboxRelay:
         self._batch = batch
         self._idle = idle_seconds
         self._wake = asyncio.Event()
+        # One relay per schema at a time keeps per-ticket order; keyed by schema, so the services' relays
+        # (one schema each, one database) publish side by side instead of taking turns.
+        self._lock = schema_lock_key("outbox-relay", schema)
 
     async def run(self) -> None:
         listener = await self._pool.acquire()
@@ -99,10 +101,14 @@ class OutboxRelay:
     def _on_notify(self, *_: object) -> None:
         self._wake.set()
 
+    async def take_turn(self, conn: Conn) -> bool:
+        """Take this schema's relay lock for ``conn``'s transaction; False while another relay holds it."""
+        return bool(await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", self._lock))
+
     async def publish_once(self) -> int:
         """Publish one batch in id order; returns how many rows were published."""
         async with self._pool.acquire() as conn, conn.transaction():
-            if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", _RELAY_LOCK):
+            if not await self.take_turn(conn):
                 return 0
             rows = await conn.fetch(
                 "SELECT id, topic, key, payload FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1",

@@ -3,20 +3,16 @@
 The shared migrations (outbox, inbox) run first in every service's schema, then the service's own.
 """
 
-import hashlib
 from pathlib import Path
 
 import structlog
 
+from cityloop.common.db.locks import schema_lock_key
 from cityloop.common.db.pool import PgPool
 
 log = structlog.get_logger(__name__)
 
 COMMON_MIGRATIONS = Path(__file__).parent / "migrations"
-
-
-def _lock_key(schema: str) -> int:
-    return int.from_bytes(hashlib.sha256(f"migrate:{schema}".encode()).digest()[:8], "big", signed=True)
 
 
 async def migrate(pool: PgPool, schema: str, service_dir: Path | None) -> list[str]:
@@ -25,8 +21,9 @@ async def migrate(pool: PgPool, schema: str, service_dir: Path | None) -> list[s
     if service_dir is not None:
         sources.append((schema, service_dir))
     applied_now: list[str] = []
+    lock = schema_lock_key("migrate", schema)
     async with pool.acquire() as conn:
-        await conn.execute("SELECT pg_advisory_lock($1)", _lock_key(schema))
+        await conn.execute("SELECT pg_advisory_lock($1)", lock)
         try:
             await conn.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -44,5 +41,5 @@ async def migrate(pool: PgPool, schema: str, service_dir: Path | None) -> list[s
                     applied_now.append(version)
                     log.info("db.migrated", schema=schema, version=version)
         finally:
-            await conn.execute("SELECT pg_advisory_unlock($1)", _lock_key(schema))
+            await conn.execute("SELECT pg_advisory_unlock($1)", lock)
     return applied_now
