@@ -1,4 +1,4 @@
-"""The feedback process: opens callbacks from ticket.lifecycle, records outcomes over HTTP."""
+"""The feedback process: callbacks (回访) and 三率 scores, both followed from ticket.lifecycle."""
 
 from pathlib import Path
 
@@ -8,6 +8,8 @@ from cityloop.common.http_errors import install_error_handlers
 from cityloop.common.runtime import ServiceRuntime
 from cityloop.common.topics import TICKET_LIFECYCLE
 from cityloop.feedback import api, callbacks
+from cityloop.feedback.scores import api as scores_api
+from cityloop.feedback.scores import facts as score_facts
 from cityloop.feedback.settings import FeedbackSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -17,10 +19,12 @@ def create_app(settings: FeedbackSettings | None = None) -> FastAPI:
     s = settings or FeedbackSettings()
     runtime = ServiceRuntime(s, migrations=MIGRATIONS)
     runtime.consume("feedback.callbacks", [TICKET_LIFECYCLE.name], callbacks.on_lifecycle)
+    runtime.consume("feedback.scores", [TICKET_LIFECYCLE.name], score_facts.on_lifecycle, wants=score_facts.wants)
 
     app = FastAPI(title="CityLoop feedback", version="1.0", lifespan=runtime.lifespan)
     app.state.runtime = runtime
     install_error_handlers(app)
     runtime.attach(app)
     app.include_router(api.router)
+    app.include_router(scores_api.router)
     return app
