@@ -79,8 +79,8 @@ def test_turn_of_a_year_the_library_does_not_cover() -> None:
     assert due_after(local("2027-06-30 23:00"), Span.days(3), HOURS).at == local("2027-07-06 09:00")
 
 
-def test_router_arithmetic_unchanged() -> None:
-    # add_working_days (used by the router) keeps its meaning: same local time, N working days on.
+def test_add_working_days_keeps_the_local_time() -> None:
+    # add_working_days (the second half of working_deadline) keeps its meaning: same local time, N working days on.
     assert add_working_days(local("2026-03-13 20:00"), 1) == (local("2026-03-16 20:00"), False)
     assert add_working_days(local("2026-03-13 20:00"), 0) == (local("2026-03-13 20:00"), False)
 

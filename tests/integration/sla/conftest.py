@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -41,6 +42,8 @@ SHORT = Policy(
 )
 #: Tickets of category ``slow.*`` leave time for an extension to be decided.
 SLOW = SHORT.model_copy(update={"accept": Span(seconds=120), "resolve": Span(seconds=300)})
+#: Tickets of category ``calendar.*`` run on the published defaults (working days, office hours).
+RULES = (PolicyRule(category="slow", policy=SLOW), PolicyRule(category="calendar", policy=Policy()))
 
 
 class TopicReader:
@@ -96,15 +99,23 @@ class Sla:
         return pool
 
     async def announce(
-        self, ticket_id: str, type_: str, status: TicketStatus | None = None, **detail: object
+        self,
+        ticket_id: str,
+        type_: str,
+        status: TicketStatus | None = None,
+        *,
+        at: datetime | None = None,
+        **detail: object,
     ) -> CloudEvent:
-        """Publish a lifecycle event as the router or feedback would."""
+        """Publish a lifecycle event as the router or feedback would (``at``: the event's time, now if None)."""
         event = new_event(
             type_,
             source="/tests/sla",
             subject=ticket_id,
             data=LifecycleEvent(ticket_id=ticket_id, status=status, actor="test", summary=type_, detail=detail),
         )
+        if at is not None:
+            event = event.model_copy(update={"time": at})
         await self.producer.publish(TICKET_LIFECYCLE.name, event)
         return event
 
@@ -121,7 +132,7 @@ async def sla(kafka: str) -> AsyncIterator[Sla]:
             database_url=dsn,
             topic_prefix=prefix,
             kafka_bootstrap=kafka,
-            policies=PolicyBook(peacetime=SHORT, rules=(PolicyRule(category="slow", policy=SLOW),)),
+            policies=PolicyBook(peacetime=SHORT, rules=RULES),
             tick_seconds=0.1,
         )
         await ensure_topics(kafka, prefix, [dept_tasks(code) for code in (*DEPTS, *SUPERVISORS)])

@@ -1,7 +1,8 @@
 """Opening, meeting and cancelling clocks as the ticket moves (from ``ticket.lifecycle``).
 
-dispatched -> accept + resolve clocks for the new owner (a re-dispatch cancels the previous owner's);
-accepted -> accept met; rejected -> the owner's clocks cancelled; resolved -> resolve (or re-handle) met,
+dispatched -> accept, on-site (urgent and critical) and resolve clocks for the new owner (a re-dispatch
+cancels the previous owner's); accepted -> accept met; progress with ``on_site`` -> on-site met;
+rejected -> the owner's clocks cancelled; resolved -> resolve (or re-handle) and on-site met,
 callback clock opened; reopened (重办) -> callback met, re-handle clock opened; closed -> callback met;
 extension requested -> a pending request (extensions.py decides it).
 """
@@ -15,11 +16,11 @@ import structlog
 
 from cityloop.common import outbox
 from cityloop.common.contract import types
-from cityloop.common.contract.models import Deadlines, LifecycleEvent
+from cityloop.common.contract.models import LifecycleEvent, Urgency
 from cityloop.common.db.pool import Conn
 from cityloop.common.envelope import CloudEvent
 from cityloop.sla import events, ladder, queries
-from cityloop.sla.deadlines import Due, due_after, warn_at
+from cityloop.sla.deadlines import Due, dispatch_deadlines, dispatch_start, due_after, warn_at
 from cityloop.sla.metrics import CLOCKS_CLOSED, CLOCKS_OPENED, ESTIMATED_DEADLINES
 from cityloop.sla.models import DispatchDetail, ExtensionRequestDetail, OwnerDetail
 from cityloop.sla.policy import ClockKind, Mode, Policy, policy_for, with_catalogue_days
@@ -27,11 +28,12 @@ from cityloop.sla.settings import SlaSettings
 
 log = structlog.get_logger(__name__)
 
-DEPARTMENT_KINDS = (ClockKind.ACCEPT, ClockKind.RESOLVE, ClockKind.REHANDLE)
+DEPARTMENT_KINDS = (ClockKind.ACCEPT, ClockKind.ON_SITE, ClockKind.RESOLVE, ClockKind.REHANDLE)
 HANDLED = frozenset(
     {
         types.TICKET_DISPATCHED,
         types.TICKET_ACCEPTED,
+        types.TICKET_PROGRESS,
         types.TICKET_REJECTED,
         types.TICKET_RESOLVED,
         types.TICKET_REOPENED,
@@ -106,6 +108,9 @@ async def on_lifecycle(conn: Conn, event: CloudEvent, settings: SlaSettings) -> 
         owner = OwnerDetail.model_validate(data.detail)
         if event.type == types.TICKET_ACCEPTED:
             out += await _close(conn, data.ticket_id, [ClockKind.ACCEPT], "met", owner.assignment_id)
+        elif event.type == types.TICKET_PROGRESS:
+            if owner.on_site:
+                out += await _close(conn, data.ticket_id, [ClockKind.ON_SITE], "met", owner.assignment_id)
         elif event.type == types.TICKET_REJECTED:
             out += await _close(conn, data.ticket_id, DEPARTMENT_KINDS, "cancelled", owner.assignment_id)
         elif event.type == types.TICKET_RESOLVED:
@@ -142,35 +147,31 @@ async def _on_dispatched(
         accept_days=detail.policy.accept_days,
         resolve_days=detail.policy.resolve_days,
     )
-    # The department was told the router's deadlines in its task: those are the ones kept. Only what
-    # the router left out is computed here, and then the department is told.
-    stated = {ClockKind.ACCEPT: detail.deadlines.accept_by, ClockKind.RESOLVE: detail.deadlines.resolve_by}
+    # sla is the one owner of deadlines: the router sends the catalogue's days, every deadline is computed
+    # here and the department is told (task.updated, change deadline_set).
+    started = dispatch_start(policy, dispatched_at=event.time, reported_at=detail.reported_at)
     opened: dict[str, datetime] = {}
     estimated: list[str] = []
-    computed = False
-    for kind, given in stated.items():
-        due = Due(given) if given is not None else due_after(event.time, policy.span(kind), settings.office_hours)
-        computed = computed or given is None
-        clock = plan_clock(
-            owner, kind, started=event.time, due=due, policy=policy, settings=settings, opened_by=event.id
-        )
+    for kind, due in dispatch_deadlines(policy, started, settings.office_hours).items():
+        clock = plan_clock(owner, kind, started=started, due=due, policy=policy, settings=settings, opened_by=event.id)
         if await _insert(conn, clock) is not None:
             opened[kind.value] = due.at
             if due.estimated:
                 estimated.append(kind.value)
     if not opened:
-        return out
+        return out  # a redelivered dispatch: announced the first time
     out.append(_deadlines_set(owner, opened, estimated))
-    if computed:
+    deadlines = events.task_deadlines(opened, estimated=bool(estimated))
+    # Assisting departments (协办) work to the lead's deadlines; the clocks (and the ladder) are the lead's.
+    holders = [(owner.assignment_id, owner.dept_code), *((a.assignment_id, a.dept_code) for a in detail.assists)]
+    for assignment_id, dept_code in holders:
         out += events.task_updated(
             ticket_id=owner.ticket_id,
-            assignment_id=owner.assignment_id,
-            dept_code=owner.dept_code,
+            assignment_id=assignment_id,
+            dept_code=dept_code,
             change="deadline_set",
             note="deadlines set by the hotline's policy",
-            deadlines=Deadlines(
-                accept_by=opened.get(ClockKind.ACCEPT.value), resolve_by=opened.get(ClockKind.RESOLVE.value)
-            ),
+            deadlines=deadlines,
         )
     return out
 
@@ -178,12 +179,12 @@ async def _on_dispatched(
 async def _on_resolved(
     conn: Conn, event: CloudEvent, data: LifecycleEvent, owner_detail: OwnerDetail, settings: SlaSettings
 ) -> list[events.Outgoing]:
-    closed = await queries.close_clocks(
-        conn, data.ticket_id, [ClockKind.RESOLVE, ClockKind.REHANDLE], "met", assignment_id=owner_detail.assignment_id
-    )
+    # Resolving it means someone was there: an on-site clock still open is met too.
+    kinds = [ClockKind.RESOLVE, ClockKind.REHANDLE, ClockKind.ON_SITE]
+    closed = await queries.close_clocks(conn, data.ticket_id, kinds, "met", assignment_id=owner_detail.assignment_id)
     out = await _met(conn, data.ticket_id, closed)
     template = await _owner_of(conn, data.ticket_id, owner_detail)
-    policy = policy_for(settings.policies, category=template.category, urgency=None, mode=template.mode)
+    policy = policy_for(settings.policies, category=template.category, urgency=_urgency(template), mode=template.mode)
     opened = await _open_one(conn, template, ClockKind.CALLBACK, event=event, policy=policy, settings=settings)
     if opened is not None:
         out.append(opened[0])
@@ -195,7 +196,7 @@ async def _on_reopened(
 ) -> list[events.Outgoing]:
     out = await _close(conn, data.ticket_id, [ClockKind.CALLBACK], "met", None)
     owner = await _owner_of(conn, data.ticket_id, owner_detail)
-    policy = policy_for(settings.policies, category=owner.category, urgency=None, mode=owner.mode)
+    policy = policy_for(settings.policies, category=owner.category, urgency=_urgency(owner), mode=owner.mode)
     opened = await _open_one(conn, owner, ClockKind.REHANDLE, event=event, policy=policy, settings=settings)
     if opened is not None:
         announcement, due = opened
@@ -262,12 +263,20 @@ async def _owner_of(conn: Conn, ticket_id: str, detail: OwnerDetail) -> Owner:
 async def _open_one(
     conn: Conn, owner: Owner, kind: ClockKind, *, event: CloudEvent, policy: Policy, settings: SlaSettings
 ) -> tuple[events.Outgoing, Due] | None:
-    """Open one clock counted from ``event``; (its announcement, its deadline), or None if open already."""
-    due = due_after(event.time, policy.span(kind), settings.office_hours)
+    """Open one clock counted from ``event``; (its announcement, its deadline), or None if open already
+    (or the policy has no such clock)."""
+    span = policy.span(kind)
+    if span is None:
+        return None
+    due = due_after(event.time, span, settings.office_hours)
     clock = plan_clock(owner, kind, started=event.time, due=due, policy=policy, settings=settings, opened_by=event.id)
     if await _insert(conn, clock) is None:
         return None
     return _deadlines_set(owner, {kind.value: due.at}, [kind.value] if due.estimated else []), due
+
+
+def _urgency(owner: Owner) -> Urgency | None:
+    return Urgency(owner.urgency) if owner.urgency in {u.value for u in Urgency} else None
 
 
 async def _insert(conn: Conn, clock: queries.NewClock) -> int | None:

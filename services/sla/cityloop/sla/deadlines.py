@@ -5,7 +5,10 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 
 from cityloop.common.calendar import OfficeHours, working_deadline
-from cityloop.sla.policy import Span
+from cityloop.sla.policy import ClockKind, Policy, Span
+
+#: The clocks a dispatch opens for its department, in the order a task lists them.
+DISPATCH_KINDS = (ClockKind.ACCEPT, ClockKind.ON_SITE, ClockKind.RESOLVE)
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,25 @@ def due_after(start: datetime, span: Span, hours: OfficeHours) -> Due:
         return Due(start + timedelta(seconds=span.seconds))
     at, estimated = working_deadline(start, span.working_days or 0, hours)
     return Due(at, estimated)
+
+
+def dispatch_start(policy: Policy, *, dispatched_at: datetime, reported_at: datetime | None) -> datetime:
+    """When a dispatch's clocks start: at the dispatch, or at the citizen's report for a policy that
+    counts from it (never later than the dispatch: a skewed clock must not give extra time)."""
+    if policy.counts_from == "report" and reported_at is not None:
+        return min(reported_at, dispatched_at)
+    return dispatched_at
+
+
+def dispatch_deadlines(policy: Policy, start: datetime, hours: OfficeHours) -> dict[ClockKind, Due]:
+    """Every deadline a dispatch sets for its department, counted from ``start``; a kind the policy has
+    no span for (on site, for an ordinary ticket) is left out."""
+    due: dict[ClockKind, Due] = {}
+    for kind in DISPATCH_KINDS:
+        span = policy.span(kind)
+        if span is not None:
+            due[kind] = due_after(start, span, hours)
+    return due
 
 
 def warn_at(started: datetime, due: datetime, ratio: float) -> datetime | None:

@@ -68,12 +68,25 @@ def task_updated(
 
 
 def deadlines_for(kind: str, due_at: datetime) -> Deadlines | None:
-    """How a clock's deadline reads in a task: accept-by, or resolve-by (a 重办 re-handle-by included)."""
+    """How one clock's deadline reads in a task: accept-by, on-site-by, or resolve-by (a 重办
+    re-handle-by included); None for the hotline's own callback clock."""
     if kind == "accept":
         return Deadlines(accept_by=due_at)
+    if kind == "on_site":
+        return Deadlines(on_site_by=due_at)
     if kind in {"resolve", "rehandle"}:
         return Deadlines(resolve_by=due_at)
     return None
+
+
+def task_deadlines(due: dict[str, datetime], *, estimated: bool) -> Deadlines:
+    """Every deadline of a task at once (``deadline_set``), with whether the calendar had to guess."""
+    return Deadlines(
+        accept_by=due.get("accept"),
+        on_site_by=due.get("on_site"),
+        resolve_by=due.get("resolve") or due.get("rehandle"),
+        estimated=estimated,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from cityloop.common.contract.models import Deadlines, TaskMode, Urgency
+from cityloop.common.contract.models import TaskMode, Urgency
 
 
 class _Incoming(BaseModel):
@@ -17,12 +17,20 @@ class CataloguePolicy(_Incoming):
     resolve_days: int | None = Field(default=None, ge=0)
 
 
+class AssistDetail(_Incoming):
+    dept_code: str
+    assignment_id: str
+
+
 class DispatchDetail(_Incoming):
-    """``cityloop.ticket.dispatched`` detail as the router sends it; every field tolerated missing."""
+    """``cityloop.ticket.dispatched`` detail as the router sends it; every field tolerated missing. Router
+    sends what the catalogue says and no deadlines: sla computes every one (a ``deadlines`` member, if an
+    old producer still sends one, is ignored)."""
 
     dept_code: str | None = None
     assignment_id: str | None = None
-    deadlines: Deadlines = Field(default_factory=Deadlines)
+    #: When the citizen reported the ticket: urgent clocks count from it (``Policy.counts_from``).
+    reported_at: datetime | None = None
     category: str | None = None
     urgency: Urgency | None = None
     policy: CataloguePolicy = Field(default_factory=CataloguePolicy)
@@ -30,13 +38,15 @@ class DispatchDetail(_Incoming):
     supervisors: list[str] = Field(default_factory=list)
     mode: TaskMode = Field(default_factory=TaskMode)
     command_unit: str | None = None
+    #: Assisting departments (协办) dispatched together with the lead: told the same deadlines.
+    assists: list[AssistDetail] = Field(default_factory=list)
 
     @field_validator("urgency", mode="before")
     @classmethod
     def _unknown_urgency_is_none(cls, value: object) -> object:
         return value if value in {u.value for u in Urgency} or isinstance(value, Urgency) else None
 
-    @field_validator("supervisors", mode="before")
+    @field_validator("supervisors", "assists", mode="before")
     @classmethod
     def _none_is_empty(cls, value: object) -> object:
         return value or []
@@ -47,6 +57,8 @@ class OwnerDetail(_Incoming):
 
     dept_code: str | None = None
     assignment_id: str | None = None
+    #: ``cityloop.ticket.progress``: the department's crew reached the site (到场).
+    on_site: bool = False
 
 
 class ExtensionRequestDetail(OwnerDetail):

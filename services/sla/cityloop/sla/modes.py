@@ -25,7 +25,10 @@ def new_deadlines(at: datetime, policy: Policy, settings: SlaSettings) -> Restar
     """Pure: per kind, (deadline, warning) for clocks restarted at ``at``."""
     result: Restarted = {}
     for kind in ClockKind:
-        due = due_after(at, policy.span(kind), settings.office_hours).at
+        span = policy.span(kind)
+        if span is None:
+            continue  # a clock of this kind keeps its deadline
+        due = due_after(at, span, settings.office_hours).at
         result[kind] = (due, warn_at(at, due, policy.warn_ratio))
     return result
 

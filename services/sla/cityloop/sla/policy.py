@@ -1,8 +1,10 @@
 """Deadline policies (时限): how long each clock runs, per category, urgency and mode.
 
 Defaults follow domain.md: accept (签收 and first contact) 1 working day, resolve (办结) 5, at most 15
-with an approved extension (延期), callback 2, re-handle (重办) 3; emergency clocks run on the wall clock
-in minutes, around the clock. ``policy_for`` picks the most specific rule: a pure function.
+with an approved extension (延期), callback 2, re-handle (重办) 3. Urgent and critical tickets (a gas
+leak) run on the wall clock, around the clock: dispatched and accepted within 15 minutes of the report,
+on site (到场) within 1 hour; emergency mode runs every clock in minutes. ``policy_for`` picks the most
+specific rule: a pure function.
 """
 
 from enum import StrEnum
@@ -13,10 +15,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from cityloop.common.contract.models import Urgency
 
 Mode = Literal["peacetime", "emergency"]
+#: Tickets whose clocks run in wall-clock minutes unless a rule naming their urgency says otherwise.
+PRESSING = frozenset({Urgency.URGENT, Urgency.CRITICAL})
 
 
 class ClockKind(StrEnum):
     ACCEPT = "accept"
+    #: 到场: the department's crew is on site (urgent and critical tickets).
+    ON_SITE = "on_site"
     RESOLVE = "resolve"
     CALLBACK = "callback"
     REHANDLE = "rehandle"
@@ -49,6 +55,8 @@ class Policy(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     accept: Span = Span.days(1)
+    #: None: no on-site clock is opened.
+    on_site: Span | None = None
     resolve: Span = Span.days(5)
     callback: Span = Span.days(2)
     rehandle: Span = Span.days(3)
@@ -58,10 +66,14 @@ class Policy(BaseModel):
     warn_ratio: float = Field(default=0.8, gt=0, lt=1)
     #: After the breach (催办), one step up the ladder (督办, then 通报) every this long.
     escalate_every: Span = Span.days(1)
+    #: Where a dispatch's clocks (accept, on site, resolve) start: at the dispatch, or at the citizen's
+    #: report, so that the minutes of an urgent ticket cover the dispatch too.
+    counts_from: Literal["dispatch", "report"] = "dispatch"
 
-    def span(self, kind: ClockKind) -> Span:
-        spans: dict[ClockKind, Span] = {
+    def span(self, kind: ClockKind) -> Span | None:
+        spans: dict[ClockKind, Span | None] = {
             ClockKind.ACCEPT: self.accept,
+            ClockKind.ON_SITE: self.on_site,
             ClockKind.RESOLVE: self.resolve,
             ClockKind.CALLBACK: self.callback,
             ClockKind.REHANDLE: self.rehandle,
@@ -71,6 +83,7 @@ class Policy(BaseModel):
 
 EMERGENCY_POLICY = Policy(
     accept=Span.minutes(15),
+    on_site=Span.minutes(60),
     resolve=Span.minutes(240),
     callback=Span.minutes(24 * 60),
     rehandle=Span.minutes(120),
@@ -104,9 +117,13 @@ class PolicyRule(BaseModel):
         return (1 + self.category.count(".") if self.category else 0, int(self.urgency is not None))
 
 
-DEFAULT_RULES = (
-    # A critical item is accepted within the dispatch window even in peacetime (domain.md: 15 minutes).
-    PolicyRule(urgency=Urgency.CRITICAL, mode="peacetime", policy=Policy(accept=Span.minutes(15))),
+#: Urgent and critical tickets in peacetime: dispatched and accepted within 15 minutes of the report, on
+#: site within the hour, the ladder climbing every 15 minutes, day and night; resolve by the catalogue.
+PRESSING_POLICY = Policy(
+    accept=Span.minutes(15),
+    on_site=Span.minutes(60),
+    escalate_every=Span.minutes(15),
+    counts_from="report",
 )
 
 
@@ -114,19 +131,28 @@ class PolicyBook(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     peacetime: Policy = Policy()
+    #: Urgent and critical tickets in peacetime.
+    pressing: Policy = PRESSING_POLICY
     emergency: Policy = EMERGENCY_POLICY
-    rules: tuple[PolicyRule, ...] = DEFAULT_RULES
+    rules: tuple[PolicyRule, ...] = ()
 
 
 def policy_for(book: PolicyBook, *, category: str | None, urgency: Urgency | None, mode: Mode) -> Policy:
-    """The most specific matching rule's policy, else the mode's default (first rule wins a tie)."""
+    """The most specific matching rule's policy, else the default for the mode and urgency (first rule
+    wins a tie). An urgent or critical ticket takes only rules that name its urgency: a category's
+    working-day rule never stretches a gas leak's minutes."""
+    pressing = urgency in PRESSING and mode == "peacetime"
     best: PolicyRule | None = None
     for rule in book.rules:
+        if pressing and rule.urgency is None:
+            continue
         if rule.matches(category, urgency, mode) and (best is None or rule.specificity() > best.specificity()):
             best = rule
     if best is not None:
         return best.policy
-    return book.emergency if mode == "emergency" else book.peacetime
+    if mode == "emergency":
+        return book.emergency
+    return book.pressing if pressing else book.peacetime
 
 
 def with_catalogue_days(policy: Policy, *, accept_days: int | None, resolve_days: int | None) -> Policy:

@@ -52,8 +52,15 @@ class TaskMode(ContractData):
 
 
 class Deadlines(ContractData):
+    """A task's deadlines, as sla computed them (sla owns every deadline; see services/sla/README.md)."""
+
     accept_by: datetime | None = None
     resolve_by: datetime | None = None
+    #: 到场: on site by (urgent and critical tickets).
+    on_site_by: datetime | None = None
+    #: True when a year the official calendar does not cover was counted weekends-only; None when the
+    #: event does not say (a ladder step names only its own clock's deadline).
+    estimated: bool | None = None
 
 
 class MaskedContact(ContractData):
@@ -72,7 +79,10 @@ class TaskAssigned(ContractData):
     location: TaskLocation
     urgency: Urgency
     mode: TaskMode = Field(default_factory=TaskMode)
-    deadlines: Deadlines = Field(default_factory=Deadlines)
+    #: Deprecated, not to be relied on: sla owns deadlines and follows every task with
+    #: ``cityloop.task.updated`` (change ``deadline_set``) carrying the ones it computed. Kept, optional,
+    #: so the contract stays additive.
+    deadlines: Deadlines | None = None
     citizen: MaskedContact = Field(default_factory=MaskedContact)
 
 
