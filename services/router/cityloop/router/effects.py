@@ -3,16 +3,13 @@
 the caller's transaction, through the outbox."""
 
 import uuid
-from datetime import datetime
 from typing import Any
 
 import asyncpg
 
 from cityloop.common import outbox
-from cityloop.common.calendar import add_working_days
 from cityloop.common.contract import types
 from cityloop.common.contract.models import (
-    Deadlines,
     GridChain,
     TaskAssigned,
     TaskLocation,
@@ -65,12 +62,6 @@ def effective_urgency(snapshot: TicketSnapshot, category: Category) -> Urgency:
     return max(snapshot.urgency, Urgency(category.urgency), key=_URGENCY_ORDER.index)
 
 
-def deadlines_for(category: Category, now: datetime) -> Deadlines:
-    accept_by, _ = add_working_days(now, category.accept_days)
-    resolve_by, _ = add_working_days(now, category.resolve_days)
-    return Deadlines(accept_by=accept_by, resolve_by=resolve_by)
-
-
 def chain_of(location: Location) -> GridChain:
     return GridChain(
         district=location.district, street=location.street, community=location.community, grid=location.grid
@@ -87,12 +78,12 @@ async def assign(
     category: Category,
     location: Location,
     why: dict[str, Any],
-    now: datetime,
     final: bool = False,
-) -> tuple[str, Deadlines]:
-    """Record the assignment and send the task (cityloop.task.assigned) to the department's topic."""
+) -> str:
+    """Record the assignment and send the task (cityloop.task.assigned) to the department's topic. The
+    task carries no deadlines: sla computes them from the catalogue's days and follows with
+    cityloop.task.updated (change deadline_set)."""
     assignment_id = f"A-{uuid.uuid4().hex[:16]}"
-    deadlines = deadlines_for(category, now)
     await store.insert_assignment(
         conn,
         assignment_id=assignment_id,
@@ -100,8 +91,6 @@ async def assign(
         dept_code=dept.code,
         role=role,
         reason=why,
-        accept_by=deadlines.accept_by,
-        resolve_by=deadlines.resolve_by,
         final=final,
     )
     task = TaskAssigned(
@@ -119,13 +108,12 @@ async def assign(
             lon=snapshot.location.lon,
         ),
         urgency=effective_urgency(snapshot, category),
-        deadlines=deadlines,
         citizen=snapshot.citizen,
     )
     await outbox.enqueue(
         conn, dept_tasks(dept.code).name, new_event(types.TASK_ASSIGNED, source=SOURCE, subject=ticket_id, data=task)
     )
-    return assignment_id, deadlines
+    return assignment_id
 
 
 async def withdraw(conn: Conn, assignment: asyncpg.Record, reason: str) -> None:

@@ -24,7 +24,7 @@ from cityloop.common.contract.registry import LIFECYCLE, EventSpec, register
 
 D = TypeVar("D", bound=BaseModel)
 
-ClockKind = Literal["accept", "resolve", "rehandle", "callback"]
+ClockKind = Literal["accept", "on_site", "resolve", "rehandle", "callback"]
 ModeKind = Literal["peacetime", "emergency"]
 Role = Literal["lead", "assist"]
 
@@ -141,7 +141,11 @@ class Dispatched(RoutingDetail):
     role: Role = "lead"
     category: str
     urgency: Urgency
-    deadlines: Deadlines = Field(default_factory=Deadlines)
+    #: Deprecated, no longer sent: sla owns deadlines (cityloop.sla.deadlines_set). Kept so the contract
+    #: stays additive.
+    deadlines: Deadlines | None = None
+    #: When the citizen reported the ticket: urgent and critical clocks count from it.
+    reported_at: datetime | None = None
     policy: CataloguePolicy = Field(default_factory=CataloguePolicy)
     #: Department codes up the jurisdiction chain (street -> district -> city), for 督办.
     supervisors: list[str] = Field(default_factory=list)
@@ -187,6 +191,8 @@ class DeptStep(Detail):
 class Progress(DeptStep):
     #: An assisting department's extension request travels as progress.
     requested_deadline: datetime | None = None
+    #: The crew reached the site (到场): sla meets the on-site clock.
+    on_site: bool | None = None
 
 
 class Rejected(DeptStep):

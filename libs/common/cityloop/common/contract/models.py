@@ -113,6 +113,8 @@ class DeptUpdate(ContractData):
     reason: str | None = Field(default=None, max_length=2000)
     suggested_dept: str | None = None
     requested_deadline: datetime | None = None
+    #: ``cityloop.dept.progress``: the crew reached the site (到场), which meets the on-site deadline.
+    on_site: bool | None = None
 
 
 class DeptRejected(DeptUpdate):

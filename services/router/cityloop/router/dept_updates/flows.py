@@ -40,6 +40,8 @@ async def on_dept_update(conn: Conn, event: CloudEvent, ctx: RouterContext) -> N
             detail[name] = value
     if update.requested_deadline:
         detail["requested_deadline"] = update.requested_deadline.isoformat()
+    if update.on_site:
+        detail["on_site"] = True  # 到场: sla meets the on-site clock
     what = event.type.rsplit(".", 1)[-1]
     if role == "assist":
         detail["update"] = what

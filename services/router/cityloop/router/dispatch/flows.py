@@ -139,7 +139,7 @@ async def apply_decision(
         await merge_into(conn, ticket_id=ticket_id, case=match.case_id, decision=joining(decision, match), actor=actor)
         return "merged"
 
-    lead_id, deadlines = await assign(
+    lead_id = await assign(
         conn,
         ticket_id=ticket_id,
         snapshot=snapshot,
@@ -148,12 +148,11 @@ async def apply_decision(
         category=category,
         location=location,
         why=decision.why_record(),
-        now=now,
         final=final,
     )
     assists = []
     for dept in decision.assists:
-        assist_id, _ = await assign(
+        assist_id = await assign(
             conn,
             ticket_id=ticket_id,
             snapshot=snapshot,
@@ -162,7 +161,6 @@ async def apply_decision(
             category=category,
             location=location,
             why=decision.why_record(),
-            now=now,
         )
         assists.append({"dept_code": dept.code, "assignment_id": assist_id, "role": "assist"})
     existing = await cases.case_of_ticket(conn, ticket_id)
@@ -190,7 +188,8 @@ async def apply_decision(
             role="lead",
             category=category.code,
             urgency=effective_urgency(snapshot, category).value,
-            deadlines=deadlines.model_dump(mode="json"),
+            # What the catalogue says, and when the citizen reported it: sla computes every deadline.
+            reported_at=snapshot.created_at.isoformat(),
             policy={"accept_days": category.accept_days, "resolve_days": category.resolve_days},
             supervisors=list(decision.supervisors),
             assists=assists,

@@ -99,11 +99,7 @@ async def record(request: Request, ticket_id: str, _: CurrentIdentity) -> dict[s
         "resolved": ticket["resolved"],
         "decision": ticket["decision"],
         "assignments": [
-            {
-                k: a[k]
-                for k in ("id", "dept_code", "role", "status", "final", "accept_by", "resolve_by", "withdrawn_reason")
-            }
-            for a in assignments
+            {k: a[k] for k in ("id", "dept_code", "role", "status", "final", "withdrawn_reason")} for a in assignments
         ],
         "rejections": [dict(r) for r in rejections],
     }

@@ -1,6 +1,5 @@
 """Router's copy of each ticket and the assignments it has had: the SQL every flow shares."""
 
-from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -34,20 +33,16 @@ async def insert_assignment(
     dept_code: str,
     role: str,
     reason: dict[str, Any],
-    accept_by: datetime | None,
-    resolve_by: datetime | None,
     final: bool = False,
 ) -> None:
     await conn.execute(
-        "INSERT INTO assignments (id, ticket_id, dept_code, role, status, reason, accept_by, resolve_by, final)"
-        " VALUES ($1, $2, $3, $4, 'assigned', $5, $6, $7, $8)",
+        "INSERT INTO assignments (id, ticket_id, dept_code, role, status, reason, final)"
+        " VALUES ($1, $2, $3, $4, 'assigned', $5, $6)",
         assignment_id,
         ticket_id,
         dept_code,
         role,
         reason,
-        accept_by,
-        resolve_by,
         final,
     )
 
