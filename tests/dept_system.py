@@ -7,6 +7,7 @@ import asyncio
 import json
 import uuid
 from collections import deque
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +25,10 @@ def cloud_event(type_: str, data: dict[str, Any], *, event_id: str | None = None
         "datacontenttype": "application/json",
         "data": data,
     }
+
+
+def _is_deadline_set(event: dict[str, Any]) -> bool:
+    return bool(event["type"] == "cityloop.task.updated" and event["data"].get("change") == "deadline_set")
 
 
 class DeptSystem:
@@ -50,14 +55,23 @@ class DeptSystem:
         await self._producer.stop()
 
     async def next_task(self, ticket_id: str, wait_seconds: float = 30.0) -> dict[str, Any]:
-        """The next task event for ``ticket_id``, as the parsed CloudEvent.
+        """The next task event for ``ticket_id``, as the parsed CloudEvent, leaving aside the deadline
+        updates sla sends after each assignment (``next_deadlines`` reads those)."""
+        return await self._next(ticket_id, lambda e: not _is_deadline_set(e), wait_seconds)
 
-        Events fetched but not asked for yet (later ones of this ticket, others of other tickets) wait in
+    async def next_deadlines(self, ticket_id: str, wait_seconds: float = 30.0) -> dict[str, Any]:
+        """The next ``cityloop.task.updated`` with change ``deadline_set`` for ``ticket_id``."""
+        return await self._next(ticket_id, _is_deadline_set, wait_seconds)
+
+    async def _next(
+        self, ticket_id: str, wanted: Callable[[dict[str, Any]], bool], wait_seconds: float
+    ) -> dict[str, Any]:
+        """Events fetched but not asked for yet (later ones of this ticket, others of other tickets) wait in
         ``_pending`` for the call that asks for them instead of being lost."""
         async with asyncio.timeout(wait_seconds):
             while True:
                 for event in self._pending:
-                    if event["subject"] == ticket_id:
+                    if event["subject"] == ticket_id and wanted(event):
                         self._pending.remove(event)
                         return event
                 batch = await self._consumer.getmany(timeout_ms=500)

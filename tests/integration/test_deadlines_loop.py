@@ -23,7 +23,7 @@ async def test_critical_ticket_is_accepted_by_fifteen_minutes_after_the_report(l
             "critical",
             None,
         )
-        update = await dept.next_task(ticket["id"])
+        update = await dept.next_deadlines(ticket["id"])
     assert (update["type"], update["data"]["change"]) == ("cityloop.task.updated", "deadline_set")
     told: dict[str, Any] = update["data"]["deadlines"]
     assert datetime.fromisoformat(told["accept_by"]) == reported + timedelta(minutes=15)

@@ -67,7 +67,7 @@ async def test_ticket_travels_the_whole_loop(loop: Loop) -> None:
         assert data["citizen"]["phone"] == "138****1234"
         assert data["deadlines"] is None  # sla owns deadlines: they follow as a task update
 
-        deadlines = await dept.next_task(ticket_id)
+        deadlines = await dept.next_deadlines(ticket_id)
         assert (deadlines["type"], deadlines["data"]["change"]) == ("cityloop.task.updated", "deadline_set")
         assert deadlines["data"]["deadlines"]["accept_by"] < deadlines["data"]["deadlines"]["resolve_by"]
         await wait_for_timeline(loop.intake, ticket_id, "cityloop.sla.deadlines_set")
