@@ -97,7 +97,7 @@ async def test_ticket_travels_the_whole_loop(loop: Loop) -> None:
     assert final["dept_code"] == "pd-sanitation"
 
     due = (await loop.feedback.get("/api/v1/callbacks/due", params={"limit": 500})).json()
-    assert ticket_id in {c["ticket_id"] for c in due}
+    assert ticket_id in {c["ticket_id"] for c in due["items"]}
 
     recorded = await loop.feedback.post(
         f"/api/v1/callbacks/{ticket_id}/outcome",

@@ -1,19 +1,54 @@
-"""One JSON error shape for every HTTP error, naming each bad field and the problem (contract.md)."""
+"""One JSON error shape for every HTTP error, naming each bad field and the problem (contract.md):
+``{"error", "message", "fields": [{"field", "problem"}], "request_id"}``.
+
+The handlers here cover a domain refusal (errors.py), bad input, an HTTP error (404, 405, 401...) and,
+as Starlette's last resort, an unexpected exception; request_context.py catches the unexpected ones first.
+"""
 
 import re
 from typing import Any
 
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from cityloop.common.errors import DomainError
+from cityloop.common.request_context import current_request_id, internal_error_body, request_id_of
 
-def problem(status: int, error: str, message: str, fields: list[dict[str, str]] | None = None) -> JSONResponse:
+log = structlog.get_logger(__name__)
+
+
+class FieldProblem(BaseModel):
+    field: str = Field(description="the input at fault, dotted for nested fields (e.g. `location.lat`)")
+    problem: str
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx and 5xx answer of the API (Open311 keeps its spec's own error format)."""
+
+    error: str = Field(description="a stable code: validation_failed, not_found, conflict, forbidden, ...")
+    message: str
+    fields: list[FieldProblem] = Field(default_factory=list)
+    request_id: str | None = Field(default=None, description="quote it to the operators: it is in their logs")
+
+
+def error_body(error: str, message: str, fields: list[dict[str, str]] | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {"error": error, "message": message}
     if fields:
         body["fields"] = fields
-    return JSONResponse(body, status_code=status)
+    request_id = current_request_id()
+    if request_id:
+        body["request_id"] = request_id
+    return body
+
+
+def problem(
+    status: int, error: str, message: str, fields: list[dict[str, str]] | None = None, headers: Any = None
+) -> JSONResponse:
+    return JSONResponse(error_body(error, message, fields), status_code=status, headers=headers)
 
 
 def _field_name(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -42,12 +77,32 @@ async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
     return problem(422, "validation_failed", "the request has invalid fields", fields)
 
 
-async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+async def _domain(_: Request, exc: DomainError) -> JSONResponse:
+    fields = [{"field": exc.field, "problem": exc.message}] if exc.field else None
+    return problem(exc.status, exc.code, exc.message, fields)
+
+
+async def _http(_: Request, exc: StarletteHTTPException) -> Response:
+    if exc.status_code in {204, 304}:
+        return Response(status_code=exc.status_code, headers=exc.headers)
     if isinstance(exc.detail, dict):
-        return JSONResponse(exc.detail, status_code=exc.status_code, headers=exc.headers)
-    return problem(exc.status_code, "http_error", str(exc.detail))
+        # Raised with the error body as detail (identity.py's 401/403): keep its code, message and fields.
+        d = exc.detail
+        error, message = str(d.get("error", "http_error")), str(d.get("message", ""))
+        return problem(exc.status_code, error, message, d.get("fields"), headers=exc.headers)
+    return problem(exc.status_code, "http_error", str(exc.detail), headers=exc.headers)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    # Only reached for an error raised outside RequestContext (a middleware mounted around it).
+    request_id = request_id_of(request.scope) or current_request_id()
+    log.error("http.unexpected_error", request_id=request_id, error=repr(exc), path=request.url.path)
+    return Response(internal_error_body(request_id), status_code=500, media_type="application/json")
 
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)  # type: ignore[arg-type]
+    app.add_exception_handler(DomainError, _domain)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http)  # type: ignore[arg-type]
+    # Starlette hands an `Exception` handler to ServerErrorMiddleware: JSON instead of its text/plain.
+    app.add_exception_handler(Exception, _unexpected)

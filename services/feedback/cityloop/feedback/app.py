@@ -4,8 +4,8 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from cityloop.common.http_errors import install_error_handlers
 from cityloop.common.runtime import ServiceRuntime
+from cityloop.common.service_app import service_app
 from cityloop.common.topics import TICKET_LIFECYCLE
 from cityloop.feedback import api, callbacks
 from cityloop.feedback.scores import api as scores_api
@@ -21,10 +21,7 @@ def create_app(settings: FeedbackSettings | None = None) -> FastAPI:
     runtime.consume("feedback.callbacks", [TICKET_LIFECYCLE.name], callbacks.on_lifecycle)
     runtime.consume("feedback.scores", [TICKET_LIFECYCLE.name], score_facts.on_lifecycle, wants=score_facts.wants)
 
-    app = FastAPI(title="CityLoop feedback", version="1.0", lifespan=runtime.lifespan)
-    app.state.runtime = runtime
-    install_error_handlers(app)
-    runtime.attach(app)
+    app = service_app(runtime, title="CityLoop feedback")
     app.include_router(api.router)
     app.include_router(scores_api.router)
     return app

@@ -5,6 +5,7 @@ from cityloop.common.contract import types
 from cityloop.common.contract.models import LifecycleEvent, TicketStatus, lifecycle_event
 from cityloop.common.db.pool import Conn
 from cityloop.common.envelope import CloudEvent
+from cityloop.common.errors import NotFound
 from cityloop.common.topics import TICKET_LIFECYCLE
 from cityloop.feedback import queries
 from cityloop.feedback.models import CallbackOutcome, Satisfaction
@@ -35,8 +36,9 @@ async def on_lifecycle(conn: Conn, event: CloudEvent) -> None:
         )
 
 
-class NoCallbackDue(Exception):
-    pass
+class NoCallbackDue(NotFound):
+    def __init__(self, ticket_id: str) -> None:
+        super().__init__(f"no callback is due for ticket {ticket_id}", "ticket_id")
 
 
 def needs_rehandling(outcome: CallbackOutcome) -> bool:

@@ -5,6 +5,7 @@ from datetime import datetime
 import asyncpg
 
 from cityloop.common.db.pool import Conn
+from cityloop.common.paging import Keyset
 
 
 async def open_callback(
@@ -21,9 +22,16 @@ async def open_callback(
     return int(value) if value is not None else None
 
 
-async def due(conn: Conn, limit: int, after_id: int) -> list[asyncpg.Record]:
+#: The due list's order: oldest callback first.
+DUE_ORDER = Keyset(("id", "bigint"))
+
+
+async def due(conn: Conn, limit: int, cursor: str | None) -> list[asyncpg.Record]:
     return await conn.fetch(
-        "SELECT * FROM callbacks WHERE status = 'due' AND id > $2 ORDER BY id LIMIT $1", limit, after_id
+        f"SELECT * FROM callbacks WHERE status = 'due' AND {DUE_ORDER.where(2)} ORDER BY {DUE_ORDER.order_by()}"
+        " LIMIT $1",
+        limit,
+        *DUE_ORDER.args(cursor),
     )
 
 

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
+from starlette.middleware import Middleware
 
 from cityloop.common.db.pool import Conn
 from cityloop.common.envelope import CloudEvent
-from cityloop.common.http_errors import install_error_handlers
 from cityloop.common.runtime import ServiceRuntime
+from cityloop.common.service_app import service_app
 from cityloop.common.topics import TICKET_LIFECYCLE
 from cityloop.intake import demo, gateway
 from cityloop.intake.accounts import views as accounts
@@ -53,11 +54,12 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
             yield
         await client.aclose()
 
-    app = FastAPI(
+    app = service_app(
+        runtime,
         title="CityLoop API",
-        version="1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        middleware=[Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, error_body=_error_body)],
         openapi_tags=[
             {"name": "tickets", "description": "Create, read, search tickets and their trail"},
             {"name": "auth", "description": "Access tokens"},
@@ -65,13 +67,9 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
             {"name": "open311", "description": "Open311 GeoReport v2 (JSON and XML)"},
         ],
     )
-    app.state.runtime = runtime
     app.state.settings = settings
     app.state.open311_limit = RateLimit("open311", settings.open311_rate_limit)
     app.state.login_limit = RateLimit("login", settings.login_rate_limit)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, error_body=_error_body)
-    install_error_handlers(app)
-    runtime.attach(app)
     app.include_router(accounts.router)
     app.include_router(tickets.router)
     open311_api.install(app)

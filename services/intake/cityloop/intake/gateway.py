@@ -11,8 +11,11 @@ an identity header sent by a client is dropped: only the gateway may speak for a
 import httpx
 from fastapi import APIRouter, Request, Response
 
+from cityloop.common.http_errors import problem
 from cityloop.common.identity import HEADER as IDENTITY_HEADER
 from cityloop.common.identity import encode_identity
+from cityloop.common.request_context import HEADER as REQUEST_ID_HEADER
+from cityloop.common.request_context import request_id_of
 from cityloop.intake.accounts.authn import Authenticated
 from cityloop.intake.settings import IntakeSettings
 
@@ -21,20 +24,26 @@ _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "upgrade",
 _CALLER_ONLY = {"authorization", "x-api-key", "cookie", IDENTITY_HEADER.lower()}
 
 
+#: First path segment after /api/v1 -> the service that owns it. The gateway's OpenAPI document shows these
+#: services' routes under these segments (openapi.py).
+OWNERS: dict[str, str] = {
+    "routing": "router",
+    "departments": "router",
+    "categories": "router",
+    "jurisdictions": "router",
+    "corrections": "router",
+    "emergencies": "router",
+    "deadlines": "sla",
+    "callbacks": "feedback",
+    "scores": "feedback",
+    "hotspots": "feedback",
+}
+
+
 def upstreams(settings: IntakeSettings) -> dict[str, str]:
-    """First path segment after /api/v1 -> the service that owns it."""
-    return {
-        "routing": settings.router_url,
-        "departments": settings.router_url,
-        "categories": settings.router_url,
-        "jurisdictions": settings.router_url,
-        "corrections": settings.router_url,
-        "emergencies": settings.router_url,
-        "deadlines": settings.sla_url,
-        "callbacks": settings.feedback_url,
-        "scores": settings.feedback_url,
-        "hotspots": settings.feedback_url,
-    }
+    """First path segment after /api/v1 -> the base URL of the service that owns it."""
+    urls = {"router": settings.router_url, "sla": settings.sla_url, "feedback": settings.feedback_url}
+    return {segment: urls[service] for segment, service in OWNERS.items()}
 
 
 def gateway_router(settings: IntakeSettings, client: httpx.AsyncClient) -> APIRouter:
@@ -46,22 +55,20 @@ def gateway_router(settings: IntakeSettings, client: httpx.AsyncClient) -> APIRo
     async def forward(request: Request, identity: Authenticated, segment: str, rest: str = "") -> Response:
         base = table.get(segment)
         if base is None:
-            return Response(
-                b'{"error":"not_found","message":"no such API"}', status_code=404, media_type="application/json"
-            )
+            return problem(404, "not_found", f"no API at /api/v1/{segment}")
         url = f"{base}/api/v1/{segment}" + (f"/{rest}" if rest else "")
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP | _CALLER_ONLY}
         headers[IDENTITY_HEADER] = encode_identity(identity, settings.internal_secret)
+        # One request, one id: the service logs and answers under the id the gateway logs (request_context.py).
+        request_id = request_id_of(request.scope) or headers.pop(REQUEST_ID_HEADER.lower(), None)
+        if request_id:
+            headers[REQUEST_ID_HEADER.lower()] = request_id
         try:
             upstream = await client.request(
                 request.method, url, params=request.query_params, content=await request.body(), headers=headers
             )
         except httpx.HTTPError as exc:
-            return Response(
-                f'{{"error":"upstream_unavailable","message":"{segment} service unreachable: {type(exc).__name__}"}}',
-                status_code=503,
-                media_type="application/json",
-            )
+            return problem(503, "upstream_unavailable", f"{segment} service unreachable: {type(exc).__name__}")
         out_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in _HOP_BY_HOP}
         return Response(upstream.content, status_code=upstream.status_code, headers=out_headers)
 

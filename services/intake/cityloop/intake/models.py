@@ -146,11 +146,6 @@ class TicketOut(BaseModel):
     closed_at: datetime | None
 
 
-class TicketPage(BaseModel):
-    items: list[TicketOut]
-    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null on the last page")
-
-
 class TicketFilters(BaseModel):
     """Query of GET /api/v1/tickets. Every filter is optional; they combine with AND."""
 
@@ -202,11 +197,6 @@ class AccessLogEntry(BaseModel):
     ticket_id: str
     fields: list[str]
     purpose: str
-
-
-class AccessLogPage(BaseModel):
-    items: list[AccessLogEntry]
-    next_cursor: str | None
 
 
 class TokenOut(BaseModel):

@@ -1,30 +1,18 @@
 """HTTP views under ``/api/v1/deadlines`` (the gateway forwards them here): a ticket's clocks, the
 extension requests, and their approval or rejection."""
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import asyncpg
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Query
 
-from cityloop.common.db.pool import PgPool
+from cityloop.common.deps import Db, Tx
+from cityloop.common.errors import Forbidden, NotFound
 from cityloop.common.identity import CurrentIdentity, Identity, Role, require_roles
+from cityloop.common.paging import Cursor, Limit, Page
 from cityloop.sla import extensions, ladder, queries
-from cityloop.sla.models import (
-    ApproveExtension,
-    ClockView,
-    ExtensionPage,
-    ExtensionView,
-    RejectExtension,
-    TicketDeadlines,
-)
+from cityloop.sla.models import ApproveExtension, ClockView, ExtensionView, RejectExtension, TicketDeadlines
 
-
-def _pool(request: Request) -> PgPool:
-    pool: PgPool = request.app.state.runtime.pool
-    return pool
-
-
-Pool = Annotated[PgPool, Depends(_pool)]
 Decider = Annotated[Identity, require_roles(Role.DISPATCHER, Role.DEPARTMENT)]
 
 
@@ -76,70 +64,52 @@ def extension_view(row: asyncpg.Record, clock: asyncpg.Record | None = None) -> 
     )
 
 
-def _problem(exc: extensions.ExtensionProblem) -> HTTPException:
-    body: dict[str, Any] = {"error": exc.error, "message": exc.message}
-    if exc.field:
-        body["fields"] = [{"field": exc.field, "problem": exc.message}]
-    return HTTPException(exc.status, body)
-
-
 def deadlines_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1/deadlines", tags=["deadlines"])
 
     @router.get("/tickets/{ticket_id}", operation_id="read_ticket_deadlines")
-    async def read_ticket_deadlines(ticket_id: str, identity: CurrentIdentity, pool: Pool) -> TicketDeadlines:
-        async with pool.acquire() as conn:
-            rows = await queries.clocks_of_ticket(conn, ticket_id)
+    async def read_ticket_deadlines(ticket_id: str, identity: CurrentIdentity, conn: Db) -> TicketDeadlines:
+        rows = await queries.clocks_of_ticket(conn, ticket_id)
         if identity.role is Role.DEPARTMENT:
             # A department sees the clocks of tickets it holds or supervises, no others.
             code = identity.dept_code
             if not any(r["dept_code"] == code or code in (r["supervisors"] or []) for r in rows):
                 rows = []
         if not rows:
-            raise HTTPException(404, {"error": "not_found", "message": f"no deadlines for ticket {ticket_id}"})
+            raise NotFound(f"no deadlines for ticket {ticket_id}", "ticket_id")
         return TicketDeadlines(ticket_id=ticket_id, clocks=[clock_view(r) for r in rows])
 
     @router.get("/extensions", operation_id="list_extension_requests")
     async def list_extension_requests(
         *,
         identity: Annotated[Identity, require_roles(Role.DISPATCHER, Role.DEPARTMENT, Role.AUDITOR)],
-        pool: Pool,
-        status: Annotated[str | None, Query(pattern="^(pending|approved|rejected|withdrawn)$")] = "pending",
+        conn: Db,
+        status: Annotated[Literal["pending", "approved", "rejected", "withdrawn"] | None, Query()] = "pending",
         ticket_id: str | None = None,
-        limit: Annotated[int, Query(ge=1, le=500)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
-    ) -> ExtensionPage:
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> Page[ExtensionView]:
+        """Extension requests (延期), oldest first; a department sees its own and those it supervises."""
         scope = identity.dept_code if identity.role is Role.DEPARTMENT else None
         if identity.role is Role.DEPARTMENT and not scope:
-            raise HTTPException(403, {"error": "forbidden", "message": "a department identity needs a dept_code"})
-        async with pool.acquire() as conn:
-            rows, total = await queries.list_extensions(
-                conn, status=status, ticket_id=ticket_id, visible_to_dept=scope, limit=limit, offset=offset
-            )
-        return ExtensionPage(items=[extension_view(r) for r in rows], total=total, limit=limit, offset=offset)
+            raise Forbidden("a department identity needs a dept_code")
+        rows = await queries.list_extensions(
+            conn, status=status, ticket_id=ticket_id, visible_to_dept=scope, limit=limit + 1, cursor=cursor
+        )
+        return queries.EXTENSION_ORDER.page(rows, limit, extension_view)
 
     @router.post("/extensions/{extension_id}/approve", operation_id="approve_extension_request")
     async def approve_extension_request(
-        extension_id: int, body: ApproveExtension, identity: Decider, pool: Pool
+        extension_id: int, body: ApproveExtension, identity: Decider, conn: Tx
     ) -> ExtensionView:
-        try:
-            async with pool.acquire() as conn, conn.transaction():
-                decided = await extensions.approve(conn, extension_id, identity, deadline=body.deadline, note=body.note)
-                clock = await queries.lock_clock(conn, decided["clock_id"])
-        except extensions.ExtensionProblem as exc:
-            raise _problem(exc) from exc
-        return extension_view(decided, clock)
+        decided = await extensions.approve(conn, extension_id, identity, deadline=body.deadline, note=body.note)
+        return extension_view(decided, await queries.lock_clock(conn, decided["clock_id"]))
 
     @router.post("/extensions/{extension_id}/reject", operation_id="reject_extension_request")
     async def reject_extension_request(
-        extension_id: int, body: RejectExtension, identity: Decider, pool: Pool
+        extension_id: int, body: RejectExtension, identity: Decider, conn: Tx
     ) -> ExtensionView:
-        try:
-            async with pool.acquire() as conn, conn.transaction():
-                decided = await extensions.reject(conn, extension_id, identity, reason=body.reason)
-                clock = await queries.lock_clock(conn, decided["clock_id"])
-        except extensions.ExtensionProblem as exc:
-            raise _problem(exc) from exc
-        return extension_view(decided, clock)
+        decided = await extensions.reject(conn, extension_id, identity, reason=body.reason)
+        return extension_view(decided, await queries.lock_clock(conn, decided["clock_id"]))
 
     return router

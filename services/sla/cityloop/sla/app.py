@@ -6,8 +6,8 @@ from fastapi import FastAPI
 
 from cityloop.common.db.pool import Conn
 from cityloop.common.envelope import CloudEvent
-from cityloop.common.http_errors import install_error_handlers
 from cityloop.common.runtime import ServiceRuntime
+from cityloop.common.service_app import service_app
 from cityloop.common.topics import TICKET_LIFECYCLE
 from cityloop.sla import clocks
 from cityloop.sla.api import deadlines_router
@@ -36,9 +36,6 @@ def create_app(settings: SlaSettings | None = None) -> FastAPI:
     runtime.background("sla.firing", fire)
     runtime.background("sla.live-timers", count)
 
-    app = FastAPI(title="CityLoop sla", version="1.0", lifespan=runtime.lifespan)
-    app.state.runtime = runtime
-    install_error_handlers(app)
-    runtime.attach(app)
+    app = service_app(runtime, title="CityLoop sla")
     app.include_router(deadlines_router())
     return app

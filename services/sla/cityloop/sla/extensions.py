@@ -8,20 +8,10 @@ import asyncpg
 from cityloop.common import outbox
 from cityloop.common.contract import types
 from cityloop.common.db.pool import Conn
+from cityloop.common.errors import Conflict, Forbidden, Invalid, NotFound
 from cityloop.common.identity import Identity, Role
 from cityloop.sla import events, ladder, queries
 from cityloop.sla.deadlines import warn_at
-
-
-class ExtensionProblem(Exception):
-    """The decision cannot be made; ``status`` is the HTTP status, ``field`` the field at fault."""
-
-    def __init__(self, status: int, error: str, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.error = error
-        self.message = message
-        self.field = field
 
 
 def may_decide(identity: Identity, clock: asyncpg.Record) -> bool:
@@ -34,15 +24,15 @@ def may_decide(identity: Identity, clock: asyncpg.Record) -> bool:
 async def _load(conn: Conn, extension_id: int, identity: Identity) -> tuple[asyncpg.Record, asyncpg.Record]:
     extension = await queries.lock_extension(conn, extension_id)
     if extension is None:
-        raise ExtensionProblem(404, "not_found", f"no extension request {extension_id}")
+        raise NotFound(f"no extension request {extension_id}", "extension_id")
     clock = await queries.lock_clock(conn, extension["clock_id"])
     assert clock is not None  # foreign key
     if not may_decide(identity, clock):
-        raise ExtensionProblem(403, "forbidden", "only a dispatcher or a unit supervising the department may decide")
+        raise Forbidden("only a dispatcher or a unit supervising the department may decide")
     if extension["status"] != "pending":
-        raise ExtensionProblem(409, "already_decided", f"extension request {extension_id} is {extension['status']}")
+        raise Conflict(f"extension request {extension_id} is {extension['status']}", error="already_decided")
     if clock["state"] != "open":
-        raise ExtensionProblem(409, "clock_closed", f"the {clock['kind']} clock is {clock['state']}")
+        raise Conflict(f"the {clock['kind']} clock is {clock['state']}", error="clock_closed")
     return extension, clock
 
 
@@ -52,14 +42,9 @@ async def approve(
     extension, clock = await _load(conn, extension_id, identity)
     granted: datetime = deadline or extension["requested_deadline"]
     if granted <= clock["due_at"]:
-        raise ExtensionProblem(422, "validation_failed", "must be later than the current deadline", "deadline")
+        raise Invalid("must be later than the current deadline", "deadline")
     if clock["latest_due_at"] is not None and granted > clock["latest_due_at"]:
-        raise ExtensionProblem(
-            422,
-            "validation_failed",
-            f"beyond the longest allowed deadline {clock['latest_due_at'].isoformat()}",
-            "deadline",
-        )
+        raise Invalid(f"beyond the longest allowed deadline {clock['latest_due_at'].isoformat()}", "deadline")
     warn = warn_at(clock["started_at"], granted, clock["warn_ratio"])
     step, first_at = ladder.first_step(warn, granted)
     await queries.move_clock(conn, clock["id"], due_at=granted, warn_at=warn, step=step, next_fire_at=first_at)

@@ -113,13 +113,6 @@ class ExtensionView(BaseModel):
     granted_deadline: datetime | None
 
 
-class ExtensionPage(BaseModel):
-    items: list[ExtensionView]
-    total: int
-    limit: int
-    offset: int
-
-
 class ApproveExtension(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -7,6 +7,7 @@ from datetime import datetime
 import asyncpg
 
 from cityloop.common.db.pool import Conn, PgPool
+from cityloop.common.paging import Keyset
 
 # What the firing loop needs of a clock; nothing more is read per round.
 _FIRING_COLUMNS = (
@@ -275,6 +276,10 @@ async def decide_extension(
     return row
 
 
+#: Extension requests, oldest first.
+EXTENSION_ORDER = Keyset(("e.requested_at", "timestamptz"), ("e.id", "bigint"))
+
+
 async def list_extensions(
     conn: Conn,
     *,
@@ -282,25 +287,21 @@ async def list_extensions(
     ticket_id: str | None,
     visible_to_dept: str | None,
     limit: int,
-    offset: int,
-) -> tuple[list[asyncpg.Record], int]:
-    """A page of extension requests, oldest first, and the total matching. ``visible_to_dept`` keeps those
-    the department asked for or supervises."""
-    where = (
-        " FROM extensions e JOIN clocks c ON c.id = e.clock_id"
+    cursor: str | None,
+) -> list[asyncpg.Record]:
+    """Extension requests, oldest first, from ``cursor`` on. ``visible_to_dept`` keeps those the department
+    asked for or supervises."""
+    return await conn.fetch(
+        "SELECT e.*, c.kind, c.due_at, c.supervisors FROM extensions e JOIN clocks c ON c.id = e.clock_id"
         " WHERE ($1::text IS NULL OR e.status = $1) AND ($2::text IS NULL OR e.ticket_id = $2)"
         " AND ($3::text IS NULL OR e.dept_code = $3 OR $3 = ANY(c.supervisors))"
-    )
-    rows = await conn.fetch(
-        f"SELECT e.*, c.kind, c.due_at, c.supervisors{where} ORDER BY e.requested_at, e.id LIMIT $4 OFFSET $5",
+        f" AND {EXTENSION_ORDER.where(5)} ORDER BY {EXTENSION_ORDER.order_by()} LIMIT $4",
         status,
         ticket_id,
         visible_to_dept,
         limit,
-        offset,
+        *EXTENSION_ORDER.args(cursor),
     )
-    total = await conn.fetchval(f"SELECT count(*){where}", status, ticket_id, visible_to_dept)
-    return rows, int(total)
 
 
 async def recompute_for_mode(

@@ -5,6 +5,7 @@ from collections.abc import Sequence
 import asyncpg
 
 from cityloop.common.db.pool import Conn
+from cityloop.common.paging import Keyset
 
 Record = asyncpg.Record
 
@@ -23,14 +24,18 @@ async def record_access(
     )
 
 
+#: The access log: newest first.
+ACCESS_LOG_ORDER = Keyset(("id", "bigint"), descending=True)
+
+
 async def access_log(
-    conn: Conn, *, ticket_id: str | None, subject: str | None, after_id: int | None, limit: int
+    conn: Conn, *, ticket_id: str | None, subject: str | None, cursor: str | None, limit: int
 ) -> list[Record]:
     return await conn.fetch(
         "SELECT * FROM access_log WHERE ($1::text IS NULL OR ticket_id = $1) AND ($2::text IS NULL OR subject = $2)"
-        " AND ($3::bigint IS NULL OR id < $3) ORDER BY id DESC LIMIT $4",
+        f" AND {ACCESS_LOG_ORDER.where(4)} ORDER BY {ACCESS_LOG_ORDER.order_by()} LIMIT $3",
         ticket_id,
         subject,
-        after_id,
         limit,
+        *ACCESS_LOG_ORDER.args(cursor),
     )

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from cityloop.common.db.pool import PgPool
+from cityloop.common.deps import pool_of
 from cityloop.common.identity import Identity, Role, roles_guard
 from cityloop.intake.accounts import store
 from cityloop.intake.accounts.credentials import InvalidCredentials, hash_api_key, read_token
@@ -27,11 +27,6 @@ def _unauthenticated(message: str) -> HTTPException:
 def settings_of(request: Request) -> IntakeSettings:
     settings: IntakeSettings = request.app.state.settings
     return settings
-
-
-def pool_of(request: Request) -> PgPool:
-    pool: PgPool = request.app.state.runtime.pool
-    return pool
 
 
 async def authenticate(

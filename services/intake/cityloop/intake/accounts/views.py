@@ -6,9 +6,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.security import OAuth2PasswordRequestForm
 
+from cityloop.common.deps import pool_of
 from cityloop.common.identity import Identity, Role
 from cityloop.intake.accounts import store
-from cityloop.intake.accounts.authn import Authenticated, pool_of, settings_of
+from cityloop.intake.accounts.authn import Authenticated, settings_of
 from cityloop.intake.accounts.credentials import hash_password, issue_token, verify_password
 from cityloop.intake.models import Me, TokenOut
 from cityloop.intake.rate_limits import RateLimit

@@ -9,7 +9,8 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from pydantic import BaseModel
 
 from cityloop.common.db.pool import Conn
-from cityloop.intake.accounts.authn import pool_of, settings_of
+from cityloop.common.deps import pool_of
+from cityloop.intake.accounts.authn import settings_of
 from cityloop.intake.accounts.credentials import hash_api_key
 from cityloop.intake.open311 import store
 from cityloop.intake.open311.documents import (

@@ -20,6 +20,7 @@ from cityloop.common.contract.models import (
 )
 from cityloop.common.db.pool import Conn, PgPool
 from cityloop.common.envelope import CloudEvent
+from cityloop.common.errors import Conflict
 from cityloop.common.topics import TICKET_LIFECYCLE
 from cityloop.intake.masking import mask_name, mask_phone
 from cityloop.intake.models import TicketCreate
@@ -32,8 +33,15 @@ SOURCE = "/cityloop/intake"
 AlsoInTransaction = Callable[[Conn, str], Awaitable[None]]
 
 
-class IdempotencyConflict(Exception):
+class IdempotencyConflict(Conflict):
     """The Idempotency-Key was used before with a different request body."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(
+            f"this Idempotency-Key ({key}) was used with a different request body",
+            "Idempotency-Key",
+            error="idempotency_conflict",
+        )
 
 
 class _LostRace(Exception):

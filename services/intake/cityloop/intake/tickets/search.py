@@ -1,11 +1,11 @@
 """Searching tickets: the filters of ``GET /api/v1/tickets`` as SQL, newest first, by keyset."""
 
-from datetime import datetime
 from typing import Any
 
 import asyncpg
 
 from cityloop.common.db.pool import Conn
+from cityloop.common.paging import Keyset
 from cityloop.intake.tickets.store import TICKET_COLUMNS
 
 Record = asyncpg.Record
@@ -32,15 +32,19 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
+#: Ticket lists: newest first.
+TICKET_ORDER = Keyset(("t.created_at", "timestamptz"), ("t.id", "text"), descending=True)
+
+
 async def list_tickets(
     conn: Conn,
     *,
     filters: dict[str, Any],
     dept_scope: str | None,
-    after: tuple[datetime, str] | None,
+    cursor: str | None,
     limit: int,
 ) -> list[Record]:
-    """Newest first; ``after`` is the (created_at, id) of the last row of the previous page."""
+    """Newest first, from ``cursor`` on (TICKET_ORDER)."""
     q = TicketQuery()
     if dept_scope is not None:
         q.add("EXISTS (SELECT 1 FROM ticket_assignments a WHERE a.ticket_id = t.id AND a.dept_code = {})", dept_scope)
@@ -70,12 +74,13 @@ async def list_tickets(
         q.add(f"NOT {overdue}")
     if filters.get("q"):
         q.add("t.description ILIKE {}", _like(filters["q"]))
+    after = TICKET_ORDER.decode(cursor)
     if after is not None:
-        q.add("(t.created_at, t.id) < ({}, {})", *after)
+        q.add(TICKET_ORDER.comparison(["{}"] * len(after)), *after)
     where = " AND ".join(q.where) or "true"
     q.args.append(limit)
     return await conn.fetch(
         f"SELECT {TICKET_COLUMNS} FROM tickets t LEFT JOIN ticket_citizens c ON c.ticket_id = t.id"
-        f" WHERE {where} ORDER BY t.created_at DESC, t.id DESC LIMIT ${len(q.args)}",
+        f" WHERE {where} ORDER BY {TICKET_ORDER.order_by()} LIMIT ${len(q.args)}",
         *q.args,
     )

@@ -2,10 +2,14 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Response, status
+from fastapi import APIRouter, Header, Query, Response, status
 
-from cityloop.common.db.pool import Conn, PgPool
+from cityloop.common.db.pool import Conn
+from cityloop.common.deps import Db, Pool, Tx
+from cityloop.common.errors import NotFound
+from cityloop.common.http_errors import ErrorBody
 from cityloop.common.identity import Identity
+from cityloop.common.paging import Cursor, Page
 from cityloop.intake.access import store as access_log_store
 from cityloop.intake.access.rules import (
     AUDITORS,
@@ -15,44 +19,22 @@ from cityloop.intake.access.rules import (
     may_see_personal_data,
     may_see_ticket,
 )
-from cityloop.intake.accounts.authn import Authenticated, allow, pool_of
-from cityloop.intake.listing import BadCursor, decode_cursor, decode_id_cursor, encode_cursor, encode_id_cursor
-from cityloop.intake.models import (
-    AccessLogEntry,
-    AccessLogPage,
-    TicketCreate,
-    TicketFilters,
-    TicketOut,
-    TicketPage,
-    TimelineEntry,
-)
+from cityloop.intake.accounts.authn import Authenticated, allow
+from cityloop.intake.models import AccessLogEntry, TicketCreate, TicketFilters, TicketOut, TimelineEntry
 from cityloop.intake.presenting import revealed_fields, ticket_out
 from cityloop.intake.tickets import search as ticket_search
 from cityloop.intake.tickets import store
-from cityloop.intake.tickets.creation import IdempotencyConflict, create_ticket
+from cityloop.intake.tickets.creation import create_ticket
 from cityloop.intake.trail import store as trail
 
 router = APIRouter(prefix="/api/v1", tags=["tickets"])
 
-Pool = Annotated[PgPool, Depends(pool_of)]
-
-_ERROR = {"description": "Error: {error, message, fields[{field, problem}]}"}
+_ERROR: dict[str, Any] = {"model": ErrorBody}
 
 
-def _not_found(ticket_id: str) -> HTTPException:
+def _not_found(ticket_id: str) -> NotFound:
     # The same answer whether the ticket does not exist or the caller may not see it: never a hint.
-    return HTTPException(404, {"error": "not_found", "message": f"no ticket {ticket_id}"})
-
-
-def _bad_cursor(exc: BadCursor) -> HTTPException:
-    return HTTPException(
-        422,
-        {
-            "error": "validation_failed",
-            "message": "the request has invalid fields",
-            "fields": [{"field": "cursor", "problem": str(exc)}],
-        },
-    )
+    return NotFound(f"no ticket {ticket_id}")
 
 
 async def _access(conn: Conn, ticket_id: str) -> TicketAccess | None:
@@ -107,19 +89,7 @@ async def create(
         Header(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$", description="Retry-safe creation"),
     ] = None,
 ) -> TicketOut:
-    try:
-        ticket_id, created = await create_ticket(
-            pool, body, created_by=identity.subject, idempotency_key=idempotency_key
-        )
-    except IdempotencyConflict:
-        raise HTTPException(
-            409,
-            {
-                "error": "idempotency_conflict",
-                "message": "this Idempotency-Key was used with a different request body",
-                "fields": [{"field": "Idempotency-Key", "problem": "reused with a different body"}],
-            },
-        ) from None
+    ticket_id, created = await create_ticket(pool, body, created_by=identity.subject, idempotency_key=idempotency_key)
     if not created:
         response.status_code = status.HTTP_200_OK
     response.headers["Location"] = f"/api/v1/tickets/{ticket_id}"
@@ -130,26 +100,15 @@ async def create(
 @router.get(
     "/tickets",
     operation_id="list_tickets",
-    response_model=TicketPage,
-    responses={422: {"description": "Invalid filters", **_ERROR}},
+    responses={422: {"description": "Invalid filters, or a cursor this list did not return", **_ERROR}},
 )
-async def search(filters: Annotated[TicketFilters, Query()], pool: Pool, identity: Authenticated) -> TicketPage:
+async def search(filters: Annotated[TicketFilters, Query()], identity: Authenticated, conn: Db) -> Page[TicketOut]:
     """Newest first. Personal data is always masked in lists; read one ticket for more."""
-    try:
-        after = decode_cursor(filters.cursor) if filters.cursor else None
-    except BadCursor as exc:
-        raise _bad_cursor(exc) from None
     values: dict[str, Any] = {name: getattr(filters, name) for name in TicketFilters.model_fields}
-    async with pool.acquire() as conn:
-        rows = await ticket_search.list_tickets(
-            conn, filters=values, dept_scope=department_scope(identity), after=after, limit=filters.limit + 1
-        )
-    page = rows[: filters.limit]
-    more = len(rows) > filters.limit
-    return TicketPage(
-        items=[ticket_out(r, full=False) for r in page],
-        next_cursor=encode_cursor(page[-1]["created_at"], page[-1]["id"]) if more and page else None,
+    rows = await ticket_search.list_tickets(
+        conn, filters=values, dept_scope=department_scope(identity), cursor=filters.cursor, limit=filters.limit + 1
     )
+    return ticket_search.TICKET_ORDER.page(rows, filters.limit, lambda r: ticket_out(r, full=False))
 
 
 @router.get(
@@ -158,9 +117,8 @@ async def search(filters: Annotated[TicketFilters, Query()], pool: Pool, identit
     response_model=TicketOut,
     responses={404: {"description": "No such ticket, or not visible to the caller", **_ERROR}},
 )
-async def read(ticket_id: str, pool: Pool, identity: Authenticated) -> TicketOut:
-    async with pool.acquire() as conn, conn.transaction():
-        return await _present(conn, identity, ticket_id, purpose="ticket.read")
+async def read(ticket_id: str, identity: Authenticated, conn: Tx) -> TicketOut:
+    return await _present(conn, identity, ticket_id, purpose="ticket.read")
 
 
 @router.get(
@@ -169,42 +127,29 @@ async def read(ticket_id: str, pool: Pool, identity: Authenticated) -> TicketOut
     response_model=list[TimelineEntry],
     responses={404: {"description": "No such ticket, or not visible to the caller", **_ERROR}},
 )
-async def timeline(ticket_id: str, pool: Pool, identity: Authenticated) -> list[TimelineEntry]:
+async def timeline(ticket_id: str, identity: Authenticated, conn: Db) -> list[TimelineEntry]:
     """Every event of the ticket in the order it happened, with who did it (events carry masked data only)."""
-    async with pool.acquire() as conn:
-        access = await _access(conn, ticket_id)
-        if access is None or not may_see_ticket(identity, access):
-            raise _not_found(ticket_id)
-        rows = await trail.timeline(conn, ticket_id)
+    access = await _access(conn, ticket_id)
+    if access is None or not may_see_ticket(identity, access):
+        raise _not_found(ticket_id)
+    rows = await trail.timeline(conn, ticket_id)
     return [TimelineEntry.model_validate(dict(r)) for r in rows]
 
 
 @router.get(
     "/access-log",
     operation_id="list_access_log",
-    response_model=AccessLogPage,
     tags=["audit"],
     responses={403: {"description": "Only auditors (and admins)", **_ERROR}},
 )
 async def access_log(
-    pool: Pool,
     _auditor: Annotated[Identity, allow(*AUDITORS)],
+    conn: Db,
     ticket_id: Annotated[str | None, Query(max_length=64)] = None,
     subject: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    cursor: Annotated[str | None, Query(max_length=64)] = None,
-) -> AccessLogPage:
+    cursor: Cursor = None,
+) -> Page[AccessLogEntry]:
     """Every read of full personal data, newest first: who, when, which ticket, which fields, why."""
-    try:
-        after = decode_id_cursor(cursor) if cursor else None
-    except BadCursor as exc:
-        raise _bad_cursor(exc) from None
-    async with pool.acquire() as conn:
-        rows = await access_log_store.access_log(
-            conn, ticket_id=ticket_id, subject=subject, after_id=after, limit=limit + 1
-        )
-    page = rows[:limit]
-    return AccessLogPage(
-        items=[AccessLogEntry.model_validate(dict(r)) for r in page],
-        next_cursor=encode_id_cursor(page[-1]["id"]) if len(rows) > limit and page else None,
-    )
+    rows = await access_log_store.access_log(conn, ticket_id=ticket_id, subject=subject, cursor=cursor, limit=limit + 1)
+    return access_log_store.ACCESS_LOG_ORDER.page(rows, limit, lambda r: AccessLogEntry.model_validate(dict(r)))
