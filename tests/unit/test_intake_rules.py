@@ -10,7 +10,6 @@ from cityloop.common.contract.models import LifecycleEvent, TicketStatus
 from cityloop.common.identity import Identity, Role
 from cityloop.intake.access.rules import TicketAccess, department_scope, may_see_personal_data, may_see_ticket
 from cityloop.intake.accounts.credentials import InvalidCredentials, issue_token, read_token
-from cityloop.intake.listing import BadCursor, decode_cursor, encode_cursor
 from cityloop.intake.masking import mask_address, mask_email, mask_id_number, mask_name, mask_phone
 from cityloop.intake.open311.documents import Attribute, AttributeValue, Error, Service, render
 from cityloop.intake.open311.rules import check_attributes, read_form, request_window, to_ticket
@@ -100,12 +99,6 @@ def test_overdue_rule() -> None:
     assert is_overdue(flagged=False, resolve_by=past, status="accepted", now=NOW)
     assert not is_overdue(flagged=False, resolve_by=past, status="resolved", now=NOW)
     assert is_overdue(flagged=True, resolve_by=None, status="closed", now=NOW)
-
-
-def test_cursor_round_trip_and_forgery() -> None:
-    assert decode_cursor(encode_cursor(NOW, "T1")) == (NOW, "T1")
-    with pytest.raises(BadCursor):
-        decode_cursor("definitely-not")
 
 
 def test_tokens_expire_and_are_bound_to_the_secret() -> None:

@@ -12,10 +12,14 @@ class DomainError(Exception):
     status: ClassVar[int] = 400
     error: ClassVar[str] = "bad_request"
 
-    def __init__(self, message: str, field: str | None = None, *, error: str | None = None) -> None:
+    def __init__(
+        self, message: str, field: str | None = None, *, error: str | None = None, problem: str | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        #: What is wrong with ``field``, when it reads better than the message (defaults to the message).
+        self.problem = problem or message
         # A more precise code than the kind's, e.g. "idempotency_conflict"; the status stays the kind's.
         self.code = error or self.error
 

@@ -78,7 +78,7 @@ async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
 
 
 async def _domain(_: Request, exc: DomainError) -> JSONResponse:
-    fields = [{"field": exc.field, "problem": exc.message}] if exc.field else None
+    fields = [{"field": exc.field, "problem": exc.problem}] if exc.field else None
     return problem(exc.status, exc.code, exc.message, fields)
 
 

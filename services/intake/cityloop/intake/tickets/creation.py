@@ -36,11 +36,12 @@ AlsoInTransaction = Callable[[Conn, str], Awaitable[None]]
 class IdempotencyConflict(Conflict):
     """The Idempotency-Key was used before with a different request body."""
 
-    def __init__(self, key: str) -> None:
+    def __init__(self) -> None:
         super().__init__(
-            f"this Idempotency-Key ({key}) was used with a different request body",
+            "this Idempotency-Key was used with a different request body",
             "Idempotency-Key",
             error="idempotency_conflict",
+            problem="reused with a different body",
         )
 
 
@@ -98,7 +99,7 @@ async def _replay(conn: Conn, principal: str, key: str, digest: str) -> str | No
     if row is None:
         return None
     if row["request_hash"] != digest:
-        raise IdempotencyConflict(key)
+        raise IdempotencyConflict()
     return str(row["ticket_id"])
 
 
