@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 ROOTS := libs/common services/intake services/router services/sla services/feedback
 
-.PHONY: help setup venv infra bootstrap run test lint typecheck unit bench k8s-validate k8s-validate-full down clean distclean
+.PHONY: help setup venv infra bootstrap run test lint typecheck unit bench k8s-validate observe down clean distclean
 
 help:
 	@echo "make run    set up everything, then run the four services and the API gateway"
@@ -51,13 +51,10 @@ test: export CITYLOOP_PG_FAST = 1
 test: lint typecheck k8s-validate infra
 	$(VENV)/bin/pytest -q
 
-# Render deploy/k8s overlays with kustomize and validate every object against its real schema.
+# Render deploy/k8s overlays with kustomize, validate every object against its real schema, and check and
+# unit-test the alert rules with promtool (Debian's prometheus package, installed once if missing).
 k8s-validate:
 	deploy/k8s/validate.sh
-
-# The same, plus promtool rule checks and alert unit tests (the first run builds promtool: ~9 minutes).
-k8s-validate-full:
-	CITYLOOP_K8S_PROMTOOL=1 deploy/k8s/validate.sh
 
 bench: setup
 	$(PY) -m tests.bench

@@ -4,14 +4,22 @@
 #   - Strimzi, CloudNativePG, Barman Cloud plugin and Prometheus Operator kinds against the real CRD schemas
 #     of pinned releases (jsonschema, strict),
 #   - cross-references and agreement with the code (tools/check_manifests.py), with negative controls,
-#   - with CITYLOOP_K8S_PROMTOOL=1: PrometheusRule expressions and alert unit tests with promtool (built from
-#     the Go module proxy: about 9 minutes cold on 2 cores, so it is opt-in; cached afterwards).
+#   - PrometheusRule expressions and alert unit tests with promtool (Debian's prometheus package, installed
+#     by scripts/infra/prometheus.sh if missing).
 # Everything it needs comes from package registries (Go module proxy, Maven Central, PyPI) at pinned versions
 # and is cached under $CITYLOOP_K8S_CACHE (default ~/.cache/cityloop/k8s); a second run needs no network.
 #
 # Needs: go, python3 (3.11), mvn and a Java >= 21 (Strimzi's API jars are Java 21 class files; a JDK under
 # /usr/lib/jvm is found automatically, or set STRIMZI_JAVA).
+#
+# `validate.sh --render DIR` only renders: DIR/<overlay>.yaml for each overlay (kustomize built if needed);
+# tests/unit/test_manifests_env.py uses it.
 set -euo pipefail
+
+RENDER_ONLY=""
+if [[ "${1:-}" == "--render" ]]; then
+    RENDER_ONLY="${2:?usage: validate.sh --render DIR}"
+fi
 
 KUSTOMIZE_VERSION=v5.8.1
 K8S_VERSION=1.33.0                     # the Kubernetes release the manifests are validated against
@@ -19,7 +27,6 @@ STRIMZI_VERSION=1.2.0                  # io.strimzi:api + crd-generator (kafka.s
 CNPG_VERSION=v1.28.1                   # github.com/cloudnative-pg/cloudnative-pg config/crd
 BARMAN_PLUGIN_VERSION=v0.15.0          # github.com/cloudnative-pg/plugin-barman-cloud config/crd
 PROMETHEUS_OPERATOR_VERSION=v0.85.0    # github.com/prometheus-operator/prometheus-operator example/prometheus-operator-crd
-PROMETHEUS_VERSION=v0.313.5            # github.com/prometheus/prometheus (Prometheus 3.13.5): promtool
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
@@ -45,6 +52,14 @@ if [[ ! -x "$KUSTOMIZE" ]]; then
     mv "$WORK/gobin/kustomize" "$KUSTOMIZE"
 fi
 
+if [[ -n "$RENDER_ONLY" ]]; then
+    mkdir -p "$RENDER_ONLY"
+    for overlay in "$HERE"/overlays/*/; do
+        "$KUSTOMIZE" build "$overlay" > "$RENDER_ONLY/$(basename "$overlay").yaml"
+    done
+    exit 0
+fi
+
 VENV="$CACHE/venv-$(sha256sum "$TOOLS/requirements.txt" | cut -c1-12)"
 if [[ ! -x "$VENV/bin/python" ]]; then
     step "python tools ($(basename "$VENV"))"
@@ -53,16 +68,9 @@ if [[ ! -x "$VENV/bin/python" ]]; then
     mv "$VENV.tmp" "$VENV"
 fi
 
-PROMTOOL="$BIN/promtool-$PROMETHEUS_VERSION"
-WITH_PROMTOOL="${CITYLOOP_K8S_PROMTOOL:-0}"
-if [[ "$WITH_PROMTOOL" == 1 && ! -x "$PROMTOOL" ]]; then
-    step "building promtool from prometheus $PROMETHEUS_VERSION (cold: several minutes)"
-    mkdir -p "$WORK/promtool"
-    sed "s/PROMETHEUS_VERSION/$PROMETHEUS_VERSION/" "$TOOLS/promtool.go.mod" > "$WORK/promtool/go.mod"
-    (cd "$WORK/promtool" \
-        && go get "github.com/prometheus/prometheus/cmd/promtool@$PROMETHEUS_VERSION" \
-        && go build -trimpath -o "$PROMTOOL" github.com/prometheus/prometheus/cmd/promtool)
-fi
+# promtool from Debian's prometheus package, installed once by the project's set-up script.
+"$REPO/scripts/infra/prometheus.sh" install
+PROMTOOL="$(command -v promtool)"
 
 # --- CRD schemas -------------------------------------------------------------------------------------
 CRDS="$CACHE/crds/strimzi-$STRIMZI_VERSION+cnpg-$CNPG_VERSION+barman-$BARMAN_PLUGIN_VERSION+pomon-$PROMETHEUS_OPERATOR_VERSION"
@@ -116,14 +124,10 @@ for overlay in "$HERE"/overlays/*/; do
     step "$env: schemas (Kubernetes $K8S_VERSION, CRDs) and cross-checks"
     "$VENV/bin/python" "$TOOLS/check_manifests.py" --env "$env" --rendered "$WORK/$env.yaml" --crds "$CRDS" \
         --repo "$REPO" --k8s-version "$K8S_VERSION" --rules-out "$WORK/rules.yaml" || status=1
-    if [[ "$WITH_PROMTOOL" == 1 ]]; then
-        step "$env: promtool check rules + alert unit tests"
-        "$PROMTOOL" check rules "$WORK/rules.yaml" || status=1
-        sed "s/NAMESPACE/cityloop-$env/g" "$TOOLS/alerts_test.yaml" > "$WORK/alerts_test.yaml"
-        "$PROMTOOL" test rules "$WORK/alerts_test.yaml" || status=1
-    else
-        echo "  SKIP promtool rule checks and alert tests (CITYLOOP_K8S_PROMTOOL=1 runs them)"
-    fi
+    step "$env: promtool check rules + alert unit tests ($("$PROMTOOL" --version 2>&1 | head -1))"
+    "$PROMTOOL" check rules "$WORK/rules.yaml" || status=1
+    sed "s/NAMESPACE/cityloop-$env/g" "$TOOLS/alerts_test.yaml" > "$WORK/alerts_test.yaml"
+    "$PROMTOOL" test rules "$WORK/alerts_test.yaml" || status=1
 done
 step "done: $([[ $status == 0 ]] && echo OK || echo FAILED)"
 exit "$status"

@@ -34,7 +34,7 @@ RECOMMENDED_LABELS = tuple(
 CORE_GROUPS = {"", "apps", "policy", "autoscaling", "networking.k8s.io", "batch", "rbac.authorization.k8s.io"}
 # Secrets the manifests use but do not contain: made by an operator from a resource here (checked below),
 # or created out of band (README, "Secrets").
-EXTERNAL_SECRETS = {"cityloop-internal", "cityloop-backup-s3", "cityloop-api-tls"}
+EXTERNAL_SECRETS = {"cityloop-internal", "cityloop-intake-jwt", "cityloop-backup-s3", "cityloop-api-tls"}
 DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 
@@ -317,6 +317,22 @@ def cross_check(objs: list[Obj], facts: dict[str, Any], env: str, r: Report) -> 
             v["valueFrom"]["secretKeyRef"]["name"] for v in c.get("env", []) if "secretKeyRef" in v.get("valueFrom", {})
         }
         refs |= {v["secret"]["secretName"] for v in pod.get("volumes", []) if "secret" in v}
+        # Migrations run first, in an init container of the same image (README "Migrations").
+        inits = {i["name"]: i for i in pod.get("initContainers", [])}
+        mig = inits.get("migrate", {})
+        r.expect(
+            mig.get("command") == ["python", "-m", "cityloop.common.migrate_process", name],
+            where,
+            "no init container running cityloop.common.migrate_process",
+        )
+        r.expect(mig.get("image") == c.get("image"), where, "migrate init container runs another image")
+        for init in inits.values():
+            r.expect(init.get("securityContext") == c.get("securityContext"), where, f"{init['name']} securityContext")
+            refs |= {
+                v["valueFrom"]["secretKeyRef"]["name"]
+                for v in init.get("env", [])
+                if "secretKeyRef" in v.get("valueFrom", {})
+            }
         for ref in refs:
             r.expect(ref in known_secrets, where, f"Secret {ref} is neither rendered, generated nor documented")
         env_names = {v["name"] for v in c.get("env", [])}
@@ -557,6 +573,12 @@ MUTATIONS: list[tuple[str, str, str, Any]] = [
         lambda o: o["spec"]["template"]["spec"]["containers"][0]["securityContext"].update(
             readOnlyRootFilesystem=False
         ),
+    ),
+    (
+        "Deployment",
+        "feedback",
+        "migrations not run before the service",
+        lambda o: o["spec"]["template"]["spec"].pop("initContainers"),
     ),
     (
         "Service",
