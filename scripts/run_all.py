@@ -1,4 +1,5 @@
-"""`make run`: start the four services as separate processes, say where everything is, stop on Ctrl-C."""
+"""`make run`: start the four services and feedback's stream worker as separate processes, say where
+everything is, stop on Ctrl-C."""
 
 import os
 import signal
@@ -14,6 +15,8 @@ SERVICES = [
     ("router", "cityloop.router", 8001),
     ("sla", "cityloop.sla", 8002),
     ("feedback", "cityloop.feedback", 8003),
+    # feedback's stream worker (faust): hot spots and surge proposals; /metrics on its own port
+    ("signals", "cityloop.feedback.signals", 8004),
 ]
 
 

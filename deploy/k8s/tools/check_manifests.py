@@ -28,6 +28,16 @@ import kubernetes_validate
 import yaml
 
 SERVICES = ("intake", "router", "sla", "feedback")
+# Worker Deployments that belong to a service (same image, same KafkaUser) but run their own entry point:
+# name -> (service, module, settings file, env prefix of the settings).
+WORKERS = {
+    "feedback-signals": (
+        "feedback",
+        "cityloop.feedback.signals",
+        "services/feedback/cityloop/feedback/signals/settings.py",
+        "SIGNALS",
+    ),
+}
 RECOMMENDED_LABELS = tuple(
     f"app.kubernetes.io/{k}" for k in ("name", "instance", "component", "part-of", "version", "managed-by")
 )
@@ -171,6 +181,13 @@ def code_facts(repo: Path) -> dict[str, Any]:
         port = re.search(r"http_port:\s*int\s*=\s*(\d+)", settings)
         assert port, f"no http_port in services/{svc}/settings.py"
         ports[svc] = int(port.group(1))
+    for name, (_, _, settings_file, _) in WORKERS.items():
+        port = re.search(r"http_port:\s*int\s*=\s*(\d+)", (repo / settings_file).read_text(encoding="utf-8"))
+        assert port, f"no http_port in {settings_file}"
+        ports[name] = int(port.group(1))
+    signals_app = (repo / "services/feedback/cityloop/feedback/signals/app.py").read_text(encoding="utf-8")
+    app_id = re.search(r'^APP_ID\s*=\s*"([^"]+)"', signals_app, re.MULTILINE)
+    assert app_id, "no APP_ID in services/feedback/cityloop/feedback/signals/app.py"
     metrics: set[str] = set()
     for path in list((repo / "libs").rglob("*.py")) + list((repo / "services").rglob("*.py")):
         text = path.read_text(encoding="utf-8")
@@ -181,7 +198,13 @@ def code_facts(repo: Path) -> dict[str, Any]:
                 metrics.update({f"{name}_bucket", f"{name}_sum", f"{name}_count", name})
             else:
                 metrics.add(name)
-    return {"topics": topics, "consumers": consumers, "ports": ports, "metrics": metrics}
+    return {
+        "topics": topics,
+        "consumers": consumers,
+        "ports": ports,
+        "metrics": metrics,
+        "signals_app": app_id.group(1),
+    }
 
 
 # ------------------------------------------------------------------------------------------- cross-checks
@@ -269,7 +292,8 @@ def cross_check(objs: list[Obj], facts: dict[str, Any], env: str, r: Report) -> 
     known_secrets = secrets_here | generated | EXTERNAL_SECRETS
 
     # --- workloads
-    r.expect(set(deployments) == set(SERVICES), "Deployments", f"expected {SERVICES}, got {sorted(deployments)}")
+    expected = {*SERVICES, *WORKERS}
+    r.expect(set(deployments) == expected, "Deployments", f"expected {sorted(expected)}, got {sorted(deployments)}")
     hpas = {h["spec"]["scaleTargetRef"]["name"]: h for h in by_kind(objs, "HorizontalPodAutoscaler").values()}
     r.expect("intake" in hpas, "HorizontalPodAutoscaler", "intake has no HPA")
     for name, d in deployments.items():
@@ -299,7 +323,8 @@ def cross_check(objs: list[Obj], facts: dict[str, Any], env: str, r: Report) -> 
         res = c.get("resources", {})
         r.expect({"cpu", "memory"} <= set(res.get("requests", {})), where, "cpu/memory requests missing")
         r.expect("memory" in res.get("limits", {}), where, "memory limit missing")
-        r.expect(c.get("command") == ["python", "-m", f"cityloop.{name}"], where, "command is not the service")
+        module = WORKERS[name][1] if name in WORKERS else f"cityloop.{name}"
+        r.expect(c.get("command") == ["python", "-m", module], where, f"command is not python -m {module}")
         ports = {p["name"]: p["containerPort"] for p in c.get("ports", [])}
         r.expect(ports.get("http") == facts["ports"].get(name), where, f"http port != code default {facts['ports']}")
         for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz"), ("startupProbe", None)):
@@ -308,7 +333,7 @@ def cross_check(objs: list[Obj], facts: dict[str, Any], env: str, r: Report) -> 
             if path:
                 r.expect(get.get("path") == path, where, f"{probe} path is not {path}")
         e = env_of(c, configmaps)
-        svc_port_var = f"CITYLOOP_{name.upper()}_HTTP_PORT"
+        svc_port_var = f"CITYLOOP_{WORKERS[name][3] if name in WORKERS else name.upper()}_HTTP_PORT"
         r.expect(e.get(svc_port_var) == str(ports.get("http")), where, f"{svc_port_var} != container port")
         r.expect(e.get("CITYLOOP_HTTP_HOST") == "0.0.0.0", where, "CITYLOOP_HTTP_HOST is not 0.0.0.0")
         r.expect(e.get("CITYLOOP_ENVIRONMENT") == "production", where, "CITYLOOP_ENVIRONMENT is not production")
@@ -336,7 +361,11 @@ def cross_check(objs: list[Obj], facts: dict[str, Any], env: str, r: Report) -> 
         for ref in refs:
             r.expect(ref in known_secrets, where, f"Secret {ref} is neither rendered, generated nor documented")
         env_names = {v["name"] for v in c.get("env", [])}
-        r.expect({"CITYLOOP_DATABASE_URL", "CITYLOOP_INTERNAL_SECRET"} <= env_names, where, "secrets not wired")
+        if name not in WORKERS:  # a worker without a database or an HTTP API needs neither
+            r.expect({"CITYLOOP_DATABASE_URL", "CITYLOOP_INTERNAL_SECRET"} <= env_names, where, "secrets not wired")
+        else:
+            want_user = f"cityloop-{WORKERS[name][0]}"
+            r.expect(e.get("CITYLOOP_KAFKA_SASL_USERNAME") == want_user, where, f"Kafka user is not {want_user}")
         for v in c.get("env", []):
             ref = v.get("valueFrom", {}).get("secretKeyRef")
             if v["name"] == "CITYLOOP_DATABASE_URL":
@@ -459,6 +488,19 @@ def cross_check(objs: list[Obj], facts: dict[str, Any], env: str, r: Report) -> 
                 r.expect(
                     not kafka_allows(user, "group", f"{prefix}cityloop.{other}.x", "Read"), u, f"joins {other}'s groups"
                 )
+    # feedback's stream worker (WORKERS) runs as feedback's KafkaUser: its group, its own topics (which it
+    # creates), the lifecycle it reads, the proposals and hot-spot counts it writes.
+    user = users.get("cityloop-feedback")
+    if user:
+        app_id = prefix + facts["signals_app"]
+        u = ident(user)
+        r.expect(kafka_allows(user, "group", app_id, "Read"), u, f"worker cannot Read group {app_id}")
+        for own in (f"{app_id}-sightings", f"{app_id}-surges-changelog", f"{app_id}-hotspots-changelog"):
+            for op in ("Create", "Read", "Write"):
+                r.expect(kafka_allows(user, "topic", own, op), u, f"worker cannot {op} {own}")
+        r.expect(kafka_allows(user, "topic", prefix + "ticket.lifecycle", "Read"), u, "worker cannot Read lifecycle")
+        for written in ("control.mode", "feedback.hotspots"):
+            r.expect(kafka_allows(user, "topic", prefix + written, "Write"), u, f"worker cannot Write {written}")
     for svc, can_create in (("router", True), ("sla", False), ("intake", False), ("feedback", False)):
         user = users.get(f"cityloop-{svc}")
         if user:
@@ -487,14 +529,14 @@ def cross_check(objs: list[Obj], facts: dict[str, Any], env: str, r: Report) -> 
             r.expect(len(sb["spec"]["schedule"].split()) == 6, ident(sb), "schedule is not 6-field cron")
         # Connections: every replica's pool at its maximum must fit.
         pool = int(intake_env.get("CITYLOOP_DB_POOL_MAX", "10"))
-        pods = sum(d["spec"].get("replicas", 0) for n, d in deployments.items() if n not in hpas)
+        pods = sum(d["spec"].get("replicas", 0) for n, d in deployments.items() if n not in hpas and n not in WORKERS)
         pods += sum(h["spec"]["maxReplicas"] for h in hpas.values())
         maxconn = int(c["spec"].get("postgresql", {}).get("parameters", {}).get("max_connections", "100"))
         r.expect(pods * pool + 10 <= maxconn, ident(c), f"{pods} pods x {pool} > max_connections {maxconn}")
 
     # --- monitoring
     sms = by_kind(objs, "ServiceMonitor")
-    for name in SERVICES:
+    for name in (*SERVICES, *WORKERS):
         svc = services.get(name)
         if not svc:
             continue

@@ -26,9 +26,13 @@ DEPT_UPDATES = TopicSpec("dept.updates", partitions=6, config={"retention.ms": s
 CONTROL_MODE = TopicSpec(
     "control.mode", partitions=1, config={"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"}
 )
+# Internal to feedback: its stream worker's hot-spot counts, latest per key, for feedback's API to serve.
+FEEDBACK_HOTSPOTS = TopicSpec(
+    "feedback.hotspots", partitions=6, config={"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"}
+)
 DLQ_CONFIG = {"retention.ms": str(90 * DAY_MS)}
 
-STATIC_TOPICS: tuple[TopicSpec, ...] = (TICKET_LIFECYCLE, DEPT_UPDATES, CONTROL_MODE)
+STATIC_TOPICS: tuple[TopicSpec, ...] = (TICKET_LIFECYCLE, DEPT_UPDATES, CONTROL_MODE, FEEDBACK_HOTSPOTS)
 
 
 def dlq(spec: TopicSpec) -> TopicSpec:

@@ -6,8 +6,11 @@ from fastapi import FastAPI
 
 from cityloop.common.runtime import ServiceRuntime
 from cityloop.common.service_app import service_app
-from cityloop.common.topics import TICKET_LIFECYCLE
+from cityloop.common.topics import FEEDBACK_HOTSPOTS, TICKET_LIFECYCLE
 from cityloop.feedback import api, callbacks
+from cityloop.feedback.hotspots import api as hotspots_api
+from cityloop.feedback.hotspots import feed as hotspots_feed
+from cityloop.feedback.hotspots import metrics as hotspots_metrics
 from cityloop.feedback.scores import api as scores_api
 from cityloop.feedback.scores import facts as score_facts
 from cityloop.feedback.settings import FeedbackSettings
@@ -20,8 +23,12 @@ def create_app(settings: FeedbackSettings | None = None) -> FastAPI:
     runtime = ServiceRuntime(s, migrations=MIGRATIONS)
     runtime.consume("feedback.callbacks", [TICKET_LIFECYCLE.name], callbacks.on_lifecycle)
     runtime.consume("feedback.scores", [TICKET_LIFECYCLE.name], score_facts.on_lifecycle, wants=score_facts.wants)
+    # Hot spots are counted by the stream worker (python -m cityloop.feedback.signals), served from here.
+    runtime.consume("feedback.hotspots", [FEEDBACK_HOTSPOTS.name], hotspots_feed.on_snapshot, wants=hotspots_feed.wants)
+    runtime.background("hotspots.gauges", lambda: hotspots_metrics.keep_fresh(runtime))
 
     app = service_app(runtime, title="CityLoop feedback")
     app.include_router(api.router)
     app.include_router(scores_api.router)
+    app.include_router(hotspots_api.router)
     return app

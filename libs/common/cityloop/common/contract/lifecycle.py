@@ -168,6 +168,9 @@ class Merged(Detail):
     dept_code: str | None = None
     assignment_id: str | None = None
     why: dict[str, Any] = Field(default_factory=dict)
+    #: The ticket's own category and place, as on ``cityloop.ticket.dispatched`` (counted for hot spots).
+    category: str | None = None
+    location: RoutedLocation | None = None
 
 
 class Split(Detail):

@@ -17,6 +17,8 @@ DEPT_UPDATE_TYPES = frozenset({DEPT_ACCEPTED, DEPT_REJECTED, DEPT_PROGRESS, DEPT
 MODE_EMERGENCY_DECLARED = "cityloop.mode.emergency_declared"
 MODE_EMERGENCY_UPDATED = "cityloop.mode.emergency_updated"
 MODE_EMERGENCY_STOOD_DOWN = "cityloop.mode.emergency_stood_down"
+# a surge detector proposes, a person declares (contract/proposals.py); keyed by proposal id
+MODE_EMERGENCY_PROPOSED = "cityloop.mode.emergency_proposed"
 
 # ticket.lifecycle: every state change of a ticket, personal data masked
 TICKET_CREATED = "cityloop.ticket.created"

@@ -27,7 +27,15 @@ async def matching_case(conn: Conn, category: Category, location: Location, now:
     return find_case(category, location.point, now, cases)
 
 
-async def merge_into(conn: Conn, *, ticket_id: str, case: str, decision: Decision, actor: str) -> None:
+async def merge_into(
+    conn: Conn,
+    *,
+    ticket_id: str,
+    case: str,
+    decision: Decision,
+    actor: str,
+    place: dict[str, object] | None = None,
+) -> None:
     """The ticket joins the case: no new task; the lead department hears another citizen is waiting."""
     row = await store.get_case(conn, case, lock=True)
     assert row is not None
@@ -54,6 +62,7 @@ async def merge_into(conn: Conn, *, ticket_id: str, case: str, decision: Decisio
             dept_code=lead_assignment["dept_code"] if lead_assignment else None,
             assignment_id=lead_assignment["id"] if lead_assignment else None,
             why=decision.why_record(),
+            **(place or {}),
         ),
     )
 

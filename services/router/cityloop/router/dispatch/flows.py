@@ -136,7 +136,15 @@ async def apply_decision(
         return "needs_dispatcher"
     category = decision.category
     if merge and (match := await matching_case(conn, category, location, now)) is not None:
-        await merge_into(conn, ticket_id=ticket_id, case=match.case_id, decision=joining(decision, match), actor=actor)
+        await merge_into(
+            conn,
+            ticket_id=ticket_id,
+            case=match.case_id,
+            decision=joining(decision, match),
+            actor=actor,
+            # where and what, as on cityloop.ticket.dispatched: feedback's hot spots and surges count them
+            place={"category": category.code, "location": location_detail(location)},
+        )
         return "merged"
 
     lead_id = await assign(
