@@ -49,7 +49,15 @@ def dispatched(n: int, at: datetime, category: str, place: tuple[str, str, str],
         ticket_id=f"M{n:05d}",
         actor="router",
         summary="dispatched",
-        detail={"category": category, "location": {"chain": chain, "level": "grid", "how": "address"}, **more},
+        detail={
+            "dept_code": f"{district}-sanitation",
+            "assignment_id": f"A{n:05d}",
+            "role": "lead",
+            "urgency": "normal",
+            "category": category,
+            "location": {"chain": chain, "level": "grid", "how": "address"},
+            **more,
+        },
     )
     return event.model_copy(update={"time": at})
 

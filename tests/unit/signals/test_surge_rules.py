@@ -4,7 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from cityloop.common.contract.proposals import EmergencyProposed
+from cityloop.common.contract.proposals import EmergencyProposed, proposal_event
+from cityloop.common.contract.registry import spec_of
 from cityloop.feedback.signals.surges import SurgeRules, SurgeState, observe, suggested_level, threshold
 
 RULES = SurgeRules()  # 1 h window in 5 min buckets, ratio 3, floor 2, at least 10, cooldown 1 h
@@ -138,3 +139,14 @@ def test_other_groups_and_late_tickets_do_not_add_up() -> None:
     state, proposals = feed(state, [T0 + timedelta(minutes=i) for i in range(20)])
     assert proposals == []
     assert sum(sum(cells.values()) for cells in state.buckets.values()) == 1
+
+
+def test_the_proposal_is_a_registered_control_mode_event_keyed_by_its_id() -> None:
+    state = SurgeState()
+    _, proposals = feed(state, [T0 + timedelta(minutes=i) for i in range(10)])
+    event = proposal_event(proposals[0], source="/cityloop/feedback/signals")
+    spec = spec_of(event.type)
+    assert spec is not None
+    assert (spec.data, spec.topics) == (EmergencyProposed, ("control.mode",))
+    assert (event.subject, event.id) == (proposals[0].proposal_id, f"{proposals[0].proposal_id}:proposed")
+    assert EmergencyProposed.model_validate(event.data) == proposals[0]

@@ -62,7 +62,7 @@ async def merge_into(
             dept_code=lead_assignment["dept_code"] if lead_assignment else None,
             assignment_id=lead_assignment["id"] if lead_assignment else None,
             why=decision.why_record(),
-            **(place or {}),
+            detail=place,
         ),
     )
 
