@@ -6,11 +6,33 @@ import asyncio
 from pathlib import Path
 
 import httpx
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 
+from cityloop.common.topics import all_topics, ensure_topics, full_name
 from tests.conftest import TOPIC_PREFIX
 from tests.integration.conftest import Loop
 from tests.integration.routing_support import address_in, create, ticket
 from tests.integration.signals_support import proposals, worker
+
+
+@pytest.fixture(scope="session")
+async def topics_listed(kafka: str) -> None:
+    """This session's contract topics exist and the broker lists them before the services start: a broker
+    holding thousands of topics has taken minutes to list a new one, longer than the loop waits for its
+    consumers to join."""
+    await ensure_topics(kafka, TOPIC_PREFIX, all_topics())
+    wanted = {full_name(s.name, TOPIC_PREFIX) for s in all_topics()}
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
+    await admin.start()
+    try:
+        async with asyncio.timeout(600):
+            while True:
+                if wanted <= set(await admin.list_topics()):
+                    return
+                await asyncio.sleep(1)
+    finally:
+        await admin.close()
 
 
 async def street_count(client: httpx.AsyncClient, district: str, street: str, category: str, want: int) -> None:
@@ -19,7 +41,7 @@ async def street_count(client: httpx.AsyncClient, district: str, street: str, ca
     params = {"period": "day", "level": "street", "district": district, "category_group": group}
     seen = None
     try:
-        async with asyncio.timeout(60):
+        async with asyncio.timeout(300):
             while True:
                 response = await client.get("/api/v1/hotspots", params=params)
                 assert response.status_code == 200, response.text
@@ -33,7 +55,7 @@ async def street_count(client: httpx.AsyncClient, district: str, street: str, ca
 
 
 async def test_a_surge_in_one_street_proposes_once_a_quiet_area_never_and_a_restart_loses_nothing(
-    loop: Loop, kafka: str, tmp_path: Path
+    topics_listed: None, loop: Loop, kafka: str, tmp_path: Path
 ) -> None:
     async with worker(tmp_path / "signals.log") as signals:
         # Twelve burst water pipes in one street within minutes (four places, so most merge into cases).

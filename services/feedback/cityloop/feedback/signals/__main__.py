@@ -40,6 +40,7 @@ async def prepare() -> None:
 
 
 def main() -> None:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)  # faust makes only the last level of its datadir
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     loop.run_until_complete(prepare())
