@@ -18,6 +18,7 @@ from pydantic import SecretStr, ValidationError
 
 from cityloop.common.migrate_process import settings_class
 from cityloop.common.settings import CommonSettings
+from cityloop.feedback.signals.settings import SignalsSettings
 
 REPO = Path(__file__).resolve().parents[2]
 SERVICES = ("intake", "router", "sla", "feedback")
@@ -119,3 +120,27 @@ def test_every_deployment_sets_what_its_settings_require(
             monkeypatch.setenv(name, value)
         loaded = cls()
         assert loaded.environment == "production"
+
+
+@pytest.mark.parametrize("env", ["production", "staging"])
+def test_the_stream_worker_deployment_sets_what_its_settings_require(
+    overlays: dict[str, list[Obj]], env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # feedback's stream worker (python -m cityloop.feedback.signals) has its own settings class.
+    objs = overlays[env]
+    (deployment,) = [o for o in objs if o["kind"] == "Deployment" and o["metadata"]["name"] == "feedback-signals"]
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    environment = container_environment(container, objs)
+    missing = [
+        f"{_prefixes(SignalsSettings)[0]}{field.upper()}"
+        for field in sorted(required_fields(SignalsSettings))
+        if not any(f"{prefix}{field.upper()}" in environment for prefix in _prefixes(SignalsSettings))
+    ]
+    assert missing == [], f"{env} Deployment/feedback-signals does not set {missing}"
+    for name in [n for n in os.environ if n.startswith("CITYLOOP_")]:
+        monkeypatch.delenv(name)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    loaded = SignalsSettings()
+    assert loaded.environment == "production"
+    assert loaded.http_port == int(container["ports"][0]["containerPort"])
