@@ -560,6 +560,22 @@ def cross_check(objs: list[Obj], facts: dict[str, Any], env: str, r: Report) -> 
                 r.expect(rule.get("labels", {}).get("severity") in {"critical", "warning"}, ident(rule_obj), "severity")
 
 
+def check_alert_tests(objs: list[Obj], tests_path: Path, r: Report) -> None:
+    """Every alert has a unit test in which it fires and one in which it stays silent (tools/alerts_test.yaml)."""
+    tests = yaml.safe_load(tests_path.read_text(encoding="utf-8"))["tests"]
+    fires: set[str] = set()
+    silent: set[str] = set()
+    for t in tests:
+        for case in t.get("alert_rule_test", []):
+            (fires if case.get("exp_alerts") else silent).add(case["alertname"])
+    for rule_obj in by_kind(objs, "PrometheusRule").values():
+        for g in rule_obj["spec"]["groups"]:
+            for rule in g["rules"]:
+                if "alert" in rule:
+                    r.expect(rule["alert"] in fires, tests_path.name, f"no test in which {rule['alert']} fires")
+                    r.expect(rule["alert"] in silent, tests_path.name, f"no test in which {rule['alert']} is silent")
+
+
 def _find(objs: list[Obj], kind: str, name: str) -> Obj:
     return next(o for o in objs if o["kind"] == kind and o["metadata"]["name"] == name)
 
@@ -679,6 +695,7 @@ def main() -> int:
         counts[how] = counts.get(how, 0) + 1
     facts = code_facts(args.repo)
     cross_check(objs, facts, args.env, r)
+    check_alert_tests(objs, args.repo / "deploy/k8s/tools/alerts_test.yaml", r)
     blind = self_test(objs, crds, facts, args.env, args.k8s_version)
     if args.rules_out:
         groups = [g for o in objs if o["kind"] == "PrometheusRule" for g in o["spec"]["groups"]]

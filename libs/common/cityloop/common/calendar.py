@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import chinese_calendar
 import structlog
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 CITY_TZ = ZoneInfo("Asia/Shanghai")
 
@@ -26,6 +26,18 @@ CALENDAR_ESTIMATED = Counter(
     "Days judged by the weekends-only fallback because the official calendar does not cover their year",
     ["year"],
 )
+
+CALENDAR_COVERED_UNTIL = Gauge(
+    "cityloop_calendar_covered_until_timestamp_seconds",
+    "End of the last year the official calendar covers (Unix time); the alert asks for next year in December",
+)
+
+
+def last_covered_year() -> int:
+    return int(max(day.year for day in (*chinese_calendar.holidays, *chinese_calendar.workdays)))
+
+
+CALENDAR_COVERED_UNTIL.set(datetime(last_covered_year() + 1, 1, 1, tzinfo=CITY_TZ).timestamp())
 
 
 @lru_cache(maxsize=16_384)

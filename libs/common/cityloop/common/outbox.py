@@ -6,8 +6,10 @@ through their inbox, so the effect is exactly once.
 
 import asyncio
 import contextlib
+from collections import Counter as Counter_
 from collections.abc import Sequence
 
+import orjson
 import structlog
 from prometheus_client import Counter, Gauge
 
@@ -15,11 +17,15 @@ from cityloop.common.db.locks import schema_lock_key
 from cityloop.common.db.pool import Conn, PgPool
 from cityloop.common.envelope import CloudEvent
 from cityloop.common.kafka.producer import EventProducer
+from cityloop.common.metrics import events as event_metrics
 
 log = structlog.get_logger(__name__)
 
 OUTBOX_PUBLISHED = Counter("cityloop_outbox_published_total", "Outbox events published", ["service"])
 OUTBOX_PENDING = Gauge("cityloop_outbox_pending", "Outbox events not yet published", ["service"])
+OUTBOX_OLDEST_AGE = Gauge(
+    "cityloop_outbox_oldest_age_seconds", "Age of the oldest outbox event not yet published (0: none)", ["service"]
+)
 
 
 def _channel(schema: str) -> str:
@@ -58,6 +64,15 @@ async def enqueue_many(conn: Conn, items: Sequence[tuple[str, CloudEvent]]) -> i
         [event.to_bytes() for _, event in items],
     )
     return int(added)
+
+
+def _event_type(payload: bytes) -> str | None:
+    # The row holds the serialised CloudEvent; its type is all the metric needs.
+    try:
+        value = orjson.loads(payload).get("type")
+    except (orjson.JSONDecodeError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None
 
 
 class OutboxRelay:
@@ -115,7 +130,6 @@ class OutboxRelay:
                 self._batch,
             )
             if not rows:
-                OUTBOX_PENDING.labels(self._schema).set(0)
                 return 0
             futures = await self._producer.send_many([(r["topic"], r["payload"], r["key"]) for r in rows])
             await asyncio.gather(*futures)
@@ -123,7 +137,24 @@ class OutboxRelay:
                 "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", [r["id"] for r in rows]
             )
         OUTBOX_PUBLISHED.labels(self._schema).inc(len(rows))
+        for (topic, type_), n in Counter_((r["topic"], _event_type(r["payload"])) for r in rows).items():
+            event_metrics.produced(self._schema, topic, "", type_, n)
         return len(rows)
+
+    async def measure_backlog(self, every_seconds: float = 10.0) -> None:
+        """Background worker: the backlog gauges, from one query over the partial index every few seconds
+        (not per message). Every replica may measure: they all read the same table."""
+        pending = OUTBOX_PENDING.labels(self._schema)
+        oldest = OUTBOX_OLDEST_AGE.labels(self._schema)
+        while True:
+            row = await self._pool.fetchrow(
+                "SELECT count(*) AS n, coalesce(extract(epoch FROM now() - min(created_at)), 0) AS age"
+                " FROM outbox WHERE published_at IS NULL"
+            )
+            assert row is not None
+            pending.set(row["n"])
+            oldest.set(float(row["age"]))
+            await asyncio.sleep(every_seconds)
 
     async def prune(self, older_than_hours: int = 72) -> int:
         """Published rows are kept a while for forensics, then deleted."""

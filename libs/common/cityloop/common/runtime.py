@@ -14,6 +14,7 @@ from cityloop.common.db.pool import PgPool, create_pool
 from cityloop.common.kafka.connection import client_options
 from cityloop.common.kafka.consumer import EventConsumer, Handler, Wants
 from cityloop.common.kafka.producer import EventProducer
+from cityloop.common.metrics.http import HttpMetrics
 from cityloop.common.ops import ops_router
 from cityloop.common.outbox import OutboxRelay
 from cityloop.common.settings import CommonSettings
@@ -75,6 +76,7 @@ class ServiceRuntime:
                 self._pool, self._producer, schema=s.db_schema, batch=s.outbox_batch, idle_seconds=s.outbox_idle_seconds
             )
             self._spawn("outbox-relay", relay.run)
+        self._spawn("outbox-backlog", OutboxRelay(self._pool, self._producer, schema=s.db_schema).measure_backlog)
         for name, topics, handler, wants in self._consumers:
             consumer = EventConsumer(
                 name=name,
@@ -148,6 +150,7 @@ class ServiceRuntime:
     def attach(self, app: FastAPI) -> None:
         """Adds the ops endpoints and what request dependencies need (identity.py)."""
         app.state.internal_secret = self.settings.internal_secret
+        app.add_middleware(HttpMetrics, service=self.settings.service_name)
         app.include_router(ops_router({"database": self._check_db, "kafka": self._check_kafka}))
 
     @contextlib.asynccontextmanager

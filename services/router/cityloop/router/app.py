@@ -10,6 +10,7 @@ from cityloop.common.envelope import CloudEvent
 from cityloop.common.http_errors import install_error_handlers
 from cityloop.common.runtime import ServiceRuntime
 from cityloop.common.topics import DEPT_UPDATES, TICKET_LIFECYCLE, dept_tasks
+from cityloop.router import metrics
 from cityloop.router.cases import views as cases
 from cityloop.router.classification import views as classification
 from cityloop.router.classification.training import ensure_model, run_schedule
@@ -59,6 +60,7 @@ def create_app(settings: RouterSettings | None = None) -> FastAPI:
     runtime.consume("router.intake", [TICKET_LIFECYCLE.name], on_lifecycle)
     runtime.consume("router.dept-updates", [DEPT_UPDATES.name], on_update)
     runtime.background("router.retrain", lambda: run_schedule(runtime.pool, settings))
+    runtime.background("router.ticket-gauges", lambda: metrics.count_tickets(runtime.pool))
 
     app = FastAPI(title="CityLoop router", version="1.0", lifespan=runtime.lifespan)
     app.state.runtime = runtime

@@ -29,6 +29,7 @@ from cityloop.common.contract.parsing import SchemaError
 from cityloop.common.db.pool import Conn, PgPool
 from cityloop.common.envelope import CloudEvent, EnvelopeError
 from cityloop.common.kafka.producer import EventProducer
+from cityloop.common.metrics import events as event_metrics
 from cityloop.common.topics import full_name
 
 log = structlog.get_logger(__name__)
@@ -97,6 +98,8 @@ class EventConsumer:
             **(options or {}),
         )
         self.ready = asyncio.Event()
+        self._group = f"{topic_prefix}{group_prefix}.{name}"
+        self._lag_due = 0.0
 
     async def run(self) -> None:
         self._consumer.subscribe(self._topics)
@@ -109,17 +112,33 @@ class EventConsumer:
                     for record in records:
                         await self._process(tp, record)
                     await self._consumer.commit({tp: records[-1].offset + 1})
+                if time.monotonic() >= self._lag_due:
+                    self._lag_due = time.monotonic() + 5.0
+                    await self._measure_lag()
         finally:
             await self._consumer.stop()
+
+    async def _measure_lag(self) -> None:
+        """Lag per assigned partition from what the last fetches told us (no extra broker round trip);
+        every few seconds, not per message."""
+        for tp in self._consumer.assignment():
+            end = self._consumer.last_stable_offset(tp)
+            if end is None:
+                end = self._consumer.highwater(tp)
+            if end is None:
+                continue
+            position = await self._consumer.position(tp)
+            event_metrics.lag(self._group, tp.topic, self._prefix, tp.partition, end - position)
 
     async def _process(self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes]) -> None:
         try:
             event = CloudEvent.from_bytes(record.value)
         except EnvelopeError as exc:
-            await self._dead_letter(tp, record, reason=str(exc), event_id=None)
+            await self._dead_letter(tp, record, reason=str(exc), event_id=None, reason_class="envelope")
             return
         if self._wants is not None and not self._wants(event):
             EVENTS_CONSUMED.labels(self.name, "skipped").inc()
+            event_metrics.consumed(self.name, tp.topic, self._prefix, event.type, "skipped")
             return
         # Every log line written while this event is handled, in any module, carries its ids.
         with structlog.contextvars.bound_contextvars(
@@ -130,14 +149,25 @@ class EventConsumer:
                 applied = await self._apply_with_retries(event)
             except (Refused, SchemaError) as exc:
                 log.warning("event.refused", reason=exc.reason)
-                await self._dead_letter(tp, record, reason=exc.reason, event_id=event.id)
+                cls = "schema" if isinstance(exc, SchemaError) else "refused"
+                await self._dead_letter(
+                    tp, record, reason=exc.reason, event_id=event.id, reason_class=cls, type_=event.type
+                )
                 return
             except Exception as exc:  # retries exhausted: park it in the DLQ rather than block the partition
                 log.exception("event.failed")
-                await self._dead_letter(tp, record, reason=f"handler failed: {exc!r}", event_id=event.id)
+                await self._dead_letter(
+                    tp,
+                    record,
+                    reason=f"handler failed: {exc!r}",
+                    event_id=event.id,
+                    reason_class="handler_error",
+                    type_=event.type,
+                )
                 return
             HANDLE_SECONDS.labels(self.name).observe(time.perf_counter() - started)
             EVENTS_CONSUMED.labels(self.name, "applied" if applied else "duplicate").inc()
+            event_metrics.consumed(self.name, tp.topic, self._prefix, event.type, "applied" if applied else "duplicate")
             log.debug("event.applied" if applied else "event.duplicate")
 
     async def _apply_with_retries(self, event: CloudEvent) -> bool:
@@ -161,9 +191,18 @@ class EventConsumer:
             return True
 
     async def _dead_letter(
-        self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes], *, reason: str, event_id: str | None
+        self,
+        tp: TopicPartition,
+        record: ConsumerRecord[bytes, bytes],
+        *,
+        reason: str,
+        event_id: str | None,
+        reason_class: str,
+        type_: str | None = None,
     ) -> None:
         EVENTS_CONSUMED.labels(self.name, "dead_lettered").inc()
+        event_metrics.consumed(self.name, tp.topic, self._prefix, type_, "dead_lettered")
+        event_metrics.dead_lettered(self.name, tp.topic, self._prefix, reason_class)
         logical = tp.topic[len(self._prefix) :] if tp.topic.startswith(self._prefix) else tp.topic
         headers = [
             ("cityloop-dlq-reason", reason.encode()),

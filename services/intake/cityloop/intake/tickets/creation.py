@@ -23,6 +23,7 @@ from cityloop.common.envelope import CloudEvent
 from cityloop.common.errors import Conflict
 from cityloop.common.topics import TICKET_LIFECYCLE
 from cityloop.intake.masking import mask_name, mask_phone
+from cityloop.intake.metrics import TICKETS_CREATED
 from cityloop.intake.models import TicketCreate
 from cityloop.intake.tickets import store
 from cityloop.intake.trail import store as trail
@@ -85,6 +86,7 @@ async def create_ticket(
                 await _insert(conn, ticket_id, body, created_by=created_by, attributes=attributes or {})
                 if also is not None:
                     await also(conn, ticket_id)
+            TICKETS_CREATED.labels(body.channel.value).inc()
             return ticket_id, True
         except _LostRace:
             assert idempotency_key is not None

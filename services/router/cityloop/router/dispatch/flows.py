@@ -11,6 +11,7 @@ from cityloop.common.contract import types
 from cityloop.common.contract.models import LifecycleEvent, TicketSnapshot, TicketStatus
 from cityloop.common.db.pool import Conn
 from cityloop.common.envelope import CloudEvent
+from cityloop.router import metrics
 from cityloop.router.cases import store as cases
 from cityloop.router.cases.flows import matching_case, merge_into
 from cityloop.router.cases.rules import joining
@@ -52,7 +53,8 @@ async def on_ticket_created(conn: Conn, event: CloudEvent, ctx: RouterContext) -
     classification = classify(snapshot, model, master)
     location = locate(snapshot.location.address, snapshot.location.lat, snapshot.location.lon, master)
     decision = route(RoutingTicket(data.ticket_id, classification, location), master, ctx.modes, policy=ctx.policy)
-    await apply_decision(
+    metrics.CONFIDENCE.observe(classification.confidence)
+    result = await apply_decision(
         conn,
         ticket_id=data.ticket_id,
         snapshot=snapshot,
@@ -62,6 +64,7 @@ async def on_ticket_created(conn: Conn, event: CloudEvent, ctx: RouterContext) -
         master=master,
         now=event.time,
     )
+    metrics.decided(result, decision.queue_reason)
 
 
 async def apply_decision(

@@ -11,6 +11,7 @@ import asyncpg
 from cityloop.common.contract import types
 from cityloop.common.db.pool import Conn
 from cityloop.common.identity import Identity
+from cityloop.router import metrics
 from cityloop.router.cases import store as cases
 from cityloop.router.classification import store as examples
 from cityloop.router.context import RouterContext
@@ -206,6 +207,7 @@ async def arbitrate(
         }
         for r in await rejections.rejections_of(conn, ticket_id)
     ]
+    metrics.ARBITRATIONS.inc()
     arbitration = {
         "decided_by": identity.subject,
         "dept_code": dept_code,

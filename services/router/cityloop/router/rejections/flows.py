@@ -7,6 +7,7 @@ import asyncpg
 from cityloop.common.contract import types
 from cityloop.common.contract.models import DeptUpdate, TicketStatus
 from cityloop.common.db.pool import Conn
+from cityloop.router import metrics
 from cityloop.router.context import RouterContext
 from cityloop.router.dispatch.flows import apply_decision
 from cityloop.router.dispatch.rules import Decision
@@ -44,6 +45,7 @@ async def lead_rejected(
         location=location,
         master=master,
     )
+    metrics.REJECTIONS.labels(outcome.action).inc()
     await store.insert_rejection(
         conn,
         ticket_id=ticket_id,
