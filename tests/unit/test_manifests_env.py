@@ -6,6 +6,7 @@ each Deployment must set those variables (a value, a ConfigMap key or a Secret r
 class must then load from exactly that environment, with Secrets standing in as strong random values.
 """
 
+import importlib
 import os
 import secrets
 import subprocess
@@ -18,7 +19,6 @@ from pydantic import SecretStr, ValidationError
 
 from cityloop.common.migrate_process import settings_class
 from cityloop.common.settings import CommonSettings
-from cityloop.feedback.signals.settings import SignalsSettings
 
 REPO = Path(__file__).resolve().parents[2]
 SERVICES = ("intake", "router", "sla", "feedback")
@@ -94,53 +94,50 @@ def test_required_fields_are_derived_from_the_settings_classes() -> None:
     assert required_fields(settings_class("intake")) == {"internal_secret", "jwt_secret"}
 
 
-@pytest.mark.parametrize("env", ["production", "staging"])
-@pytest.mark.parametrize("service", SERVICES)
-def test_every_deployment_sets_what_its_settings_require(
-    overlays: dict[str, list[Obj]], env: str, service: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    objs = overlays[env]
-    (deployment,) = [o for o in objs if o["kind"] == "Deployment" and o["metadata"]["name"] == service]
-    pod = deployment["spec"]["template"]["spec"]
-    cls = settings_class(service)
-    required = required_fields(cls)
-    containers = pod.get("initContainers", []) + pod["containers"]
-    for container in containers:
-        environment = container_environment(container, objs)
-        missing = [
-            f"{_prefixes(cls)[0]}{field.upper()}"
-            for field in sorted(required)
-            if not any(f"{prefix}{field.upper()}" in environment for prefix in _prefixes(cls))
+def settings_for(command: list[str]) -> type[CommonSettings]:
+    """The settings class the container's ``python -m cityloop.<...>`` loads: the one defined in that
+    module's package ``settings`` (cityloop.feedback.signals.settings), else the service's."""
+    module = command[command.index("-m") + 1]
+    if module == "cityloop.common.migrate_process":
+        return settings_class(command[-1])
+    for candidate in (f"{module}.settings", f"cityloop.{module.split('.')[1]}.settings"):
+        try:
+            found = importlib.import_module(candidate)
+        except ModuleNotFoundError:
+            continue
+        classes = [
+            v
+            for v in vars(found).values()
+            if isinstance(v, type) and issubclass(v, CommonSettings) and v.__module__ == candidate
         ]
-        assert missing == [], f"{env} Deployment/{service} container {container['name']} does not set {missing}"
-        # And the class loads from exactly that environment.
-        for name in [n for n in os.environ if n.startswith("CITYLOOP_")]:
-            monkeypatch.delenv(name)
-        for name, value in environment.items():
-            monkeypatch.setenv(name, value)
-        loaded = cls()
-        assert loaded.environment == "production"
+        if classes:
+            (cls,) = classes
+            return cls
+    raise AssertionError(f"no settings class for {command}")
 
 
 @pytest.mark.parametrize("env", ["production", "staging"])
-def test_the_stream_worker_deployment_sets_what_its_settings_require(
+def test_every_deployment_sets_what_its_settings_require(
     overlays: dict[str, list[Obj]], env: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # feedback's stream worker (python -m cityloop.feedback.signals) has its own settings class.
     objs = overlays[env]
-    (deployment,) = [o for o in objs if o["kind"] == "Deployment" and o["metadata"]["name"] == "feedback-signals"]
-    (container,) = deployment["spec"]["template"]["spec"]["containers"]
-    environment = container_environment(container, objs)
-    missing = [
-        f"{_prefixes(SignalsSettings)[0]}{field.upper()}"
-        for field in sorted(required_fields(SignalsSettings))
-        if not any(f"{prefix}{field.upper()}" in environment for prefix in _prefixes(SignalsSettings))
-    ]
-    assert missing == [], f"{env} Deployment/feedback-signals does not set {missing}"
-    for name in [n for n in os.environ if n.startswith("CITYLOOP_")]:
-        monkeypatch.delenv(name)
-    for name, value in environment.items():
-        monkeypatch.setenv(name, value)
-    loaded = SignalsSettings()
-    assert loaded.environment == "production"
-    assert loaded.http_port == int(container["ports"][0]["containerPort"])
+    deployments = [o for o in objs if o["kind"] == "Deployment"]
+    assert {d["metadata"]["name"] for d in deployments} >= set(SERVICES)
+    for deployment in deployments:
+        pod = deployment["spec"]["template"]["spec"]
+        for container in pod.get("initContainers", []) + pod["containers"]:
+            cls = settings_for(container["command"])
+            where = f"{env} Deployment/{deployment['metadata']['name']} container {container['name']}"
+            environment = container_environment(container, objs)
+            missing = [
+                f"{_prefixes(cls)[0]}{field.upper()}"
+                for field in sorted(required_fields(cls))
+                if not any(f"{prefix}{field.upper()}" in environment for prefix in _prefixes(cls))
+            ]
+            assert missing == [], f"{where} does not set {missing}"
+            # And the class loads from exactly that environment.
+            for name in [n for n in os.environ if n.startswith("CITYLOOP_")]:
+                monkeypatch.delenv(name)
+            for name, value in environment.items():
+                monkeypatch.setenv(name, value)
+            assert cls().environment == "production", where
