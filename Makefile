@@ -13,6 +13,7 @@ help:
 	@echo "make run    set up everything, then run the four services and the API gateway"
 	@echo "make test   set up everything, then lint, type-check and run all tests on the real broker and database"
 	@echo "make bench  run the benchmarks;  make k8s-validate  render and validate the Kubernetes manifests"
+	@echo "make observe  a local Prometheus scraping the running services (make run) with the production alerts"
 	@echo "make down   stop Kafka and PostgreSQL;  make clean  also delete their data;  make distclean  also the venv"
 
 venv: $(VENV)/.installed
@@ -55,6 +56,11 @@ test: lint typecheck k8s-validate infra
 # unit-test the alert rules with promtool (Debian's prometheus package, installed once if missing).
 k8s-validate:
 	deploy/k8s/validate.sh
+
+# A local Prometheus (Debian's package) scraping the running services (make run) with the production alert
+# rules; prints its address. `scripts/infra/prometheus.sh stop` stops it.
+observe: venv
+	@scripts/infra/prometheus.sh start
 
 bench: setup
 	$(PY) -m tests.bench

@@ -13,9 +13,9 @@
 # Environment (defaults in brackets):
 #   CITYLOOP_HOME [<repo>/.local]     config, data, log and pid file in $CITYLOOP_HOME/prometheus
 #   PROMETHEUS_PORT [9095]            PROMETHEUS_SCRAPE_INTERVAL [5s]
-#   CITYLOOP_OBSERVE_TARGETS [127.0.0.1:8000 127.0.0.1:8001 127.0.0.1:8002 127.0.0.1:8003]
-#       host:port of each service's /metrics; the job label is the service's name, in the order
-#       intake router sla feedback, then extra targets as job "cityloop"
+#   CITYLOOP_OBSERVE_TARGETS [127.0.0.1:8000 127.0.0.1:8001 127.0.0.1:8002 127.0.0.1:8003 127.0.0.1:8004]
+#       host:port of each process's /metrics (README "Two commands"); the job label is the Kubernetes
+#       Service's name, in the order intake router sla feedback feedback-signals, as the alerts expect
 set -euo pipefail
 
 script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -23,7 +23,7 @@ repo_root="$(cd "$script_dir/../.." && pwd)"
 CITYLOOP_HOME="${CITYLOOP_HOME:-$repo_root/.local}"
 PROMETHEUS_PORT="${PROMETHEUS_PORT:-9095}"
 PROMETHEUS_SCRAPE_INTERVAL="${PROMETHEUS_SCRAPE_INTERVAL:-5s}"
-CITYLOOP_OBSERVE_TARGETS="${CITYLOOP_OBSERVE_TARGETS:-127.0.0.1:8000 127.0.0.1:8001 127.0.0.1:8002 127.0.0.1:8003}"
+CITYLOOP_OBSERVE_TARGETS="${CITYLOOP_OBSERVE_TARGETS:-127.0.0.1:8000 127.0.0.1:8001 127.0.0.1:8002 127.0.0.1:8003 127.0.0.1:8004}"
 dir="$CITYLOOP_HOME/prometheus"
 pidfile="$dir/prometheus.pid"
 
@@ -51,16 +51,15 @@ write_config() {
     mkdir -p "$dir/data"
     printf '*\n' > "$CITYLOOP_HOME/.gitignore" 2>/dev/null || true
     # The production rules, taken from the PrometheusRule (deploy/k8s/base/monitoring/prometheusrule.yaml).
-    "$repo_root/.venv/bin/python" -m scripts.observe.rules "$dir/rules.yaml"
-    local jobs=(intake router sla feedback) i=0
+    (cd "$repo_root" && "$repo_root/.venv/bin/python" -m scripts.observe.rules "$dir/rules.yaml")
+    local jobs=(intake router sla feedback feedback-signals) i=0
     {
         printf 'global:\n  scrape_interval: %s\n  evaluation_interval: %s\n' \
             "$PROMETHEUS_SCRAPE_INTERVAL" "$PROMETHEUS_SCRAPE_INTERVAL"
-        printf '  external_labels: {namespace: local}\n'
         printf 'rule_files: [%s]\nscrape_configs:\n' "$dir/rules.yaml"
         for target in $CITYLOOP_OBSERVE_TARGETS; do
-            printf '  - job_name: "%s"\n    static_configs:\n      - targets: ["%s"]\n' \
-                "${jobs[$i]:-cityloop}-$i" "$target"
+            printf '  - job_name: "%s-%s"\n    static_configs:\n      - targets: ["%s"]\n' \
+                "${jobs[$i]:-cityloop}" "$i" "$target"
             printf '    relabel_configs:\n      - target_label: job\n        replacement: "%s"\n' "${jobs[$i]:-cityloop}"
             printf '      - target_label: namespace\n        replacement: local\n'
             i=$((i + 1))

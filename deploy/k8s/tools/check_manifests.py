@@ -17,6 +17,7 @@ Every problem is printed; the exit status is 1 if there was any.
 import argparse
 import ast
 import copy
+import json
 import re
 import sys
 from collections.abc import Iterator
@@ -560,6 +561,38 @@ def cross_check(objs: list[Obj], facts: dict[str, Any], env: str, r: Report) -> 
                 r.expect(rule.get("labels", {}).get("severity") in {"critical", "warning"}, ident(rule_obj), "severity")
 
 
+def dashboard_exprs(cm: Obj) -> Iterator[tuple[str, str, str]]:
+    """(dashboard uid, panel title, PromQL) for every target of every panel in a dashboard ConfigMap."""
+    for text in (cm.get("data") or {}).values():
+        board = json.loads(text)
+        for panel in board.get("panels", []):
+            for target in panel.get("targets", []):
+                yield board.get("uid", "?"), panel.get("title", "?"), str(target.get("expr", ""))
+
+
+def check_dashboards(objs: list[Obj], facts: dict[str, Any], r: Report) -> None:
+    """Grafana dashboards (deploy/grafana): JSON, the three boards, every panel queries metrics the code has."""
+    boards = [
+        cm for cm in by_kind(objs, "ConfigMap").values() if cm["metadata"].get("labels", {}).get("grafana_dashboard")
+    ]
+    uids: set[str] = set()
+    for cm in boards:
+        try:
+            rows = list(dashboard_exprs(cm))
+            uids |= {json.loads(t).get("uid") for t in cm["data"].values()}
+        except (ValueError, AttributeError) as exc:
+            r.fail(ident(cm), f"dashboard is not JSON: {exc}")
+            continue
+        r.expect(bool(rows), ident(cm), "dashboard without queries")
+        for uid, title, expr in rows:
+            r.expect(bool(expr.strip()), ident(cm), f"{uid} / {title}: empty expression")
+            for metric in set(re.findall(r"\bcityloop_[a-z0-9_]+", expr)):
+                r.expect(metric in facts["metrics"], ident(cm), f"{uid} / {title}: {metric} not in code")
+    r.expect(
+        {"cityloop-city", "cityloop-health", "cityloop-sla"} <= uids, "ConfigMap", f"dashboards missing: {sorted(uids)}"
+    )
+
+
 def check_alert_tests(objs: list[Obj], tests_path: Path, r: Report) -> None:
     """Every alert has a unit test in which it fires and one in which it stays silent (tools/alerts_test.yaml)."""
     tests = yaml.safe_load(tests_path.read_text(encoding="utf-8"))["tests"]
@@ -577,7 +610,12 @@ def check_alert_tests(objs: list[Obj], tests_path: Path, r: Report) -> None:
 
 
 def _find(objs: list[Obj], kind: str, name: str) -> Obj:
-    return next(o for o in objs if o["kind"] == kind and o["metadata"]["name"] == name)
+    # Generated ConfigMaps carry kustomize's hash suffix.
+    return next(
+        o
+        for o in objs
+        if o["kind"] == kind and (o["metadata"]["name"] == name or o["metadata"]["name"].startswith(f"{name}-"))
+    )
 
 
 # Negative controls: each breaks one thing that the checks above must catch. If one passes unnoticed, the
@@ -618,6 +656,14 @@ MUTATIONS: list[tuple[str, str, str, Any]] = [
         "cityloop",
         "alert on a metric the code does not export",
         lambda o: o["spec"]["groups"][0]["rules"][0].update(expr="cityloop_no_such_metric > 0"),
+    ),
+    (
+        "ConfigMap",
+        "cityloop-dashboard-sla",
+        "dashboard panel on a metric the code does not export",
+        lambda o: o["data"].update(
+            {"sla.json": '{"uid": "cityloop-sla", "panels": [{"targets": [{"expr": "cityloop_nope"}]}]}'}
+        ),
     ),
     (
         "Deployment",
@@ -663,6 +709,7 @@ def self_test(objs: list[Obj], crds: dict[tuple[str, str, str], Obj], facts: dic
         r = Report()
         check_schema(target, crds, k8s, r)
         cross_check(broken, facts, env, r)
+        check_dashboards(broken, facts, r)
         if not r.problems:
             blind += 1
             print(f"  FAIL {env}: negative control not caught: {what} ({kind}/{name})")
@@ -696,6 +743,7 @@ def main() -> int:
     facts = code_facts(args.repo)
     cross_check(objs, facts, args.env, r)
     check_alert_tests(objs, args.repo / "deploy/k8s/tools/alerts_test.yaml", r)
+    check_dashboards(objs, facts, r)
     blind = self_test(objs, crds, facts, args.env, args.k8s_version)
     if args.rules_out:
         groups = [g for o in objs if o["kind"] == "PrometheusRule" for g in o["spec"]["groups"]]

@@ -1,0 +1,1 @@
+"""``make observe``'s helpers (scripts/infra/prometheus.sh)."""
