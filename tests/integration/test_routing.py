@@ -100,8 +100,7 @@ async def test_an_unresolvable_location_waits_for_a_dispatcher(loop: Loop) -> No
             await router.get("/api/v1/routing/queue", params={"reason": "unresolved_location", "limit": 500})
         ).json()
         assert ticket_id in {item["ticket_id"] for item in queue["items"]}
-        assert queue["total"] >= 1
-        assert queue["limit"] == 500
+        assert set(queue) == {"items", "next_cursor"}  # one keyset page (libs/common paging.py)
         # The dispatcher places it; only then is it routed.
         bad = await router.post(f"/api/v1/routing/{ticket_id}/correct", json={"grid": "nowhere"})
         assert bad.status_code == 422

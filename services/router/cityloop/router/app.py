@@ -7,8 +7,8 @@ from fastapi import FastAPI
 from cityloop.common.contract import types
 from cityloop.common.db.pool import Conn
 from cityloop.common.envelope import CloudEvent
-from cityloop.common.http_errors import install_error_handlers
 from cityloop.common.runtime import ServiceRuntime
+from cityloop.common.service_app import service_app
 from cityloop.common.topics import DEPT_UPDATES, TICKET_LIFECYCLE, dept_tasks
 from cityloop.router import metrics
 from cityloop.router.cases import views as cases
@@ -19,8 +19,6 @@ from cityloop.router.corrections import views as corrections
 from cityloop.router.dept_updates.flows import on_dept_update
 from cityloop.router.dispatch.flows import on_ticket_created
 from cityloop.router.dispatcher_actions import views as dispatcher_actions
-from cityloop.router.errors import ActionRefused
-from cityloop.router.http import refused_as_http_error
 from cityloop.router.masterdata import store as master
 from cityloop.router.masterdata import views as masterdata
 from cityloop.router.masterdata.seed import seed_master_data
@@ -62,12 +60,8 @@ def create_app(settings: RouterSettings | None = None) -> FastAPI:
     runtime.background("router.retrain", lambda: run_schedule(runtime.pool, settings))
     runtime.background("router.ticket-gauges", lambda: metrics.count_tickets(runtime.pool))
 
-    app = FastAPI(title="CityLoop router", version="1.0", lifespan=runtime.lifespan)
-    app.state.runtime = runtime
+    app = service_app(runtime, title="CityLoop router")
     app.state.router_ctx = ctx
-    install_error_handlers(app)
-    app.add_exception_handler(ActionRefused, refused_as_http_error)
-    runtime.attach(app)
     # cases and classification first: dispatcher_actions' /api/v1/routing/{ticket_id} would catch their paths
     for views in (cases, classification, dispatcher_actions, masterdata, corrections):
         app.include_router(views.router)

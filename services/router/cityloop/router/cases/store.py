@@ -5,6 +5,7 @@ from datetime import datetime
 import asyncpg
 
 from cityloop.common.db.pool import Conn
+from cityloop.common.paging import Keyset
 
 
 async def insert_case(
@@ -65,18 +66,16 @@ async def close_case(conn: Conn, case_id: str) -> None:
     await conn.execute("UPDATE cases SET status = 'closed' WHERE id = $1", case_id)
 
 
-async def list_cases(conn: Conn, *, status: str | None, limit: int, offset: int) -> tuple[list[asyncpg.Record], int]:
-    where = "($1::text IS NULL OR c.status = $1)"
-    rows = await conn.fetch(
+#: Cases: newest first.
+CASE_ORDER = Keyset(("c.opened_at", "timestamptz"), ("c.id", "text"), descending=True)
+
+
+async def list_cases(conn: Conn, *, status: str | None, limit: int, cursor: str | None) -> list[asyncpg.Record]:
+    return await conn.fetch(
         "SELECT c.*, (SELECT count(*) FROM tickets t WHERE t.case_id = c.id) AS tickets FROM cases c"
-        f" WHERE {where} AND (SELECT count(*) FROM tickets t WHERE t.case_id = c.id) > 1"
-        " ORDER BY c.opened_at DESC, c.id LIMIT $2 OFFSET $3",
+        " WHERE ($1::text IS NULL OR c.status = $1) AND (SELECT count(*) FROM tickets t WHERE t.case_id = c.id) > 1"
+        f" AND {CASE_ORDER.where(3)} ORDER BY {CASE_ORDER.order_by()} LIMIT $2",
         status,
         limit,
-        offset,
+        *CASE_ORDER.args(cursor),
     )
-    total = await conn.fetchval(
-        f"SELECT count(*) FROM cases c WHERE {where} AND (SELECT count(*) FROM tickets t WHERE t.case_id = c.id) > 1",
-        status,
-    )
-    return list(rows), int(total)

@@ -6,11 +6,11 @@ who asked, why, who decided, and what the data said before."""
 from typing import Any, Literal
 
 from cityloop.common.db.pool import Conn
+from cityloop.common.errors import Conflict, Forbidden, NotFound
 from cityloop.common.identity import Identity
 from cityloop.router.corrections import store
 from cityloop.router.corrections.rules import AddressGrid, CategoryOwner, CorrectionRequest, validate
 from cityloop.router.dispatch.location import locate
-from cityloop.router.errors import ActionRefused
 from cityloop.router.masterdata import store as master_store
 from cityloop.router.masterdata.model import MasterData, Responsibility
 
@@ -39,11 +39,11 @@ async def review(
 ) -> dict[str, Any]:
     row = await store.get_correction(conn, correction_id, lock=True)
     if row is None:
-        raise ActionRefused(404, "not_found", f"no correction {correction_id}", "correction_id")
+        raise NotFound(f"no correction {correction_id}", "correction_id")
     if row["status"] != "pending":
-        raise ActionRefused(409, "conflict", f"correction {correction_id} is already {row['status']}", "correction_id")
+        raise Conflict(f"correction {correction_id} is already {row['status']}", "correction_id")
     if row["submitted_by"] == identity.subject:
-        raise ActionRefused(403, "forbidden", "a correction is reviewed by someone other than its submitter", None)
+        raise Forbidden("a correction is reviewed by someone other than its submitter")
     if decision == "reject":
         return dict(
             await store.review_correction(

@@ -4,8 +4,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from cityloop.common.errors import Invalid
 from cityloop.router.dispatch.location import address_key, normalise, parse_road_number
-from cityloop.router.errors import ActionRefused
 from cityloop.router.masterdata.model import MasterData, Responsibility
 
 
@@ -33,12 +33,12 @@ class CorrectionRequest(BaseModel):
     reason: str = Field(min_length=2, max_length=2000)
 
 
-def _bad(message: str, field: str) -> ActionRefused:
-    return ActionRefused(422, "validation_failed", message, field)
+def _bad(message: str, field: str) -> Invalid:
+    return Invalid(message, field)
 
 
 def validate(change: AddressGrid | CategoryOwner, master: MasterData) -> dict[str, Any]:
-    """Pure: the stored payload of a valid correction, or ActionRefused naming the field."""
+    """Pure: the stored payload of a valid correction, or Invalid naming the field."""
     if isinstance(change, AddressGrid):
         parsed = parse_road_number(normalise(change.address), master)
         if parsed is None or parsed[1] is None:

@@ -5,6 +5,7 @@ from typing import Any
 import asyncpg
 
 from cityloop.common.db.pool import Conn
+from cityloop.common.paging import Keyset
 
 
 async def insert_correction(
@@ -29,19 +30,21 @@ async def get_correction(conn: Conn, correction_id: int, *, lock: bool = False) 
     )
 
 
+#: Corrections: newest first.
+CORRECTION_ORDER = Keyset(("submitted_at", "timestamptz"), ("id", "bigint"), descending=True)
+
+
 async def list_corrections(
-    conn: Conn, *, status: str | None, kind: str | None, limit: int, offset: int
-) -> tuple[list[asyncpg.Record], int]:
-    where = "($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR kind = $2)"
-    rows = await conn.fetch(
-        f"SELECT * FROM corrections WHERE {where} ORDER BY submitted_at DESC, id DESC LIMIT $3 OFFSET $4",
+    conn: Conn, *, status: str | None, kind: str | None, limit: int, cursor: str | None
+) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT * FROM corrections WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR kind = $2)"
+        f" AND {CORRECTION_ORDER.where(4)} ORDER BY {CORRECTION_ORDER.order_by()} LIMIT $3",
         status,
         kind,
         limit,
-        offset,
+        *CORRECTION_ORDER.args(cursor),
     )
-    total = await conn.fetchval(f"SELECT count(*) FROM corrections WHERE {where}", status, kind)
-    return list(rows), int(total)
 
 
 async def review_correction(

@@ -10,6 +10,7 @@ import asyncpg
 
 from cityloop.common.contract import types
 from cityloop.common.db.pool import Conn
+from cityloop.common.errors import Conflict, Invalid, NotFound
 from cityloop.common.identity import Identity
 from cityloop.router import metrics
 from cityloop.router.cases import store as cases
@@ -19,7 +20,6 @@ from cityloop.router.dispatch.flows import apply_decision
 from cityloop.router.dispatch.location import Location, at_grid, locate
 from cityloop.router.dispatch.rules import Classification, RoutingTicket, route
 from cityloop.router.effects import announce, lifecycle, tell, withdraw
-from cityloop.router.errors import ActionRefused
 from cityloop.router.masterdata.model import MasterData
 from cityloop.router.rejections import store as rejections
 from cityloop.router.tickets import store as tickets
@@ -33,7 +33,7 @@ def actor_of(identity: Identity) -> str:
 async def _ticket(conn: Conn, ticket_id: str) -> asyncpg.Record:
     ticket = await tickets.get_ticket(conn, ticket_id, lock=True)
     if ticket is None:
-        raise ActionRefused(404, "not_found", f"router knows no ticket {ticket_id}", "ticket_id")
+        raise NotFound(f"router knows no ticket {ticket_id}", "ticket_id")
     return ticket
 
 
@@ -42,12 +42,12 @@ def _new_location(
 ) -> Location | None:
     if grid:
         if grid not in master.grids:
-            raise ActionRefused(422, "validation_failed", f"no grid {grid!r}", "grid")
+            raise Invalid(f"no grid {grid!r}", "grid")
         return at_grid(master.grids[grid], master, "dispatcher (grid)")
     if address or (lat is not None and lon is not None):
         found = locate(address, lat, lon, master)
         if not found.resolved:
-            raise ActionRefused(422, "validation_failed", found.problem or "location not resolved", "address")
+            raise Invalid(found.problem or "location not resolved", "address")
         return replace(found, how=f"dispatcher ({found.how})")
     return None
 
@@ -79,9 +79,9 @@ async def _reroute(
     stored = stored_classification(ticket)
     code = category or stored.category or ticket["category"]
     if category is not None and category not in master.categories:
-        raise ActionRefused(422, "validation_failed", f"no catalogue category {category!r}", "category")
+        raise Invalid(f"no catalogue category {category!r}", "category")
     if lead is not None and lead not in master.departments:
-        raise ActionRefused(422, "validation_failed", f"no department {lead!r}", "dept_code")
+        raise Invalid(f"no department {lead!r}", "dept_code")
     # The dispatcher's word is certain: confidence 1.
     classification = Classification(code, 1.0, "dispatcher")
     where = location or stored_location(ticket)
@@ -93,9 +93,7 @@ async def _reroute(
     )
     if decision.outcome == "needs_dispatcher":
         field = {"unresolved_location": "address", "unclassified": "category"}.get(decision.queue_reason or "")
-        raise ActionRefused(
-            422, "not_routable", f"still not routable: {decision.why.get('problem')}", field or "dept_code"
-        )
+        raise Invalid(f"still not routable: {decision.why.get('problem')}", field or "dept_code", error="not_routable")
     replaced = []
     for live in await tickets.live_assignments(conn, ticket["ticket_id"]):
         if lead is None or live["role"] == "lead" or decision.outcome == "handover":
@@ -125,7 +123,7 @@ async def confirm(
     ticket = await _ticket(conn, ticket_id)
     if ticket["status"] == "needs_dispatcher":
         if ticket["queue_reason"] == "arbitration":
-            raise ActionRefused(409, "conflict", "this ticket awaits arbitration: use /arbitrate", "ticket_id")
+            raise Conflict("this ticket awaits arbitration: use /arbitrate", "ticket_id")
         result = await _reroute(
             conn,
             ctx,
@@ -139,7 +137,7 @@ async def confirm(
     elif ticket["status"] in ("dispatched", "accepted"):
         result = {"ticket_id": ticket_id, "outcome": "confirmed", "category": ticket["category"]}
     else:
-        raise ActionRefused(409, "conflict", f"a {ticket['status']} ticket has no routing to confirm", "ticket_id")
+        raise Conflict(f"a {ticket['status']} ticket has no routing to confirm", "ticket_id")
     if result["category"]:
         await _label(conn, ticket, result["category"], "confirmation", identity)
     if note:
@@ -164,9 +162,9 @@ async def correct(
     ticket = await _ticket(conn, ticket_id)
     if ticket["status"] in ("resolved", "closed", "merged"):
         hint = ": split it from its case first" if ticket["status"] == "merged" else ""
-        raise ActionRefused(409, "conflict", f"a {ticket['status']} ticket cannot be re-routed{hint}", "ticket_id")
+        raise Conflict(f"a {ticket['status']} ticket cannot be re-routed{hint}", "ticket_id")
     if ticket["status"] == "needs_dispatcher" and ticket["queue_reason"] == "arbitration":
-        raise ActionRefused(409, "conflict", "this ticket awaits arbitration: use /arbitrate", "ticket_id")
+        raise Conflict("this ticket awaits arbitration: use /arbitrate", "ticket_id")
     master = await ctx.master.current(conn)
     location = _new_location(master, grid=grid, address=address, lat=lat, lon=lon)
     correction = {"by": identity.subject, "note": note, "category": category, "dept_code": dept_code}
@@ -197,7 +195,7 @@ async def arbitrate(
 ) -> dict[str, Any]:
     ticket = await _ticket(conn, ticket_id)
     if ticket["status"] != "needs_dispatcher" or ticket["queue_reason"] != "arbitration":
-        raise ActionRefused(409, "conflict", "only a ticket awaiting arbitration can be arbitrated", "ticket_id")
+        raise Conflict("only a ticket awaiting arbitration can be arbitrated", "ticket_id")
     history = [
         {
             "dept_code": r["dept_code"],
@@ -235,10 +233,10 @@ async def split(
 ) -> dict[str, Any]:
     case = await cases.get_case(conn, case_id, lock=True)
     if case is None:
-        raise ActionRefused(404, "not_found", f"no case {case_id}", "case_id")
+        raise NotFound(f"no case {case_id}", "case_id")
     ticket = await _ticket(conn, ticket_id)
     if ticket["case_id"] != case_id or ticket["status"] != "merged":
-        raise ActionRefused(409, "conflict", f"ticket {ticket_id} is not merged into case {case_id}", "ticket_id")
+        raise Conflict(f"ticket {ticket_id} is not merged into case {case_id}", "ticket_id")
     await cases.set_ticket_case(conn, ticket_id, None)
     await announce(
         conn,

@@ -3,6 +3,10 @@
 import asyncpg
 
 from cityloop.common.db.pool import Conn
+from cityloop.common.paging import Keyset
+
+#: The dispatcher's queue: longest waiting first (a queued ticket always has queued_at).
+QUEUE_ORDER = Keyset(("queued_at", "timestamptz"), ("ticket_id", "text"))
 
 
 async def queue(
@@ -12,19 +16,15 @@ async def queue(
     category: str | None,
     district: str | None,
     limit: int,
-    offset: int,
-) -> tuple[list[asyncpg.Record], int]:
-    where = (
-        "status = 'needs_dispatcher' AND ($1::text IS NULL OR queue_reason = $1)"
+    cursor: str | None,
+) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT * FROM tickets WHERE status = 'needs_dispatcher' AND ($1::text IS NULL OR queue_reason = $1)"
         " AND ($2::text IS NULL OR category = $2) AND ($3::text IS NULL OR resolved->>'district' = $3)"
-    )
-    rows = await conn.fetch(
-        f"SELECT * FROM tickets WHERE {where} ORDER BY queued_at, ticket_id LIMIT $4 OFFSET $5",
+        f" AND {QUEUE_ORDER.where(5)} ORDER BY {QUEUE_ORDER.order_by()} LIMIT $4",
         reason,
         category,
         district,
         limit,
-        offset,
+        *QUEUE_ORDER.args(cursor),
     )
-    total = await conn.fetchval(f"SELECT count(*) FROM tickets WHERE {where}", reason, category, district)
-    return list(rows), int(total)

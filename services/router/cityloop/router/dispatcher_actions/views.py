@@ -6,12 +6,15 @@ classification/views.py; app.py includes them before this router, whose ``/{tick
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
+from cityloop.common.deps import Db, Tx
+from cityloop.common.errors import NotFound
 from cityloop.common.identity import CurrentIdentity, Identity, Role, require_roles
+from cityloop.common.paging import Cursor, Limit, Page
 from cityloop.router.dispatcher_actions import flows, store
-from cityloop.router.http import Limit, Offset, Page, context, not_found, page, transaction
+from cityloop.router.http import Ctx
 from cityloop.router.rejections import store as rejection_store
 from cityloop.router.tickets import store as tickets
 
@@ -46,23 +49,20 @@ class ArbitrateBody(_Body):
 QueueReason = Literal["unclassified", "low_confidence", "unresolved_location", "no_unit", "rejected", "arbitration"]
 
 
-@router.get("/queue", operation_id="routing_queue", response_model=Page)
+@router.get("/queue", operation_id="routing_queue")
 async def queue(
     *,
-    request: Request,
     _: Dispatcher,
+    conn: Db,
     limit: Limit = 50,
-    offset: Offset = 0,
+    cursor: Cursor = None,
     reason: QueueReason | None = None,
     category: str | None = None,
     district: str | None = None,
-) -> Page:
+) -> Page[dict[str, Any]]:
     """Tickets that need a person, oldest first, with why (problem, proposal, candidates)."""
-    async with transaction(request) as conn:
-        rows, total = await store.queue(
-            conn, reason=reason, category=category, district=district, limit=limit, offset=offset
-        )
-    return page([_queue_item(r) for r in rows], total, limit, offset)
+    rows = await store.queue(conn, reason=reason, category=category, district=district, limit=limit + 1, cursor=cursor)
+    return store.QUEUE_ORDER.page(rows, limit, _queue_item)
 
 
 def _queue_item(r: Any) -> dict[str, Any]:
@@ -81,14 +81,13 @@ def _queue_item(r: Any) -> dict[str, Any]:
 
 
 @router.get("/{ticket_id}", operation_id="routing_record")
-async def record(request: Request, ticket_id: str, _: CurrentIdentity) -> dict[str, Any]:
+async def record(ticket_id: str, _: CurrentIdentity, conn: Tx) -> dict[str, Any]:
     """How a ticket was routed: classification, location, decision, assignments, rejections, case."""
-    async with transaction(request) as conn:
-        ticket = await tickets.get_ticket(conn, ticket_id)
-        if ticket is None:
-            raise not_found(f"ticket {ticket_id}", "ticket_id")
-        assignments = await tickets.assignments_of(conn, ticket_id)
-        rejections = await rejection_store.rejections_of(conn, ticket_id)
+    ticket = await tickets.get_ticket(conn, ticket_id)
+    if ticket is None:
+        raise NotFound(f"no ticket {ticket_id}", "ticket_id")
+    assignments = await tickets.assignments_of(conn, ticket_id)
+    rejections = await rejection_store.rejections_of(conn, ticket_id)
     return {
         "ticket_id": ticket_id,
         "status": ticket["status"],
@@ -106,41 +105,32 @@ async def record(request: Request, ticket_id: str, _: CurrentIdentity) -> dict[s
 
 
 @router.post("/{ticket_id}/confirm", operation_id="routing_confirm")
-async def confirm(request: Request, ticket_id: str, body: ConfirmBody, identity: Dispatcher) -> dict[str, Any]:
+async def confirm(ticket_id: str, body: ConfirmBody, identity: Dispatcher, ctx: Ctx, conn: Tx) -> dict[str, Any]:
     """Confirm the proposed routing (a queued low-confidence ticket is dispatched as proposed)."""
-    async with transaction(request) as conn:
-        return await flows.confirm(conn, context(request), ticket_id, identity, body.note)
+    return await flows.confirm(conn, ctx, ticket_id, identity, body.note)
 
 
 @router.post("/{ticket_id}/correct", operation_id="routing_correct")
-async def correct(request: Request, ticket_id: str, body: CorrectBody, identity: Dispatcher) -> dict[str, Any]:
+async def correct(ticket_id: str, body: CorrectBody, identity: Dispatcher, ctx: Ctx, conn: Tx) -> dict[str, Any]:
     """Correct category, location or lead: live tasks are withdrawn and the ticket is routed again."""
-    async with transaction(request) as conn:
-        return await flows.correct(
-            conn,
-            context(request),
-            ticket_id,
-            identity,
-            category=body.category,
-            dept_code=body.dept_code,
-            grid=body.grid,
-            address=body.address,
-            lat=body.lat,
-            lon=body.lon,
-            note=body.note,
-        )
+    return await flows.correct(
+        conn,
+        ctx,
+        ticket_id,
+        identity,
+        category=body.category,
+        dept_code=body.dept_code,
+        grid=body.grid,
+        address=body.address,
+        lat=body.lat,
+        lon=body.lon,
+        note=body.note,
+    )
 
 
 @router.post("/{ticket_id}/arbitrate", operation_id="routing_arbitrate")
-async def arbitrate(request: Request, ticket_id: str, body: ArbitrateBody, identity: Dispatcher) -> dict[str, Any]:
+async def arbitrate(ticket_id: str, body: ArbitrateBody, identity: Dispatcher, ctx: Ctx, conn: Tx) -> dict[str, Any]:
     """Decide a disputed ticket after repeated 退单; the assignment is final."""
-    async with transaction(request) as conn:
-        return await flows.arbitrate(
-            conn,
-            context(request),
-            ticket_id,
-            identity,
-            dept_code=body.dept_code,
-            category=body.category,
-            note=body.note,
-        )
+    return await flows.arbitrate(
+        conn, ctx, ticket_id, identity, dept_code=body.dept_code, category=body.category, note=body.note
+    )

@@ -7,6 +7,7 @@ from typing import Any
 import asyncpg
 
 from cityloop.common.db.pool import Conn
+from cityloop.common.paging import Keyset
 from cityloop.router.data.files import CityFiles
 from cityloop.router.masterdata.model import (
     Category,
@@ -186,6 +187,10 @@ async def department_codes(conn: Conn) -> list[str]:
     return [r["code"] for r in await conn.fetch("SELECT code FROM departments ORDER BY code")]
 
 
+#: Master data lists: by code (each table's primary key).
+BY_CODE = Keyset(("code", "text"))
+
+
 async def list_departments(
     conn: Conn,
     *,
@@ -195,32 +200,37 @@ async def list_departments(
     street: str | None,
     q: str | None,
     limit: int,
-    offset: int,
-) -> tuple[list[asyncpg.Record], int]:
-    where = (
-        "($1::text IS NULL OR type = $1) AND ($2::text IS NULL OR level = $2) AND ($3::text IS NULL OR district = $3)"
-        " AND ($4::text IS NULL OR street = $4)"
+    cursor: str | None,
+) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT * FROM departments WHERE ($1::text IS NULL OR type = $1) AND ($2::text IS NULL OR level = $2)"
+        " AND ($3::text IS NULL OR district = $3) AND ($4::text IS NULL OR street = $4)"
         " AND ($5::text IS NULL OR name LIKE '%' || $5 || '%' OR code LIKE $5 || '%')"
+        f" AND {BY_CODE.where(7)} ORDER BY {BY_CODE.order_by()} LIMIT $6",
+        type_,
+        level,
+        district,
+        street,
+        q,
+        limit,
+        *BY_CODE.args(cursor),
     )
-    args = (type_, level, district, street, q)
-    rows = await conn.fetch(
-        f"SELECT * FROM departments WHERE {where} ORDER BY code LIMIT $6 OFFSET $7", *args, limit, offset
-    )
-    return list(rows), int(await conn.fetchval(f"SELECT count(*) FROM departments WHERE {where}", *args))
 
 
 async def list_categories(
-    conn: Conn, *, parent: str | None, q: str | None, handover: bool | None, limit: int, offset: int
-) -> tuple[list[asyncpg.Record], int]:
-    where = (
-        "($1::text IS NULL OR parent = $1 OR code LIKE $1 || '.%')"
+    conn: Conn, *, parent: str | None, q: str | None, handover: bool | None, limit: int, cursor: str | None
+) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT * FROM categories WHERE ($1::text IS NULL OR parent = $1 OR code LIKE $1 || '.%')"
         " AND ($2::text IS NULL OR name LIKE '%' || $2 || '%' OR code LIKE '%' || $2 || '%')"
         " AND ($3::boolean IS NULL OR (handover_to IS NOT NULL) = $3)"
+        f" AND {BY_CODE.where(5)} ORDER BY {BY_CODE.order_by()} LIMIT $4",
+        parent,
+        q,
+        handover,
+        limit,
+        *BY_CODE.args(cursor),
     )
-    rows = await conn.fetch(
-        f"SELECT * FROM categories WHERE {where} ORDER BY code LIMIT $4 OFFSET $5", parent, q, handover, limit, offset
-    )
-    return list(rows), int(await conn.fetchval(f"SELECT count(*) FROM categories WHERE {where}", parent, q, handover))
 
 
 async def get_category(conn: Conn, code: str) -> asyncpg.Record | None:
@@ -240,13 +250,14 @@ _JURISDICTION_SQL = {
 
 
 async def list_jurisdictions(
-    conn: Conn, level: str, *, parent: str | None, q: str | None, limit: int, offset: int
-) -> tuple[list[asyncpg.Record], int]:
+    conn: Conn, level: str, *, parent: str | None, q: str | None, limit: int, cursor: str | None
+) -> list[asyncpg.Record]:
     base, parent_column = _JURISDICTION_SQL[level]
     name_column = "road" if level == "grids" else "name"
     clauses = [f"($1::text IS NULL OR {parent_column} = $1)" if parent_column else "($1::text IS NULL)"]
     clauses.append(f"($2::text IS NULL OR {name_column} LIKE '%' || $2 || '%' OR code LIKE $2 || '%')")
+    clauses.append(BY_CODE.where(4))
     where = " AND ".join(clauses)
-    rows = await conn.fetch(f"{base} WHERE {where} ORDER BY code LIMIT $3 OFFSET $4", parent, q, limit, offset)
-    total = await conn.fetchval(f"SELECT count(*) FROM ({base} WHERE {where}) x", parent, q)
-    return list(rows), int(total)
+    return await conn.fetch(
+        f"{base} WHERE {where} ORDER BY {BY_CODE.order_by()} LIMIT $3", parent, q, limit, *BY_CODE.args(cursor)
+    )
