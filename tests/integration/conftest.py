@@ -14,6 +14,7 @@ from cityloop.common.runtime import ServiceRuntime
 from cityloop.common.settings import CommonSettings
 from cityloop.feedback.app import create_app as feedback_app
 from cityloop.intake.app import create_app as intake_app
+from cityloop.intake.settings import IntakeSettings
 from cityloop.router.app import create_app as router_app
 from cityloop.sla.app import create_app as sla_app
 
@@ -52,9 +53,22 @@ class Loop:
         return httpx.AsyncClient(transport=transport, base_url="http://intake", headers=headers)
 
 
+class InProcessServices(httpx.AsyncBaseTransport):
+    """The gateway's forwarded calls (intake gateway.py), answered by the services running in this process."""
+
+    def __init__(self, apps: dict[str, FastAPI]) -> None:
+        self._by_host = {name: httpx.ASGITransport(app=app) for name, app in apps.items()}
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await self._by_host[request.url.host].handle_async_request(request)
+
+
 @pytest.fixture(scope="session")
 async def loop(database: str, kafka: str) -> AsyncIterator[Loop]:
-    apps = {"intake": intake_app(), "router": router_app(), "sla": sla_app(), "feedback": feedback_app()}
+    services = {"router": router_app(), "sla": sla_app(), "feedback": feedback_app()}
+    gateway_settings = IntakeSettings(router_url="http://router", sla_url="http://sla", feedback_url="http://feedback")
+    gateway = intake_app(gateway_settings, upstream_transport=InProcessServices(services))
+    apps = {"intake": gateway, **services}
     async with AsyncExitStack() as stack:
         for app in apps.values():
             await stack.enter_async_context(app.router.lifespan_context(app))

@@ -3,7 +3,6 @@
 from datetime import UTC, datetime
 
 import pytest
-from pydantic import BaseModel
 
 from cityloop.common.paging import BadCursor, Keyset, Page
 
@@ -52,10 +51,3 @@ def test_a_page_keeps_limit_rows_and_points_past_the_last() -> None:
     assert BY_ID.decode(first.next_cursor) == (2,)
     last = BY_ID.page(rows[:2], 2, lambda r: r["id"])
     assert last == Page(items=[1, 2], next_cursor=None)
-
-
-def test_the_page_schema_is_named_after_its_items() -> None:
-    class Thing(BaseModel):
-        name: str
-
-    assert Page[Thing].__name__ == "ThingPage"

@@ -34,8 +34,8 @@ def with_error_bodies(document: Document) -> Document:
     doc = copy.deepcopy(document)
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
     error_schema = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
-    for name, schema in error_schema.pop("$defs", {}).items():
-        schemas.setdefault(name, schema)
+    # The canonical schemas, replacing FastAPI's rendering of the same models: every document says the same.
+    schemas.update(error_schema.pop("$defs", {}))
     schemas["ErrorBody"] = error_schema
     content = {"application/json": {"schema": _ERROR_REF}}
     for path, _, operation in operations(doc):

@@ -42,13 +42,6 @@ class Page(BaseModel, Generic[T]):
     items: list[T]
     next_cursor: str | None = Field(description="the cursor of the next page; null when this is the last")
 
-    @classmethod
-    def model_parametrized_name(cls, params: tuple[Any, ...]) -> str:
-        # "TicketOutPage" in the OpenAPI document, not "Page[TicketOut]": generated clients name classes from it.
-        item = params[0]
-        name = getattr(item, "__name__", None) if isinstance(item, type) else None
-        return f"{name}Page" if name else "ItemPage"
-
 
 class BadCursor(Invalid):
     def __init__(self) -> None:

@@ -11,11 +11,12 @@ from starlette.middleware import Middleware
 from cityloop.common.db.pool import Conn
 from cityloop.common.envelope import CloudEvent
 from cityloop.common.runtime import ServiceRuntime
-from cityloop.common.service_app import service_app
+from cityloop.common.service_app import service_app, set_openapi
 from cityloop.common.topics import TICKET_LIFECYCLE
 from cityloop.intake import demo, gateway
 from cityloop.intake.accounts import views as accounts
 from cityloop.intake.body_limit import BodySizeLimit, default_error_body
+from cityloop.intake.gateway_openapi import gateway_document, load_snapshot
 from cityloop.intake.open311 import api as open311_api
 from cityloop.intake.rate_limits import RateLimit
 from cityloop.intake.settings import IntakeSettings
@@ -35,11 +36,14 @@ async def _on_lifecycle(conn: Conn, event: CloudEvent) -> None:
     await record_lifecycle(conn, event)
 
 
-def create_app(settings: IntakeSettings | None = None) -> FastAPI:
+def create_app(
+    settings: IntakeSettings | None = None, *, upstream_transport: httpx.AsyncBaseTransport | None = None
+) -> FastAPI:
+    """``upstream_transport`` carries the gateway's forwarded calls (tests run the services in-process)."""
     settings = settings or IntakeSettings()
     runtime = ServiceRuntime(settings, migrations=MIGRATIONS)
     runtime.consume("intake.trail", [TICKET_LIFECYCLE.name], _on_lifecycle)
-    client = httpx.AsyncClient(timeout=10.0)
+    client = httpx.AsyncClient(timeout=10.0, transport=upstream_transport)
 
     async def seed_demo() -> None:
         async with runtime.pool.acquire() as conn, conn.transaction():
@@ -74,6 +78,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     app.include_router(tickets.router)
     open311_api.install(app)
     app.include_router(gateway.gateway_router(settings, client))
+    set_openapi(app, lambda: gateway_document(FastAPI.openapi(app), load_snapshot()))
     return app
 
 
