@@ -13,6 +13,7 @@ from cityloop.router.dispatch.rules import Decision
 from cityloop.router.effects import announce, lifecycle, tell
 from cityloop.router.masterdata.model import Category
 from cityloop.router.tickets import store as tickets
+from cityloop.router.tickets.status import RoutingStatus
 
 
 async def matching_case(conn: Conn, category: Category, location: Location, now: datetime) -> MergeMatch | None:
@@ -42,7 +43,7 @@ async def merge_into(
     lead_ticket = await tickets.get_ticket(conn, row["lead_ticket"])
     assert lead_ticket is not None
     await store.set_ticket_case(conn, ticket_id, case)
-    await tickets.set_ticket_status(conn, ticket_id, "merged")
+    await tickets.set_ticket_status(conn, ticket_id, RoutingStatus.MERGED)
     lead_assignment = next(
         (a for a in await tickets.live_assignments(conn, row["lead_ticket"]) if a["role"] == "lead"), None
     )
