@@ -41,6 +41,8 @@ class DeptSystem:
             group_id=f"{prefix}dept-system.{dept_code}",
             auto_offset_reset="earliest",
             enable_auto_commit=False,
+            # The topic may appear only with this department's first task: look for it every second.
+            metadata_max_age_ms=1000,
         )
         self._producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
         self._pending: deque[dict[str, Any]] = deque()

@@ -7,7 +7,7 @@ through their inbox, so the effect is exactly once.
 import asyncio
 import contextlib
 from collections import Counter as Counter_
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import orjson
 import structlog
@@ -84,8 +84,11 @@ class OutboxRelay:
         schema: str,
         batch: int = 500,
         idle_seconds: float = 0.5,
+        provision: Callable[[set[str]], Awaitable[None]] | None = None,
     ) -> None:
         self._pool = pool
+        #: Called with a batch's topics before it is published (topics.TopicProvisioner.ensure).
+        self._provision = provision
         self._producer = producer
         self._schema = schema
         self._batch = batch
@@ -131,6 +134,8 @@ class OutboxRelay:
             )
             if not rows:
                 return 0
+            if self._provision is not None:
+                await self._provision({r["topic"] for r in rows})
             futures = await self._producer.send_many([(r["topic"], r["payload"], r["key"]) for r in rows])
             await asyncio.gather(*futures)
             await conn.execute(

@@ -17,6 +17,7 @@ from cityloop.common.kafka.producer import EventProducer
 from cityloop.common.logging import configure_logging
 from cityloop.common.outbox import OutboxRelay
 from cityloop.common.settings import CommonSettings
+from cityloop.common.topics import TopicProvisioner, ensure_topics
 
 log = structlog.get_logger(__name__)
 
@@ -38,6 +39,15 @@ async def run_relay(settings: CommonSettings) -> None:
             schema=settings.db_schema,
             batch=settings.outbox_batch,
             idle_seconds=settings.outbox_idle_seconds,
+            provision=TopicProvisioner(
+                lambda specs: ensure_topics(
+                    settings.kafka_bootstrap,
+                    settings.topic_prefix,
+                    specs,
+                    replication_factor=settings.kafka_replication_factor,
+                    options=client_options(settings),
+                )
+            ).ensure,
         )
         log.info("relay.started", service=settings.service_name)
         await relay.run()

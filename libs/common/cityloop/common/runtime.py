@@ -18,7 +18,7 @@ from cityloop.common.metrics.http import HttpMetrics
 from cityloop.common.ops import ops_router
 from cityloop.common.outbox import OutboxRelay
 from cityloop.common.settings import CommonSettings
-from cityloop.common.topics import TICKET_LIFECYCLE, TopicSpec, all_topics, ensure_topics
+from cityloop.common.topics import TICKET_LIFECYCLE, TopicProvisioner, TopicSpec, all_topics, ensure_topics
 
 log = structlog.get_logger(__name__)
 
@@ -73,7 +73,12 @@ class ServiceRuntime:
         await self._producer.start()
         if s.outbox_relay_in_process:
             relay = OutboxRelay(
-                self._pool, self._producer, schema=s.db_schema, batch=s.outbox_batch, idle_seconds=s.outbox_idle_seconds
+                self._pool,
+                self._producer,
+                schema=s.db_schema,
+                batch=s.outbox_batch,
+                idle_seconds=s.outbox_idle_seconds,
+                provision=TopicProvisioner(self.ensure_topics).ensure,
             )
             self._spawn("outbox-relay", relay.run)
         self._spawn("outbox-backlog", OutboxRelay(self._pool, self._producer, schema=s.db_schema).measure_backlog)

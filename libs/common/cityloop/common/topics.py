@@ -1,6 +1,6 @@
 """The topic registry: every topic CityLoop uses, declared once, created idempotently."""
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,6 +50,35 @@ def all_topics(dept_codes: Iterable[str] = ()) -> list[TopicSpec]:
     specs += [dlq(s) for s in STATIC_TOPICS if s is not CONTROL_MODE]
     specs += [dept_tasks(code) for code in dept_codes]
     return specs
+
+
+def spec_for(name: str) -> TopicSpec | None:
+    """The declared spec of a logical topic name (static, DLQ or a department's tasks), else None."""
+    for spec in all_topics():
+        if spec.name == name:
+            return spec
+    if name.startswith("dept.") and name.endswith(".tasks") and len(name) > len("dept..tasks"):
+        return dept_tasks(name[len("dept.") : -len(".tasks")])
+    return None
+
+
+class TopicProvisioner:
+    """Creates a declared topic the first time something is published to it: a department that appears
+    in a new master-data version gets its task topic without a restart, and a process that publishes to a
+    few departments never needs all ~900 topics created up front. One admin call per new name per process."""
+
+    def __init__(self, create: Callable[[list[TopicSpec]], Awaitable[object]]) -> None:
+        self._create = create
+        self._known: set[str] = set()
+
+    async def ensure(self, names: Iterable[str]) -> None:
+        new = {n for n in names if n not in self._known}
+        if not new:
+            return
+        specs = [spec for n in sorted(new) if (spec := spec_for(n)) is not None]
+        if specs:
+            await self._create(specs)
+        self._known |= new
 
 
 def full_name(name: str, prefix: str) -> str:

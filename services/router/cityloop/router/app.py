@@ -53,7 +53,8 @@ def create_app(settings: RouterSettings | None = None) -> FastAPI:
         await ensure_model(runtime.pool, settings)
 
     runtime.on_start(load_master_data)
-    runtime.on_start(ensure_department_topics)
+    if settings.task_topics_at_start:
+        runtime.on_start(ensure_department_topics)
     runtime.on_start(ensure_classifier)
     runtime.consume("router.intake", [TICKET_LIFECYCLE.name], on_lifecycle)
     runtime.consume("router.dept-updates", [DEPT_UPDATES.name], on_update)

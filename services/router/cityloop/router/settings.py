@@ -11,6 +11,10 @@ class RouterSettings(CommonSettings):
     service_name: ClassVar[str] = "router"
 
     http_port: int = 8001
+    #: Create every department's task topic at start (production: department systems subscribe before
+    #: their first task). False creates each on the first task sent to it (test runs, which would
+    #: otherwise add ~900 topics per run to the shared broker).
+    task_topics_at_start: bool = True
     #: below this classification confidence a dispatcher confirms (see README for the measured trade-off)
     confidence_threshold: float = Field(default=0.5, ge=0, le=1)
     handover_threshold: float = Field(default=0.3, ge=0, le=1)
