@@ -21,7 +21,7 @@ from cityloop.common.db.pool import PgPool
 from cityloop.sla import events, ladder, queries
 from cityloop.sla.deadlines import escalation_span
 from cityloop.sla.ladder import StepKind
-from cityloop.sla.metrics import BREACHES, FIRED, LATENESS, BoundedLabel
+from cityloop.sla.metrics import BREACHES, FIRED, LATENESS, STEPS, BoundedLabel, dept_labels
 from cityloop.sla.settings import SlaSettings
 
 _LIFECYCLE: dict[StepKind, tuple[str, str, str]] = {
@@ -122,14 +122,18 @@ class Firer:
     def _observe(self, claimed: list[Any], firings: list[Firing]) -> None:
         committed = datetime.now(UTC)
         steps: Tally[str] = Tally()
+        by_dept: Tally[tuple[str, str, str]] = Tally()
         breaches: Tally[tuple[str | None, str | None, str]] = Tally()
         for clock, firing in zip(claimed, firings, strict=True):
             steps[firing.step.kind.value] += 1
+            by_dept[(firing.step.kind.value, *dept_labels(clock["dept_code"]))] += 1
             LATENESS.observe(max(0.0, (committed - firing.scheduled_at).total_seconds()))
             if firing.step.kind is StepKind.BREACH:
                 breaches[clock["dept_code"], clock["category"], clock["kind"]] += 1
         for kind, count in steps.items():
             FIRED.labels(kind).inc(count)
+        for labels, count in by_dept.items():
+            STEPS.labels(*labels).inc(count)
         for (dept, category, kind), count in breaches.items():
             BREACHES.labels(self._dept(dept), self._category(category), kind).inc(count)
 

@@ -18,11 +18,29 @@ LATENESS = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 30, 300),
 )
 BREACHES = Counter("cityloop_sla_breaches_total", "Deadlines missed", ["dept", "category", "kind"])
+STEPS = Counter(
+    "cityloop_sla_steps_total",
+    "Ladder steps fired (warning, breach, supervise = escalation, command, notice) by the department's type"
+    " and district",
+    ["step", "dept_type", "district"],
+)
 ESTIMATED_DEADLINES = Counter(
     "cityloop_sla_estimated_deadlines_total",
     "Deadlines counted weekends-only because the official calendar does not cover their year",
     ["kind"],
 )
+
+
+def dept_labels(dept_code: str | None) -> tuple[str, str]:
+    """(department type, district) from a department code of the city model (router's
+    data/generate_city.py): ``city-<type>``, ``<district>-<type>``, ``<district>-s<NN>-<type>``. Both are
+    small sets (about 20 types, 17 districts + city); anything else is ``other``."""
+    parts = (dept_code or "").split("-")
+    if len(parts) == 2 or (len(parts) == 3 and parts[1][:1] == "s" and parts[1][1:].isdigit()):
+        district, dept_type = parts[0], parts[-1]
+        if district.isalpha() and dept_type.isalpha() and len(district) <= 8 and len(dept_type) <= 24:
+            return dept_type, district
+    return "other", "other"
 
 
 class BoundedLabel:
