@@ -1,7 +1,10 @@
-"""The feedback process: callbacks (回访) and 三率 scores, both followed from ticket.lifecycle."""
+"""The feedback process: callbacks (回访), 三率 scores and recurring problems, followed from ticket.lifecycle."""
 
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 from fastapi import FastAPI
 
 from cityloop.common.runtime import ServiceRuntime
@@ -11,6 +14,8 @@ from cityloop.feedback import api, callbacks
 from cityloop.feedback.hotspots import api as hotspots_api
 from cityloop.feedback.hotspots import feed as hotspots_feed
 from cityloop.feedback.hotspots import metrics as hotspots_metrics
+from cityloop.feedback.recurring import flows as recurring_flows
+from cityloop.feedback.recurring import views as recurring_views
 from cityloop.feedback.scores import api as scores_api
 from cityloop.feedback.scores import facts as score_facts
 from cityloop.feedback.settings import FeedbackSettings
@@ -23,12 +28,24 @@ def create_app(settings: FeedbackSettings | None = None) -> FastAPI:
     runtime = ServiceRuntime(s, migrations=MIGRATIONS)
     runtime.consume("feedback.callbacks", [TICKET_LIFECYCLE.name], callbacks.on_lifecycle)
     runtime.consume("feedback.scores", [TICKET_LIFECYCLE.name], score_facts.on_lifecycle, wants=score_facts.wants)
+    runtime.consume(
+        "feedback.recurring", [TICKET_LIFECYCLE.name], recurring_flows.on_lifecycle, wants=recurring_flows.wants
+    )
     # Hot spots are counted by the stream worker (python -m cityloop.feedback.signals), served from here.
     runtime.consume("feedback.hotspots", [FEEDBACK_HOTSPOTS.name], hotspots_feed.on_snapshot, wants=hotspots_feed.wants)
     runtime.background("hotspots.gauges", lambda: hotspots_metrics.keep_fresh(runtime))
 
-    app = service_app(runtime, title="CityLoop feedback")
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The gateway client: feedback asks intake for proactive tickets (recurring/proactive.py).
+        async with runtime.lifespan(app), httpx.AsyncClient(base_url=s.gateway_url, timeout=15) as gateway:
+            app.state.gateway = gateway
+            yield
+
+    app = service_app(runtime, title="CityLoop feedback", lifespan=lifespan)
+    app.state.gateway_api_key = s.gateway_api_key.get_secret_value()
     app.include_router(api.router)
+    app.include_router(recurring_views.router)
     app.include_router(scores_api.router)
     app.include_router(hotspots_api.router)
     return app

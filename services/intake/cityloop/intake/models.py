@@ -16,6 +16,7 @@ class Channel(StrEnum):
     APP = "app"
     OPEN311 = "open311"
     DEPARTMENT = "department"
+    PROACTIVE = "proactive"  # 主动发现: raised by the city itself, e.g. from a recurring problem
 
 
 class Mode(StrEnum):

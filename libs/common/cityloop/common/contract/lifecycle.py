@@ -133,8 +133,18 @@ class RoutedLocation(ContractData):
     how: str = ""
 
 
+class DeptArea(ContractData):
+    """Where a department itself sits: its level, and its district and street when it has them."""
+
+    level: str | None = None
+    district: str | None = None
+    street: str | None = None
+
+
 class Dispatched(RoutingDetail):
     dept_code: str
+    #: The lead department's own area (not the ticket's): whose area scores its staff may read.
+    dept_area: DeptArea | None = None
     #: The lead department's name (Open311's ``agency_responsible``).
     dept_name: str | None = None
     assignment_id: str

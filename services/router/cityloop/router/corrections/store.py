@@ -69,3 +69,47 @@ async def approved_category_corrections(conn: Conn) -> list[asyncpg.Record]:
             "SELECT * FROM corrections WHERE status = 'approved' AND kind = 'category_owner' ORDER BY reviewed_at, id"
         )
     )
+
+
+# --- signals behind proposals (proposals.py) ----------------------------------------------------------
+
+
+async def insert_signal(
+    conn: Conn, *, kind: str, ticket_id: str, category: str, from_owner: str, to_owner: str, at: Any
+) -> None:
+    await conn.execute(
+        "INSERT INTO correction_signals (kind, ticket_id, category, from_owner, to_owner, at)"
+        " VALUES ($1, $2, $3, $4, $5, $6)",
+        kind,
+        ticket_id,
+        category,
+        from_owner,
+        to_owner,
+        at,
+    )
+
+
+async def signal_tickets(
+    conn: Conn, *, kind: str, category: str, from_owner: str, to_owner: str, since: Any
+) -> list[str]:
+    """The distinct tickets behind the signals of one (kind, category, from, to) since ``since``."""
+    rows = await conn.fetch(
+        "SELECT ticket_id FROM correction_signals WHERE kind = $1 AND category = $2 AND from_owner = $3"
+        " AND to_owner = $4 AND at > $5 GROUP BY ticket_id ORDER BY min(at)",
+        kind,
+        category,
+        from_owner,
+        to_owner,
+        since,
+    )
+    return [r["ticket_id"] for r in rows]
+
+
+async def pending_owner_proposal(conn: Conn, *, category: str, lead: str) -> bool:
+    value = await conn.fetchval(
+        "SELECT 1 FROM corrections WHERE status = 'pending' AND kind = 'category_owner'"
+        " AND payload->>'category' = $1 AND payload->>'lead' = $2 LIMIT 1",
+        category,
+        lead,
+    )
+    return value is not None

@@ -63,6 +63,8 @@ async def on_ticket_created(conn: Conn, event: CloudEvent, ctx: RouterContext) -
         decision=decision,
         master=master,
         now=event.time,
+        # 主动发现: the city's own task about a recurring problem is never a duplicate of the citizens' requests.
+        merge=snapshot.channel != "proactive",
     )
     metrics.decided(result, decision.queue_reason)
 
@@ -195,6 +197,12 @@ async def apply_decision(
             f"dispatched to {decision.lead.name} as lead" + (f", {len(assists)} assisting" if assists else ""),
             actor=actor,
             dept_code=decision.lead.code,
+            # Where the lead itself sits: which area scores its staff may read (feedback scores/access.py).
+            dept_area={
+                "level": decision.lead.level,
+                "district": decision.lead.district,
+                "street": decision.lead.street,
+            },
             assignment_id=lead_id,
             role="lead",
             category=category.code,

@@ -16,6 +16,7 @@ from cityloop.router import metrics
 from cityloop.router.cases import store as cases
 from cityloop.router.classification import store as examples
 from cityloop.router.context import RouterContext
+from cityloop.router.corrections import proposals
 from cityloop.router.dispatch.flows import apply_decision
 from cityloop.router.dispatch.location import Location, at_grid, locate
 from cityloop.router.dispatch.rules import Classification, RoutingTicket, route
@@ -168,6 +169,9 @@ async def correct(
     master = await ctx.master.current(conn)
     location = _new_location(master, grid=grid, address=address, lat=lat, lon=lon)
     correction = {"by": identity.subject, "note": note, "category": category, "dept_code": dept_code}
+    led_by = next(
+        (a["dept_code"] for a in await tickets.live_assignments(conn, ticket_id) if a["role"] == "lead"), None
+    )
     result = await _reroute(
         conn,
         ctx,
@@ -180,6 +184,18 @@ async def correct(
     )
     if category is not None:
         await _label(conn, ticket, category, "correction", identity)
+    if dept_code is not None:
+        # A lead moved by hand is data about the catalogue: repeats become a correction proposal.
+        await proposals.signal(
+            conn,
+            master,
+            kind="dispatcher",
+            ticket_id=ticket_id,
+            category=category or ticket["category"],
+            from_dept=led_by,
+            to_dept=dept_code,
+            at=datetime.now(UTC),
+        )
     return result
 
 

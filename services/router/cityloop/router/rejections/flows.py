@@ -9,6 +9,7 @@ from cityloop.common.contract.models import DeptUpdate, TicketStatus
 from cityloop.common.db.pool import Conn
 from cityloop.router import metrics
 from cityloop.router.context import RouterContext
+from cityloop.router.corrections import proposals
 from cityloop.router.dispatch.flows import apply_decision
 from cityloop.router.dispatch.rules import Decision
 from cityloop.router.effects import announce, lifecycle, withdraw
@@ -54,6 +55,18 @@ async def lead_rejected(
         reason=update.reason or "",
         suggested_dept=update.suggested_dept,
         outcome=outcome.action,
+    )
+    # Rejections are data: repeated ones of a category towards another department type propose a
+    # catalogue correction.
+    await proposals.signal(
+        conn,
+        master,
+        kind="rejection",
+        ticket_id=ticket_id,
+        category=ticket["category"],
+        from_dept=update.dept_code,
+        to_dept=update.suggested_dept,
+        at=now,
     )
     await announce(
         conn,

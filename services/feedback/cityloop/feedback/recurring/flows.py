@@ -1,0 +1,104 @@
+"""Following ``ticket.lifecycle`` for recurring problems: each request and each dissatisfied callback is a
+signal at a place; when a place's signals make a recurring problem (rules.py) it is flagged, once, and kept
+up to date until a supervisor turns it into a proactive ticket (views.py)."""
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cityloop.common.contract import types
+from cityloop.common.contract.models import LifecycleEvent, TicketLocation
+from cityloop.common.db.pool import Conn
+from cityloop.common.envelope import CloudEvent
+from cityloop.feedback.recurring import rules, store
+from cityloop.feedback.scores.models import CallbackDetail, DispatchedDetail
+
+HANDLED = frozenset({types.TICKET_CREATED, types.TICKET_DISPATCHED, types.TICKET_MERGED, types.CALLBACK_RECORDED})
+
+
+class _Created(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    location: TicketLocation = Field(default_factory=TicketLocation)
+
+
+class _Merged(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    merged_into: str | None = None
+
+
+def wants(event: CloudEvent) -> bool:
+    return event.type in HANDLED
+
+
+async def on_lifecycle(conn: Conn, event: CloudEvent) -> None:
+    if event.type not in HANDLED:
+        return
+    data = LifecycleEvent.model_validate(event.data)
+    ticket_id = data.ticket_id
+    if event.type == types.TICKET_CREATED:
+        where = _Created.model_validate(data.detail).location
+        await store.remember_location(conn, ticket_id, where.address, where.lat, where.lon)
+        return
+    if event.type == types.TICKET_DISPATCHED:
+        detail = DispatchedDetail.model_validate(data.detail)
+        chain = detail.location.chain
+        await store.remember_place(
+            conn,
+            ticket_id,
+            district=chain.district,
+            street=chain.street,
+            grid=chain.grid,
+            category=detail.category,
+            dept_code=detail.dept_code,
+        )
+        await _signal(conn, f"request:{ticket_id}", "request", ticket_id=ticket_id, placed_by=ticket_id, at=event.time)
+    elif event.type == types.TICKET_MERGED:
+        # A duplicate (并单) is a repeated request about the case's place and category.
+        lead = _Merged.model_validate(data.detail).merged_into
+        if lead:
+            await _signal(conn, f"request:{ticket_id}", "request", ticket_id=ticket_id, placed_by=lead, at=event.time)
+    else:
+        callback = CallbackDetail.model_validate(data.detail)
+        if rules.is_dissatisfied(callback.solved, callback.satisfaction):
+            key = f"dissatisfied:{callback.callback_id}"
+            await _signal(conn, key, "dissatisfied", ticket_id=ticket_id, placed_by=ticket_id, at=event.time)
+
+
+async def _signal(conn: Conn, key: str, kind: str, *, ticket_id: str, placed_by: str, at: datetime) -> None:
+    """Record one signal of ``ticket_id`` at the place of ``placed_by`` (itself, or its case's lead)."""
+    where = await store.get_ticket(conn, placed_by)
+    if where is None or not where["category"]:
+        return
+    place = rules.place_of(where["grid"], where["street"])
+    if place is None:
+        return
+    category = str(where["category"])
+    if not await store.add_signal(conn, key, kind=kind, ticket_id=ticket_id, place=place, category=category, at=at):
+        return
+    since = rules.window_start(at, await store.last_conversion(conn, place, category))
+    signals = await store.signals_since(conn, place, category, since)
+    requests = sum(s["kind"] == "request" for s in signals)
+    dissatisfied = sum(s["kind"] == "dissatisfied" for s in signals)
+    reason = rules.verdict(requests, dissatisfied)
+    if reason is None:
+        return
+    await store.upsert_open_problem(
+        conn,
+        {
+            "place_level": place.level,
+            "place": place.code,
+            "category": category,
+            "district": where["district"],
+            "street": where["street"],
+            "reason": reason,
+            "requests": requests,
+            "dissatisfied": dissatisfied,
+            "tickets": sorted({s["ticket_id"] for s in signals}),
+            "first_at": signals[0]["at"],
+            "last_at": signals[-1]["at"],
+            "dept_code": where["dept_code"],
+            "address": where["address"],
+            "lat": where["lat"],
+            "lon": where["lon"],
+        },
+    )

@@ -1,0 +1,89 @@
+"""Data flowing back: repeated requests about one place and category flag a recurring problem, and a
+supervisor turns it into a proactive ticket (主动发现) that intake creates and router dispatches."""
+
+import asyncio
+from typing import Any
+
+import httpx
+
+from cityloop.common.identity import HEADER, Identity, Role, encode_identity
+from tests.integration.conftest import SECRET, Loop
+from tests.integration.places import hp_address
+from tests.integration.test_skeleton_loop import wait_for_timeline
+
+
+def feedback_as(loop: Loop, role: Role) -> httpx.AsyncClient:
+    header = encode_identity(Identity(subject=f"supervisor-{role.value}", role=role), SECRET)
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=loop.apps["feedback"]), base_url="http://feedback", headers={HEADER: header}
+    )
+
+
+async def problem_with(client: httpx.AsyncClient, tickets: set[str]) -> dict[str, Any]:
+    async with asyncio.timeout(60):
+        while True:
+            response = await client.get("/api/v1/scores/recurring", params={"limit": 500})
+            assert response.status_code == 200, response.text
+            for problem in response.json()["items"]:
+                if tickets <= set(problem["tickets"]):
+                    return dict(problem)
+            await asyncio.sleep(0.2)
+
+
+async def test_a_recurring_problem_becomes_a_proactive_ticket(loop: Loop) -> None:
+    address = hp_address()
+    ticket = {
+        "channel": "hotline",
+        "citizen": {"name": "李四", "phone": "13900001111"},
+        "category": "sanitation.garbage",
+        "description": "路边堆了一大堆生活垃圾没人清理",
+        "location": {"address": address},
+    }
+    ids = []
+    for _ in range(3):  # the same matter at the same place, three times: one case, two merged (并单)
+        created = await loop.intake.post("/api/v1/tickets", json=ticket)
+        assert created.status_code == 201, created.text
+        ids.append(created.json()["id"])
+    first = await wait_for_timeline(loop.intake, ids[0], "cityloop.ticket.dispatched")
+    lead_dept = next(e for e in first if e["type"] == "cityloop.ticket.dispatched")["detail"]["dept_code"]
+
+    async with feedback_as(loop, Role.COMMAND_CENTRE) as command:
+        problem = await problem_with(command, set(ids))
+    assert problem["status"] == "open"
+    assert (problem["category"], problem["reason"], problem["requests"]) == ("sanitation.garbage", "requests", 3)
+    assert problem["place_level"] == "grid"
+    assert problem["dept_code"] == lead_dept
+
+    # feedback reaches the gateway in-process here, as it would over the network.
+    feedback_app = loop.apps["feedback"]
+    real_gateway = feedback_app.state.gateway
+    feedback_app.state.gateway = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=loop.apps["intake"], client=("127.0.0.1", 50001)), base_url="http://intake"
+    )
+    try:
+        async with feedback_as(loop, Role.AUDITOR) as auditor:
+            refused = await auditor.post(f"/api/v1/scores/recurring/{problem['id']}/proactive")
+            assert refused.status_code == 403
+        async with feedback_as(loop, Role.DISPATCHER) as supervisor:
+            converted = await supervisor.post(f"/api/v1/scores/recurring/{problem['id']}/proactive")
+            assert converted.status_code == 200, converted.text
+            again = await supervisor.post(f"/api/v1/scores/recurring/{problem['id']}/proactive")
+            missing = await supervisor.post("/api/v1/scores/recurring/999999999/proactive")
+    finally:
+        await feedback_app.state.gateway.aclose()
+        feedback_app.state.gateway = real_gateway
+    proactive_id = converted.json()["ticket_id"]
+    assert converted.json()["created"] is True
+    assert again.json() == {"problem_id": problem["id"], "ticket_id": proactive_id, "created": False}
+    assert missing.status_code == 404
+
+    created = (await loop.intake.get(f"/api/v1/tickets/{proactive_id}")).json()
+    assert (created["channel"], created["category"]) == ("proactive", "sanitation.garbage")
+    assert "主动发现" in created["description"]
+    # Routed like any ticket, to the department responsible for that place; its own task, not merged.
+    trail = await wait_for_timeline(loop.intake, proactive_id, "cityloop.ticket.dispatched")
+    dispatched = next(e for e in trail if e["type"] == "cityloop.ticket.dispatched")
+    assert dispatched["detail"]["dept_code"] == lead_dept
+    async with feedback_as(loop, Role.COMMAND_CENTRE) as command:
+        converted_list = (await command.get("/api/v1/scores/recurring", params={"status": "converted"})).json()
+    assert any(p["id"] == problem["id"] and p["ticket_id"] == proactive_id for p in converted_list["items"])
