@@ -90,7 +90,7 @@ async def _on_dispatched(conn: Conn, ticket_id: str, detail: DispatchedDetail) -
     await store.upsert_ticket(
         conn, ticket_id, district=chain.district, street=chain.street, grid=chain.grid, category=detail.category
     )
-    await store.set_ticket_mode(conn, ticket_id, detail.mode.kind)
+    await store.set_ticket_mode(conn, ticket_id, detail.mode.kind if detail.mode else "peacetime")
     if detail.dept_code and detail.dept_area is not None:
         await store.upsert_department(conn, detail.dept_code, detail.dept_area.district, detail.dept_area.street)
 

@@ -30,7 +30,7 @@ class DispatchedDetail(_Incoming):
     assignment_id: str | None = None
     category: str | None = None
     location: PlaceDetail = Field(default_factory=PlaceDetail)
-    mode: TaskMode = Field(default_factory=TaskMode)
+    mode: TaskMode | None = None
     #: Where the lead department itself sits (additive field from router, may be absent).
     dept_area: DeptArea | None = None
 
