@@ -43,7 +43,7 @@ def create_app(settings: FeedbackSettings | None = None) -> FastAPI:
             yield
 
     app = service_app(runtime, title="CityLoop feedback", lifespan=lifespan)
-    app.state.gateway_api_key = s.gateway_api_key.get_secret_value()
+    app.state.gateway_api_key = s.gateway_key()
     app.include_router(api.router)
     app.include_router(recurring_views.router)
     app.include_router(scores_api.router)

@@ -1,11 +1,11 @@
 from typing import ClassVar
 
-from pydantic import SecretStr, model_validator
+from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from cityloop.common.settings import CommonSettings
 
-#: intake's demo system account (development and test only; production refuses it).
+#: intake's demo system account, used only in development and test when no key is configured.
 _DEMO_KEY = "demo-hotline-cti-key"
 
 
@@ -16,11 +16,11 @@ class FeedbackSettings(CommonSettings):
     http_port: int = 8003
     #: The API gateway (intake), where feedback asks for proactive tickets like any other system.
     gateway_url: str = "http://127.0.0.1:8000"
-    #: feedback's own API key at the gateway (a system account that may create tickets).
-    gateway_api_key: SecretStr = SecretStr(_DEMO_KEY)
+    #: feedback's own API key at the gateway (a system account that may create tickets). Without one
+    #: (in production) recurring problems are still found and listed, but cannot become tickets (503).
+    gateway_api_key: SecretStr | None = None
 
-    @model_validator(mode="after")
-    def _no_demo_key_in_production(self) -> "FeedbackSettings":
-        if self.environment == "production" and self.gateway_api_key.get_secret_value() == _DEMO_KEY:
-            raise ValueError("CITYLOOP_FEEDBACK_GATEWAY_API_KEY must be set in production")
-        return self
+    def gateway_key(self) -> str | None:
+        if self.gateway_api_key is not None:
+            return self.gateway_api_key.get_secret_value()
+        return _DEMO_KEY if self.environment in {"development", "test"} else None

@@ -59,9 +59,14 @@ async def to_ticket(problem_id: int, request: Request, pool: Pool, gateway: Gate
                 409,
                 {"error": "conflict", "message": f"recurring problem {problem_id} has no location to send a ticket to"},
             )
+        api_key: str | None = request.app.state.gateway_api_key
+        if api_key is None:
+            raise HTTPException(
+                503, {"error": "not_configured", "message": "CITYLOOP_FEEDBACK_GATEWAY_API_KEY is not set"}
+            )
         # The row stays locked while intake creates the ticket: a second click waits, then sees it converted.
         try:
-            ticket_id = await proactive.create_ticket(gateway, request.app.state.gateway_api_key, problem, who.subject)
+            ticket_id = await proactive.create_ticket(gateway, api_key, problem, who.subject)
         except (httpx.HTTPError, proactive.GatewayRefused) as exc:
             raise HTTPException(
                 503, {"error": "upstream_unavailable", "message": f"intake did not create the ticket: {exc}"}
