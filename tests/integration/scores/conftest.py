@@ -36,7 +36,7 @@ class Feedback:
         return pool
 
     async def announce(
-        self, ticket_id: str, type_: str, at: datetime, status: TicketStatus | None = None, **detail: object
+        self, ticket_id: str, type_: str, at: datetime, status: TicketStatus | None = None, /, **detail: object
     ) -> CloudEvent:
         """Publish a lifecycle event at a chosen moment, as intake, router, sla or callbacks would."""
         self._serial += 1

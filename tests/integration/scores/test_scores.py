@@ -24,10 +24,12 @@ class Month:
     def __init__(self, f: Feedback) -> None:
         self.f = f
         self.callbacks = 0
+        self.assigned: dict[str, datetime] = {}
 
     async def dispatch(self, ticket: str, dept: str, at: datetime, mode: str = "peacetime") -> str:
         district, street, grid = PLACE[dept]
         assignment = f"A-{ticket}"
+        self.assigned[ticket] = at
         await self.f.announce(
             ticket,
             types.TICKET_DISPATCHED,
@@ -37,6 +39,7 @@ class Month:
             assignment_id=assignment,
             role="lead",
             category="sanitation.garbage",
+            urgency="normal",
             location={"chain": {"district": district, "street": street, "grid": grid}},
             mode={"kind": mode},
             dept_area={"level": "street", "district": district, "street": street},
@@ -53,11 +56,18 @@ class Month:
         return assignment
 
     async def clock(self, ticket: str, dept: str, type_: str, at: datetime, late: bool = False) -> None:
-        await self.f.announce(ticket, type_, at, kind="accept", late=late, dept_code=dept, assignment_id=f"A-{ticket}")
+        """sla's word on the accept clock: met (late or not), breached (催办), or cancelled."""
+        detail: dict[str, object] = {"kind": "accept", "dept_code": dept, "assignment_id": f"A-{ticket}"}
+        detail["due_at"] = self.assigned[ticket] + timedelta(days=1)
+        if type_ == types.SLA_DEADLINE_MET:
+            detail["late"] = late
+        if type_ == types.SLA_BREACHED:
+            detail |= {"step": "breach", "scheduled_at": detail["due_at"], "clock_id": len(self.assigned)}
+        await self.f.announce(ticket, type_, at, **detail)
 
-    async def callback(self, ticket: str, dept: str, at: datetime, solved: bool, satisfaction: str) -> str:
+    async def callback(self, ticket: str, dept: str, at: datetime, solved: bool, satisfaction: str) -> int:
         self.callbacks += 1
-        cb = f"{ticket}-cb{self.callbacks}"
+        cb = self.callbacks
         await self.f.announce(
             ticket,
             types.CALLBACK_RECORDED,
@@ -93,7 +103,7 @@ async def craft_november(f: Feedback) -> None:
     await m.dispatch("T06", A, cst(11, 20))
     await m.clock("T06", A, met, cst(11, 20, 12))  # on time
     await f.announce(  # the citizen could not be reached: excluded
-        "T06", CALLBACK_UNREACHABLE, cst(11, 26), callback_id="T06-unreachable", dept_code=A, assignment_id="A-T06"
+        "T06", CALLBACK_UNREACHABLE, cst(11, 26), callback_id=900, dept_code=A, assignment_id="A-T06", attempts=3
     )
     await m.dispatch("T07", A, cst(12, 1, 0, 30))  # 30 Nov 16:30 UTC is already December in the city
     await m.clock("T07", A, met, cst(12, 1, 1))
@@ -108,9 +118,21 @@ async def craft_november(f: Feedback) -> None:
     await m.dispatch("T11", B, cst(11, 7))
     await m.clock("T11", B, met, cst(11, 7, 11))
     await f.announce("T11", types.TICKET_HANDED_OVER, cst(11, 7, 12), TicketStatus.HANDED_OVER, handover_to="119")
-    await f.announce("T12", types.TICKET_MERGED, cst(11, 9), TicketStatus.DISPATCHED, case_id="C-T09", dept_code=B)
+    await f.announce(
+        "T12", types.TICKET_MERGED, cst(11, 9), TicketStatus.DISPATCHED, case_id="C-T09", merged_into="T09", dept_code=B
+    )
     await m.callback("T12", B, cst(11, 10), False, "unsatisfied")  # a merged duplicate's citizen: excluded
-    await f.announce("T13", types.TICKET_CREATED, cst(11, 11), TicketStatus.CLOSED, channel="hotline")
+    await f.announce(
+        "T13",
+        types.TICKET_CREATED,
+        cst(11, 11),
+        TicketStatus.CLOSED,
+        channel="hotline",
+        description="咨询办事材料",
+        location={"address": "黄浦区"},
+        created_at=cst(11, 11),
+        direct_answer=True,
+    )
     await m.callback("T13", B, cst(11, 11, 15), False, "unsatisfied")  # answered on the spot: excluded
     # --- department A in an emergency: scored apart
     await m.dispatch("T14", A, cst(11, 18), mode="emergency")
@@ -292,7 +314,14 @@ async def test_a_redelivered_event_counts_once(feedback: Feedback) -> None:
     m = Month(feedback)
     await m.dispatch("T20", B, cst(10, 5))
     event = await feedback.announce(
-        "T20", types.SLA_DEADLINE_MET, cst(10, 5, 11), kind="accept", late=False, dept_code=B, assignment_id="A-T20"
+        "T20",
+        types.SLA_DEADLINE_MET,
+        cst(10, 5, 11),
+        kind="accept",
+        late=False,
+        due_at=cst(10, 6),
+        dept_code=B,
+        assignment_id="A-T20",
     )
     await feedback.republish(event)
     await feedback.republish(event)
