@@ -134,10 +134,12 @@ async def counted(
             return out, _encode("task", out[-1].ref)
         after = ""
     room = limit - len(out)
+    callbacks_before = len(out)
     rows = await store.counted_callbacks(
         conn, q.by, key, mode=q.mode, first=q.first, last=q.last, after=after, limit=room + 1
     )
     out += [_callback(r) for r in rows[:room]]
     if len(rows) > room:
-        return out, _encode("callback", out[-1].ref)
+        # The next page resumes after the last callback given, or at the first one if none fitted.
+        return out, _encode("callback", out[-1].ref if len(out) > callbacks_before else after)
     return out, None
