@@ -4,9 +4,10 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import asyncpg
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
 
-from cityloop.common.db.pool import PgPool
+from cityloop.common.db.pool import Conn
+from cityloop.common.deps import Db
 from cityloop.common.identity import Identity, Role, require_roles
 from cityloop.feedback.hotspots import store
 from cityloop.feedback.hotspots.models import Hotspot, HotspotsOut, HotspotWindow
@@ -15,12 +16,6 @@ from cityloop.feedback.signals.buckets import Level, Period, Window, window
 router = APIRouter(prefix="/api/v1/hotspots", tags=["hotspots"])
 
 
-def get_pool(request: Request) -> PgPool:
-    pool: PgPool = request.app.state.runtime.pool
-    return pool
-
-
-Pool = Annotated[PgPool, Depends(get_pool)]
 # Hot spots are aggregate counts without personal data: every signed-in role of the hotline may read them.
 Reader = Annotated[
     Identity,
@@ -49,30 +44,38 @@ def _item(rank: int, level: Level, row: asyncpg.Record, trend: dict[datetime, in
     )
 
 
+async def _ranked(
+    conn: Conn, *, level: Level, span: store.Span, limit: int, district: str | None, group: str | None
+) -> tuple[list[asyncpg.Record], list[asyncpg.Record]]:
+    by_count = await store.ranked(
+        conn, level=level, span=span, order="count", limit=limit, district=district, category_group=group
+    )
+    by_rise = await store.ranked(
+        conn, level=level, span=span, order="rise", limit=limit, district=district, category_group=group
+    )
+    return by_count, by_rise
+
+
 @router.get("", operation_id="list_hotspots", response_model=HotspotsOut)
 async def hotspots(
     *,
-    pool: Pool,
+    conn: Db,
     _who: Reader,
     period: Annotated[Period, Query(description="day: the last 24 hours; week, month: the last 7 or 30 days")],
     level: Annotated[Level, Query()] = "street",
     district: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
-    category_group: Annotated[str | None, Query(min_length=1, max_length=64, pattern=r"^[a-z_.]+$")] = None,
+    category_group: Annotated[str | None, Query(min_length=1, max_length=64, pattern=r"^[a-z0-9_.-]+$")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     at: Annotated[datetime | None, Query(description="the moment the period ends (default: now)")] = None,
 ) -> HotspotsOut:
-    as_of = at if at is not None and at.tzinfo is not None else (at or datetime.now(UTC)).replace(tzinfo=UTC)
+    as_of = at or datetime.now(UTC)
+    if as_of.tzinfo is None:
+        as_of = as_of.replace(tzinfo=UTC)  # a time without an offset is read as UTC
     w = window(period, as_of)
     span = span_of(w)
-    async with pool.acquire() as conn:
-        top = await store.ranked(
-            conn, level=level, span=span, order="count", limit=limit, district=district, category_group=category_group
-        )
-        rising = await store.ranked(
-            conn, level=level, span=span, order="rise", limit=limit, district=district, category_group=category_group
-        )
-        keys = sorted({(r["area"], r["category"]) for r in [*top, *rising]})
-        trends = await store.buckets(conn, level=level, span=span, keys=keys)
+    top, rising = await _ranked(conn, level=level, span=span, limit=limit, district=district, group=category_group)
+    keys = sorted({(r["area"], r["category"]) for r in [*top, *rising]})
+    trends = await store.buckets(conn, level=level, span=span, keys=keys)
     return HotspotsOut(
         period=period,
         level=level,
