@@ -4,6 +4,7 @@ import asyncio
 import copy
 import itertools
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 
 from cityloop.common.contract import types
 from cityloop.common.contract.models import LifecycleEvent, TicketStatus
-from cityloop.common.envelope import new_event
+from cityloop.common.envelope import CloudEvent, new_event
 from cityloop.common.kafka.producer import EventProducer
 from cityloop.common.topics import TICKET_LIFECYCLE
 from tests.conftest import KAFKA, TOPIC_PREFIX
@@ -207,6 +208,27 @@ async def _ids(client: httpx.AsyncClient, **params: Any) -> list[str]:
     return [t["id"] for t in response.json()["items"]]
 
 
+async def _wait_on_trail(loop: Loop, ticket_id: str, found: Callable[[dict[str, Any]], bool]) -> None:
+    async with asyncio.timeout(30):
+        for _ in itertools.count():
+            trail = (await loop.intake.get(f"/api/v1/tickets/{ticket_id}/timeline")).json()
+            if any(found(e) for e in trail):
+                return
+            await asyncio.sleep(0.1)
+
+
+async def _publish_and_wait(loop: Loop, event: CloudEvent) -> None:
+    """Publish on ticket.lifecycle as another service would, and wait until intake's trail holds it."""
+    producer = EventProducer(KAFKA, TOPIC_PREFIX, client_id="test-stand-in")
+    await producer.start()
+    try:
+        await producer.publish(TICKET_LIFECYCLE.name, event)
+    finally:
+        await producer.stop()
+    assert event.subject is not None
+    await _wait_on_trail(loop, event.subject, lambda e: e["event_id"] == event.id)
+
+
 async def test_list_filters_by_every_field(loop: Loop) -> None:
     tag = marker()
     plain = (await loop.intake.post("/api/v1/tickets", json=ticket(description=f"普通 {tag}"))).json()
@@ -217,9 +239,10 @@ async def test_list_filters_by_every_field(loop: Loop) -> None:
         )
     ).json()
     # Router dispatches it; then a later dispatch (as a dispatcher's correction would be) with a grid
-    # chain, emergency mode and a passed deadline, sent to the topic as router sends it.
+    # chain and emergency mode, sent to the topic as router sends it; sla sets its deadlines, and then a
+    # passed deadline (as an approved extension's move would be) is sent as sla sends it.
     await wait_for_timeline(loop.intake, urgent_web["id"], types.TICKET_DISPATCHED)
-    due = datetime.now(UTC) - timedelta(hours=1)
+    assignment_id = f"A-{uuid.uuid4().hex[:8]}"
     dispatched = new_event(
         types.TICKET_DISPATCHED,
         source="/cityloop/router",
@@ -232,26 +255,32 @@ async def test_list_filters_by_every_field(loop: Loop) -> None:
             detail={
                 "dept_code": "hp-transport",
                 "dept_name": "黄浦区建设管理委员会",
-                "assignment_id": f"A-{uuid.uuid4().hex[:8]}",
+                "assignment_id": assignment_id,
                 "role": "lead",
                 "chain": {"district": "test-d", "street": "test-s", "community": "c1", "grid": "g7"},
                 "mode": {"kind": "emergency", "emergency_id": "E-1"},
-                "deadlines": {"accept_by": due.isoformat(), "resolve_by": due.isoformat()},
             },
         ),
     )
-    producer = EventProducer(KAFKA, TOPIC_PREFIX, client_id="test-router-stand-in")
-    await producer.start()
-    try:
-        await producer.publish(TICKET_LIFECYCLE.name, dispatched)
-    finally:
-        await producer.stop()
-    async with asyncio.timeout(30):
-        for _ in itertools.count():
-            trail = (await loop.intake.get(f"/api/v1/tickets/{urgent_web['id']}/timeline")).json()
-            if dispatched.id in {e["event_id"] for e in trail}:
-                break
-            await asyncio.sleep(0.1)
+    await _publish_and_wait(loop, dispatched)
+    await _wait_on_trail(
+        loop,
+        urgent_web["id"],
+        lambda e: e["type"] == types.SLA_DEADLINES_SET and e["detail"].get("assignment_id") == assignment_id,
+    )
+    due = datetime.now(UTC) - timedelta(hours=1)
+    moved = new_event(
+        types.SLA_DEADLINES_SET,
+        source="/cityloop/sla",
+        subject=urgent_web["id"],
+        data=LifecycleEvent(
+            ticket_id=urgent_web["id"],
+            actor="sla",
+            summary=f"deadlines set: resolve by {due.isoformat()}",
+            detail={"deadlines": {"resolve": due.isoformat()}, "estimated": [], "mode": "emergency"},
+        ),
+    )
+    await _publish_and_wait(loop, moved)
 
     one = [urgent_web["id"]]
     assert await _ids(loop.intake, q=tag, channel="web") == one
