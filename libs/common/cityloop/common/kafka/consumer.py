@@ -100,6 +100,7 @@ class EventConsumer:
         self.ready = asyncio.Event()
         self._group = f"{topic_prefix}{group_prefix}.{name}"
         self._lag_due = 0.0
+        self._lag_partitions: set[TopicPartition] = set()
 
     async def run(self) -> None:
         self._consumer.subscribe(self._topics)
@@ -121,7 +122,11 @@ class EventConsumer:
     async def _measure_lag(self) -> None:
         """Lag per assigned partition from what the last fetches told us (no extra broker round trip);
         every few seconds, not per message."""
-        for tp in self._consumer.assignment():
+        assigned = set(self._consumer.assignment())
+        for tp in self._lag_partitions - assigned:  # moved to another replica: its lag is reported there
+            event_metrics.forget_lag(self._group, tp.topic, self._prefix, tp.partition)
+        self._lag_partitions = assigned
+        for tp in assigned:
             end = self._consumer.last_stable_offset(tp)
             if end is None:
                 end = self._consumer.highwater(tp)

@@ -1,6 +1,8 @@
 """Event flow: consumed / produced per topic and type, dead-lettered by reason class, inbox duplicates,
 consumer lag per group and partition. Called from kafka/consumer.py and outbox.py."""
 
+import contextlib
+
 from prometheus_client import Counter, Gauge
 
 from cityloop.common.metrics.labels import event_type, topic_family
@@ -50,3 +52,8 @@ def produced(service: str, topic: str, prefix: str, type_: str | None, n: int = 
 
 def lag(group: str, topic: str, prefix: str, partition: int, value: int) -> None:
     CONSUMER_LAG.labels(group, topic_family(topic, prefix), str(partition)).set(max(value, 0))
+
+
+def forget_lag(group: str, topic: str, prefix: str, partition: int) -> None:
+    with contextlib.suppress(KeyError):
+        CONSUMER_LAG.remove(group, topic_family(topic, prefix), str(partition))
