@@ -3,10 +3,13 @@
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Query
 
 from cityloop.common.db.pool import PgPool
+from cityloop.common.deps import Pool
+from cityloop.common.errors import Forbidden
 from cityloop.common.identity import Identity, require_roles
+from cityloop.common.paging import BadCursor, Cursor
 from cityloop.feedback.scores import reading, store
 from cityloop.feedback.scores.access import READERS, DeptArea, visible_keys
 from cityloop.feedback.scores.models import CountedPage, ScoresOut
@@ -15,12 +18,6 @@ from cityloop.feedback.scores.rules import BASICALLY_SATISFIED_WEIGHT, Level, Pe
 router = APIRouter(prefix="/api/v1/scores", tags=["scores"])
 
 
-def get_pool(request: Request) -> PgPool:
-    pool: PgPool = request.app.state.runtime.pool
-    return pool
-
-
-Pool = Annotated[PgPool, Depends(get_pool)]
 Reader = Annotated[Identity, require_roles(*READERS)]
 By = Annotated[Level, Query(description="department, street, district or city")]
 PeriodParam = Annotated[Period, Query(description="day, week (ISO, Monday-Sunday) or calendar month")]
@@ -81,24 +78,15 @@ async def tickets(
     day: DateParam,
     mode: ModeParam = "peacetime",
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Cursor = None,
 ) -> CountedPage:
     visible = await _visible(pool, who, by)
     if visible is not None and key not in visible:
-        raise HTTPException(
-            403, {"error": "forbidden", "message": f"the scores of {by.value} {key} are not yours to read"}
-        )
+        raise Forbidden(f"the scores of {by.value} {key} are not yours to read", "key")
     try:
         reading.decode_cursor(cursor)
-    except ValueError:
-        raise HTTPException(
-            422,
-            {
-                "error": "validation_failed",
-                "message": "the request has invalid fields",
-                "fields": [{"field": "cursor", "problem": "not a cursor of this list"}],
-            },
-        ) from None
+    except ValueError as exc:
+        raise BadCursor() from exc
     async with pool.acquire() as conn:
         items, next_cursor = await reading.counted(conn, _query(by, period, day, mode), key, cursor=cursor, limit=limit)
     return CountedPage(items=items, next_cursor=next_cursor)
