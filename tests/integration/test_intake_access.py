@@ -62,7 +62,9 @@ async def test_department_sees_only_its_own_tickets_now_or_before(loop: Loop) ->
         for path in (f"/api/v1/tickets/{ticket_id}", f"/api/v1/tickets/{ticket_id}/timeline"):
             theirs = await pd.get(path)
             assert theirs.status_code == 404
-            assert theirs.json() == {"error": "not_found", "message": f"no ticket {ticket_id}"}
+            body_404 = theirs.json()
+            assert body_404.pop("request_id") == theirs.headers["X-Request-ID"]
+            assert body_404 == {"error": "not_found", "message": f"no ticket {ticket_id}"}
         listed = await pd.get("/api/v1/tickets", params={"q": body["description"]})
         assert listed.json()["items"] == []
         assert body["description"] not in listed.text
