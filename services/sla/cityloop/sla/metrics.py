@@ -8,7 +8,11 @@ from prometheus_client import Counter, Gauge, Histogram
 from cityloop.common.db.pool import PgPool
 from cityloop.sla import queries
 
-LIVE_TIMERS = Gauge("cityloop_sla_live_timers", "Clocks with a step still to fire (recounted periodically)")
+LIVE_TIMERS = Gauge(
+    "cityloop_sla_live_timers",
+    "Clocks with a step still to fire, by the department's type and district (recounted periodically)",
+    ["dept_type", "district"],
+)
 CLOCKS_OPENED = Counter("cityloop_sla_clocks_opened_total", "Clocks opened", ["kind"])
 CLOCKS_CLOSED = Counter("cityloop_sla_clocks_closed_total", "Clocks closed", ["kind", "outcome"])
 FIRED = Counter("cityloop_sla_fired_total", "Ladder steps fired", ["step"])
@@ -67,6 +71,15 @@ class BoundedLabel:
 async def count_live_timers(pool: PgPool, every_seconds: float) -> None:
     """Background worker: the gauge is a count, not an in-process tally, so it is right across replicas
     and restarts."""
+    seen: set[tuple[str, str]] = set()
     while True:
-        LIVE_TIMERS.set(await queries.count_live(pool))
+        now: dict[tuple[str, str], int] = {}
+        for dept_code, n in await queries.count_live_by_dept(pool):
+            labels = dept_labels(dept_code)
+            now[labels] = now.get(labels, 0) + n
+        for labels in seen - set(now):  # a department whose clocks all closed shows 0, not its last count
+            LIVE_TIMERS.labels(*labels).set(0)
+        for labels, n in now.items():
+            LIVE_TIMERS.labels(*labels).set(n)
+        seen |= set(now)
         await asyncio.sleep(every_seconds)

@@ -337,3 +337,11 @@ async def recompute_for_mode(
         escalate_days,
         escalate_seconds,
     )
+
+
+async def count_live_by_dept(pool: PgPool) -> list[tuple[str | None, int]]:
+    """Live clocks per department code (the live-timers gauge; metrics.count_live_timers)."""
+    rows = await pool.fetch(
+        "SELECT dept_code, count(*) AS n FROM clocks WHERE next_fire_at IS NOT NULL GROUP BY dept_code"
+    )
+    return [(r["dept_code"], int(r["n"])) for r in rows]
