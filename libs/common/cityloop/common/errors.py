@@ -46,3 +46,10 @@ class Invalid(DomainError):
 class Forbidden(DomainError):
     status = 403
     error = "forbidden"
+
+
+class Unavailable(DomainError):
+    """Something the request needs (another service, a setting) is not there now; retrying later may work."""
+
+    status = 503
+    error = "unavailable"

@@ -24,11 +24,6 @@ class RecurringProblem(BaseModel):
     ticket_id: str | None
 
 
-class RecurringPage(BaseModel):
-    items: list[RecurringProblem]
-    next_cursor: str | None
-
-
 class ProactiveOut(BaseModel):
     problem_id: int
     ticket_id: str

@@ -5,6 +5,7 @@ from datetime import datetime
 import asyncpg
 
 from cityloop.common.db.pool import Conn
+from cityloop.common.paging import Keyset
 from cityloop.feedback.recurring.rules import Place
 
 
@@ -124,12 +125,17 @@ async def upsert_open_problem(conn: Conn, values: dict[str, object]) -> int:
     return int(value)
 
 
-async def list_problems(conn: Conn, *, status: str | None, after: int, limit: int) -> list[asyncpg.Record]:
+#: Recurring problems: oldest first.
+PROBLEM_ORDER = Keyset(("id", "bigint"))
+
+
+async def list_problems(conn: Conn, *, status: str | None, cursor: str | None, limit: int) -> list[asyncpg.Record]:
     return await conn.fetch(
-        "SELECT * FROM recurring_problems WHERE ($1::text IS NULL OR status = $1) AND id > $2 ORDER BY id LIMIT $3",
+        "SELECT * FROM recurring_problems WHERE ($1::text IS NULL OR status = $1)"
+        f" AND {PROBLEM_ORDER.where(3)} ORDER BY {PROBLEM_ORDER.order_by()} LIMIT $2",
         status,
-        after,
         limit,
+        *PROBLEM_ORDER.args(cursor),
     )
 
 
