@@ -7,9 +7,11 @@ from fastapi import FastAPI
 from cityloop.common.contract import types
 from cityloop.common.db.pool import Conn
 from cityloop.common.envelope import CloudEvent
+from cityloop.common.kafka.connection import client_options
+from cityloop.common.modes import ModeView
 from cityloop.common.runtime import ServiceRuntime
 from cityloop.common.service_app import service_app
-from cityloop.common.topics import DEPT_UPDATES, TICKET_LIFECYCLE, dept_tasks
+from cityloop.common.topics import CONTROL_MODE, DEPT_UPDATES, TICKET_LIFECYCLE, dept_tasks
 from cityloop.router import metrics
 from cityloop.router.cases import views as cases
 from cityloop.router.classification import views as classification
@@ -19,6 +21,10 @@ from cityloop.router.corrections import views as corrections
 from cityloop.router.dept_updates.flows import on_dept_update
 from cityloop.router.dispatch.flows import on_ticket_created
 from cityloop.router.dispatcher_actions import views as dispatcher_actions
+from cityloop.router.emergencies import flows as emergency_flows
+from cityloop.router.emergencies import views as emergencies
+from cityloop.router.emergencies.metrics import ACTIVE
+from cityloop.router.emergencies.rehoming import Rehomer
 from cityloop.router.masterdata import store as master
 from cityloop.router.masterdata import views as masterdata
 from cityloop.router.masterdata.seed import seed_master_data
@@ -35,9 +41,19 @@ def create_app(settings: RouterSettings | None = None) -> FastAPI:
     async def on_lifecycle(conn: Conn, event: CloudEvent) -> None:
         if event.type == types.TICKET_CREATED:
             await on_ticket_created(conn, event, ctx)
+        elif event.type in emergency_flows.CLOCK_TYPES:
+            await emergency_flows.on_clock(conn, event)
 
     async def on_update(conn: Conn, event: CloudEvent) -> None:
         await on_dept_update(conn, event, ctx)
+
+    async def on_control(conn: Conn, event: CloudEvent) -> None:
+        await emergency_flows.proposal_received(conn, event.data, event.time)
+
+    # control.mode in memory, read to its end before any consumer starts or any request is served.
+    ctx.mode_view = ModeView(settings.kafka_bootstrap, settings.topic_prefix, options=client_options(settings))
+    ctx.mode_view.listeners.append(lambda _event: ACTIVE.set(len(ctx.modes)))
+    rehomer = Rehomer(runtime, ctx, batch=settings.rehome_batch)
 
     async def load_master_data() -> None:
         async with runtime.pool.acquire() as conn:
@@ -52,18 +68,25 @@ def create_app(settings: RouterSettings | None = None) -> FastAPI:
     async def ensure_classifier() -> None:
         await ensure_model(runtime.pool, settings)
 
+    runtime.on_start(ctx.mode_view.load)
     runtime.on_start(load_master_data)
     if settings.task_topics_at_start:
         runtime.on_start(ensure_department_topics)
     runtime.on_start(ensure_classifier)
     runtime.consume("router.intake", [TICKET_LIFECYCLE.name], on_lifecycle)
     runtime.consume("router.dept-updates", [DEPT_UPDATES.name], on_update)
+    runtime.consume(
+        "router.proposals", [CONTROL_MODE.name], on_control, wants=lambda e: e.type == types.MODE_EMERGENCY_PROPOSED
+    )
     runtime.background("router.retrain", lambda: run_schedule(runtime.pool, settings))
     runtime.background("router.ticket-gauges", lambda: metrics.count_tickets(runtime.pool))
+    runtime.background("router.modes", ctx.mode_view.follow)
+    runtime.background("router.rehoming", rehomer.run)
 
     app = service_app(runtime, title="CityLoop router")
     app.state.router_ctx = ctx
+    app.state.rehomer = rehomer
     # cases and classification first: dispatcher_actions' /api/v1/routing/{ticket_id} would catch their paths
-    for views in (cases, classification, dispatcher_actions, masterdata, corrections):
+    for views in (cases, classification, dispatcher_actions, masterdata, corrections, emergencies):
         app.include_router(views.router)
     return app

@@ -5,6 +5,7 @@ import asyncio
 from dataclasses import dataclass, field
 
 from cityloop.common.db.pool import Conn
+from cityloop.common.modes import ModeView
 from cityloop.router.classification import store as models
 from cityloop.router.classification.model import TextClassifier
 from cityloop.router.dispatch.rules import ActiveMode, RoutingPolicy
@@ -50,8 +51,13 @@ class RouterContext:
     settings: RouterSettings
     master: MasterCache = field(default_factory=MasterCache)
     models: ModelCache = field(default_factory=ModelCache)
-    #: emergencies in force; peacetime has none (filled by a later issue)
-    modes: tuple[ActiveMode, ...] = ()
+    #: control.mode followed into memory (libs/common modes.py); set by the app before it starts
+    mode_view: ModeView | None = None
+
+    @property
+    def modes(self) -> tuple[ActiveMode, ...]:
+        """The emergencies in force; peacetime has none."""
+        return self.mode_view.active() if self.mode_view is not None else ()
 
     @property
     def policy(self) -> RoutingPolicy:

@@ -13,6 +13,7 @@ from cityloop.common.contract.models import (
     GridChain,
     TaskAssigned,
     TaskLocation,
+    TaskMode,
     TaskUpdated,
     TaskWithdrawn,
     TicketSnapshot,
@@ -79,11 +80,13 @@ async def assign(
     location: Location,
     why: dict[str, Any],
     final: bool = False,
+    mode: TaskMode | None = None,
 ) -> str:
     """Record the assignment and send the task (cityloop.task.assigned) to the department's topic. The
     task carries no deadlines: sla computes them from the catalogue's days and follows with
     cityloop.task.updated (change deadline_set)."""
     assignment_id = f"A-{uuid.uuid4().hex[:16]}"
+    mode = mode or TaskMode()
     await store.insert_assignment(
         conn,
         assignment_id=assignment_id,
@@ -92,6 +95,8 @@ async def assign(
         role=role,
         reason=why,
         final=final,
+        mode=mode.kind,
+        emergency_id=mode.emergency_id,
     )
     task = TaskAssigned(
         ticket_id=ticket_id,
@@ -108,6 +113,7 @@ async def assign(
             lon=snapshot.location.lon,
         ),
         urgency=effective_urgency(snapshot, category),
+        mode=mode,
         citizen=snapshot.citizen,
     )
     await outbox.enqueue(

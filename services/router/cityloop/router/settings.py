@@ -26,3 +26,5 @@ class RouterSettings(CommonSettings):
     #: the scheduled retraining looks for new labelled examples this often
     retrain_interval_seconds: float = Field(default=3600, gt=0)
     models_kept: int = Field(default=5, ge=1)
+    #: open tickets re-homed per transaction when an emergency is declared, changed or stood down
+    rehome_batch: int = Field(default=1000, ge=1, le=20000)

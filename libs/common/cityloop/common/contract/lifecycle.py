@@ -11,6 +11,7 @@ from typing import Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, Field
 
 from cityloop.common.contract import types
+from cityloop.common.contract.emergencies import EmergencyDeadlines, Rehomed
 from cityloop.common.contract.models import (
     ContractData,
     Deadlines,
@@ -168,6 +169,10 @@ class Dispatched(RoutingDetail):
     #: Emergency mode (平战结合); absent means peacetime.
     mode: TaskMode | None = None
     command_unit: str | None = None
+    #: Under an emergency: its wall-clock minutes, from which sla counts this ticket's deadlines.
+    emergency_deadlines: EmergencyDeadlines | None = None
+    #: Set when an emergency's declaration, change or stand-down moved this open ticket (not a new routing).
+    rehomed: Rehomed | None = None
 
 
 class Merged(Detail):

@@ -17,9 +17,11 @@ async def insert_case(
     point: tuple[float, float] | None,
     grid: str | None,
     opened_at: datetime,
+    emergency_id: str | None = None,
 ) -> None:
     await conn.execute(
-        "INSERT INTO cases (id, category, lead_ticket, lat, lon, grid, opened_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO cases (id, category, lead_ticket, lat, lon, grid, opened_at, emergency_id)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         case_id,
         category,
         lead_ticket,
@@ -27,6 +29,7 @@ async def insert_case(
         point[1] if point else None,
         grid,
         opened_at,
+        emergency_id,
     )
     await set_ticket_case(conn, lead_ticket, case_id)
 

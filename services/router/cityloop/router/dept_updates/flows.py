@@ -15,6 +15,7 @@ from cityloop.router.classification import store as examples
 from cityloop.router.context import RouterContext
 from cityloop.router.dept_updates.rules import parse, transition
 from cityloop.router.effects import announce, lifecycle
+from cityloop.router.emergencies.flows import rejection_noted
 from cityloop.router.rejections.flows import lead_rejected
 from cityloop.router.tickets import store as tickets
 
@@ -27,6 +28,11 @@ async def on_dept_update(conn: Conn, event: CloudEvent, ctx: RouterContext) -> N
     if assignment["dept_code"] != update.dept_code:
         raise Refused(f"department {update.dept_code} does not hold assignment {update.assignment_id}")
     role = assignment["role"]
+    if event.type == types.DEPT_REJECTED and assignment["mode"] == "emergency":
+        if assignment["status"] not in ("assigned", "accepted"):
+            raise Refused(f"{event.type} is not allowed on an assignment that is {assignment['status']}")
+        await rejection_noted(conn, assignment, update)
+        return
     new_status, lifecycle_type, ticket_status = transition(assignment["status"], event.type, role)
     if event.type == types.DEPT_REJECTED and assignment["final"]:
         raise Refused(f"assignment {update.assignment_id} was decided by arbitration: it is final, no 退单")

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from cityloop.common.contract import types
-from cityloop.common.contract.models import LifecycleEvent, TicketSnapshot, TicketStatus
+from cityloop.common.contract.models import LifecycleEvent, TaskMode, TicketSnapshot, TicketStatus
 from cityloop.common.db.pool import Conn
 from cityloop.common.envelope import CloudEvent
 from cityloop.router import metrics
@@ -21,6 +21,9 @@ from cityloop.router.dispatch.classify import classify
 from cityloop.router.dispatch.location import Location, locate
 from cityloop.router.dispatch.rules import Classification, Decision, RoutingTicket, route
 from cityloop.router.effects import ACTOR, announce, assign, chain_of, effective_urgency, lifecycle
+from cityloop.router.emergencies import metrics as emergency_metrics
+from cityloop.router.emergencies import rules as emergency_rules
+from cityloop.router.emergencies import store as emergency_store
 from cityloop.router.masterdata.model import MasterData
 
 
@@ -52,6 +55,9 @@ async def on_ticket_created(conn: Conn, event: CloudEvent, ctx: RouterContext) -
     _, model = await ctx.models.current(conn)
     classification = classify(snapshot, model, master)
     location = locate(snapshot.location.address, snapshot.location.lat, snapshot.location.lon, master)
+    # Shared with every other routing, exclusive for a declaration or stand-down (emergencies/flows.py):
+    # this ticket commits under the set of emergencies it was routed by before that set changes.
+    await emergency_store.lock_modes_shared(conn)
     decision = route(RoutingTicket(data.ticket_id, classification, location), master, ctx.modes, policy=ctx.policy)
     metrics.CONFIDENCE.observe(classification.confidence)
     result = await apply_decision(
@@ -89,6 +95,8 @@ async def apply_decision(
     extra = dict(extra or {})
     if replaces:
         extra["replaces"] = list(replaces)
+    emergency = decision.emergency if decision.outcome == "dispatch" else None
+    mode = TaskMode(kind="emergency", emergency_id=emergency.id) if emergency else TaskMode()
     status = {
         "handover": TicketStatus.HANDED_OVER,
         "needs_dispatcher": TicketStatus.NEEDS_DISPATCHER,
@@ -108,6 +116,7 @@ async def apply_decision(
         },
         decision={"outcome": decision.outcome, "why": decision.why_record(), "queue_reason": decision.queue_reason},
         queue_reason=decision.queue_reason,
+        emergency_id=emergency.id if emergency else None,
     )
     if decision.outcome == "handover":
         await announce(
@@ -140,7 +149,9 @@ async def apply_decision(
         )
         return "needs_dispatcher"
     category = decision.category
-    if merge and (match := await matching_case(conn, category, location, now)) is not None:
+    # 一件事: under an emergency near-duplicates merge into incidents over a wider radius, a shorter window.
+    merging = emergency_rules.incident_category(category) if emergency else category
+    if merge and (match := await matching_case(conn, merging, location, now)) is not None:
         await merge_into(
             conn,
             ticket_id=ticket_id,
@@ -151,6 +162,13 @@ async def apply_decision(
             place={"category": category.code, "location": location_detail(location)},
         )
         return "merged"
+    if emergency is not None:
+        extra.update(
+            mode=mode.model_dump(mode="json"),
+            command_unit=emergency.command_unit,
+            emergency_deadlines=emergency.deadlines.model_dump(mode="json"),
+        )
+        emergency_metrics.first_routing(emergency)
 
     lead_id = await assign(
         conn,
@@ -162,6 +180,7 @@ async def apply_decision(
         location=location,
         why=decision.why_record(),
         final=final,
+        mode=mode,
     )
     assists = []
     for dept in decision.assists:
@@ -174,6 +193,7 @@ async def apply_decision(
             category=category,
             location=location,
             why=decision.why_record(),
+            mode=mode,
         )
         assists.append({"dept_code": dept.code, "assignment_id": assist_id, "role": "assist"})
     existing = await cases.case_of_ticket(conn, ticket_id)
@@ -187,6 +207,7 @@ async def apply_decision(
             point=location.point,
             grid=location.grid,
             opened_at=now,
+            emergency_id=emergency.id if emergency else None,
         )
     await announce(
         conn,

@@ -9,7 +9,9 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Literal
 
+from cityloop.common.contract.emergencies import Emergency
 from cityloop.router.dispatch.location import Location
+from cityloop.router.emergencies import rules as emergency_rules
 from cityloop.router.masterdata.model import Category, Department, MasterData, Responsibility
 
 
@@ -33,11 +35,8 @@ class RoutingPolicy:
     handover_threshold: float = 0.3
 
 
-@dataclass(frozen=True)
-class ActiveMode:
-    """An emergency in force (a later issue fills this in); peacetime routing gets none."""
-
-    emergency_id: str
+#: An emergency in force (control.mode); peacetime routing gets none.
+ActiveMode = Emergency
 
 
 @dataclass(frozen=True)
@@ -65,6 +64,8 @@ class Decision:
     #: why a person must decide: unclassified, low_confidence, unresolved_location, no_unit
     queue_reason: str | None = None
     supervisors: tuple[str, ...] = field(default=())
+    #: the emergency the ticket is routed under; None in peacetime
+    emergency: Emergency | None = None
 
     def __post_init__(self) -> None:
         # A read-only copy: the caller's dict can change without changing the decision, and nobody can
@@ -142,7 +143,6 @@ def route(
     *,
     policy: RoutingPolicy = RoutingPolicy(),
 ) -> Decision:
-    del modes  # peacetime: no emergency changes routing yet (a later issue)
     c = ticket.classification
     category = master.categories.get(c.category or "")
     why = _why(ticket, category, master)
@@ -154,6 +154,22 @@ def route(
     if c.confidence < policy.confidence_threshold:
         problem = f"classification confidence {c.confidence:.2f} below {policy.confidence_threshold:.2f}"
         return _to_dispatcher("low_confidence", problem, why, category)
+    emergency = emergency_rules.applicable(modes, category.code, ticket.location.district, ticket.location.street)
+    if emergency is not None and (under := emergency_rules.route_under(emergency, category, master)) is not None:
+        # 平战结合: in scope of an emergency the command unit leads whatever the catalogue says, and every
+        # participating department acts at once; a dispatcher's named lead gives way to the command.
+        why.update(under.why)
+        if ticket.lead_override:
+            why["lead_override_ignored"] = ticket.lead_override
+        return Decision(
+            "dispatch",
+            why,
+            category=category,
+            lead=under.lead,
+            assists=under.joint,
+            supervisors=(under.lead.code,),
+            emergency=emergency,
+        )
     if category.lead is None:
         return _to_dispatcher("no_unit", f"{category.code} has no responsible department", why, category)
 

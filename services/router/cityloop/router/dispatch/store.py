@@ -31,10 +31,12 @@ async def record_decision(
     resolved: dict[str, Any],
     decision: dict[str, Any],
     queue_reason: str | None,
+    emergency_id: str | None = None,
 ) -> None:
     await conn.execute(
         "UPDATE tickets SET status = $2, category = COALESCE($3, category), classification = $4, resolved = $5,"
-        " decision = $6, queue_reason = $7,"
+        " decision = $6, queue_reason = $7, emergency_id = $8,"
+        " district = $5::jsonb -> 'chain' ->> 'district', street = $5::jsonb -> 'chain' ->> 'street',"
         " queued_at = CASE WHEN $7::text IS NULL THEN NULL ELSE now() END, updated_at = now()"
         " WHERE ticket_id = $1",
         ticket_id,
@@ -44,4 +46,5 @@ async def record_decision(
         resolved,
         decision,
         queue_reason,
+        emergency_id,
     )

@@ -98,8 +98,13 @@ async def record(ticket_id: str, _: CurrentIdentity, conn: Tx) -> dict[str, Any]
         "resolved": ticket["resolved"],
         "decision": ticket["decision"],
         "assignments": [
-            {k: a[k] for k in ("id", "dept_code", "role", "status", "final", "withdrawn_reason")} for a in assignments
+            {
+                k: a[k]
+                for k in ("id", "dept_code", "role", "status", "final", "withdrawn_reason", "mode", "emergency_id")
+            }
+            for a in assignments
         ],
+        "emergency_id": ticket["emergency_id"],
         "rejections": [dict(r) for r in rejections],
     }
 

@@ -34,16 +34,20 @@ async def insert_assignment(
     role: str,
     reason: dict[str, Any],
     final: bool = False,
+    mode: str = "peacetime",
+    emergency_id: str | None = None,
 ) -> None:
     await conn.execute(
-        "INSERT INTO assignments (id, ticket_id, dept_code, role, status, reason, final)"
-        " VALUES ($1, $2, $3, $4, 'assigned', $5, $6)",
+        "INSERT INTO assignments (id, ticket_id, dept_code, role, status, reason, final, mode, emergency_id)"
+        " VALUES ($1, $2, $3, $4, 'assigned', $5, $6, $7, $8)",
         assignment_id,
         ticket_id,
         dept_code,
         role,
         reason,
         final,
+        mode,
+        emergency_id,
     )
 
 

@@ -1,0 +1,286 @@
+"""/api/v1/emergencies: declare, update, stand down, read with live counts; surge proposals (confirm turns
+one into a declaration prefilled from it, dismiss records why). The command centre acts; dispatchers and
+auditors read. Every change is on the emergency's trail (``trail`` in GET /{id})."""
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from cityloop.common.contract.emergencies import Emergency, EmergencyDeadlines, EmergencyScope, Level
+from cityloop.common.db.pool import Conn
+from cityloop.common.identity import Identity, Role, require_roles
+from cityloop.router.dispatcher_actions.flows import actor_of
+from cityloop.router.emergencies import flows, rules, store
+from cityloop.router.emergencies.metrics import ACTIVE
+from cityloop.router.emergencies.rehoming import Rehomer
+from cityloop.router.http import Limit, Offset, Page, context, transaction
+
+router = APIRouter(prefix="/api/v1/emergencies", tags=["emergencies"])
+Command = Annotated[Identity, require_roles(Role.COMMAND_CENTRE)]
+Reader = Annotated[Identity, require_roles(Role.COMMAND_CENTRE, Role.DISPATCHER, Role.AUDITOR)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ScopeBody(_Body):
+    city: bool = Field(default=False, description="the whole city")
+    districts: list[str] = Field(default_factory=list, max_length=100)
+    streets: list[str] = Field(default_factory=list, max_length=1000)
+
+
+class DeadlinesBody(_Body):
+    accept_minutes: int = Field(gt=0, le=7 * 24 * 60)
+    onsite_minutes: int = Field(gt=0, le=7 * 24 * 60)
+    resolve_minutes: int = Field(gt=0, le=30 * 24 * 60)
+
+
+class DeclareBody(_Body):
+    name: str = Field(min_length=1, max_length=200)
+    level: Level
+    scope: ScopeBody
+    categories: list[str] = Field(max_length=200)
+    command_unit: str = Field(min_length=1)
+    participants: dict[str, list[str]] = Field(default_factory=dict)
+    deadlines: DeadlinesBody
+
+
+class UpdateBody(_Body):
+    scope: ScopeBody | None = None
+    categories: list[str] | None = Field(default=None, max_length=200)
+    participants: dict[str, list[str]] | None = None
+    deadlines: DeadlinesBody | None = None
+
+
+class StandDownBody(_Body):
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class ConfirmBody(_Body):
+    """Anything given replaces what the proposal prefills."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    level: Level | None = None
+    scope: ScopeBody | None = None
+    categories: list[str] | None = Field(default=None, max_length=200)
+    command_unit: str | None = None
+    participants: dict[str, list[str]] | None = None
+    deadlines: DeadlinesBody | None = None
+
+
+class DismissBody(_Body):
+    reason: str = Field(min_length=2, max_length=2000)
+
+
+class EmergencyOut(BaseModel):
+    id: str
+    name: str
+    level: str
+    status: Literal["active", "stood_down"]
+    scope: dict[str, Any]
+    categories: list[str]
+    command_unit: str
+    participants: dict[str, list[str]]
+    deadlines: dict[str, int]
+    declared_by: str
+    declared_at: datetime
+    proposal_id: str | None
+    stood_down_at: datetime | None
+    stood_down_by: str | None
+    version: int
+
+
+class EmergencyDetail(EmergencyOut):
+    counts: dict[str, Any]
+    trail: list[dict[str, Any]]
+
+
+def _out(e: Emergency) -> dict[str, Any]:
+    return {**e.model_dump(mode="json"), "status": "active" if e.active else "stood_down"}
+
+
+def _invalid(exc: flows.DeclarationInvalid) -> HTTPException:
+    return HTTPException(
+        422,
+        {
+            "error": "validation_failed",
+            "message": "the declaration has invalid fields",
+            "fields": [{"field": p.field, "problem": p.problem} for p in exc.problems],
+        },
+    )
+
+
+def _rehomer(request: Request) -> Rehomer:
+    rehomer: Rehomer = request.app.state.rehomer
+    return rehomer
+
+
+async def _change(request: Request, reason: str, work: Callable[[Conn], Awaitable[Emergency]]) -> Emergency:
+    """Run ``work`` in a transaction; the router's own view takes the change before the commit (under the
+    mode lock, so routing waits for it), is put back if the commit fails, and re-homing starts after."""
+    view = context(request).mode_view
+    assert view is not None
+    applied: tuple[str, Emergency | None] | None = None
+    try:
+        async with transaction(request) as conn:
+            e = await work(conn)
+            applied = (e.id, view.get(e.id))
+            view.apply(e)
+    except flows.DeclarationInvalid as exc:
+        raise _invalid(exc) from exc
+    except BaseException:
+        if applied is not None:
+            view.restore(*applied)
+        raise
+    ACTIVE.set(len(view.active()))
+    _rehomer(request).kick(e.id, reason)
+    return e
+
+
+def _fields(body: DeclareBody) -> dict[str, Any]:
+    return {
+        "name": body.name,
+        "level": body.level,
+        "scope": EmergencyScope.model_validate(body.scope.model_dump()),
+        "categories": body.categories,
+        "command_unit": body.command_unit,
+        "participants": body.participants,
+        "deadlines": EmergencyDeadlines.model_validate(body.deadlines.model_dump()),
+    }
+
+
+@router.post("", operation_id="emergency_declare", status_code=201, response_model=EmergencyOut)
+async def declare(*, request: Request, body: DeclareBody, identity: Command) -> dict[str, Any]:
+    """Declare an emergency: from now on in-scope tickets go to the command unit and every participant."""
+    ctx = context(request)
+
+    async def work(conn: Conn) -> Emergency:
+        master = await ctx.master.current(conn)
+        return await flows.declare(conn, master, actor=actor_of(identity), **_fields(body))
+
+    return _out(await _change(request, "declared", work))
+
+
+@router.get("", operation_id="emergency_list", response_model=Page)
+async def listing(
+    *, request: Request, _: Reader, active: bool | None = None, limit: Limit = 50, offset: Offset = 0
+) -> Page:
+    async with transaction(request) as conn:
+        items, total = await store.listing(conn, active=active, limit=limit, offset=offset)
+    return Page(items=[_out(e) for e in items], total=total, limit=limit, offset=offset)
+
+
+@router.get("/proposals", operation_id="emergency_proposals", response_model=Page)
+async def proposals(
+    *,
+    request: Request,
+    _: Reader,
+    status: Literal["pending", "confirmed", "dismissed"] | None = "pending",
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Page:
+    """Surge proposals from the stream processor, newest first (pending ones unless ``status`` says)."""
+    async with transaction(request) as conn:
+        rows, total = await store.list_proposals(conn, status=status, limit=limit, offset=offset)
+    return Page(items=[dict(r) for r in rows], total=total, limit=limit, offset=offset)
+
+
+@router.post(
+    "/proposals/{proposal_id}/confirm",
+    operation_id="emergency_proposal_confirm",
+    status_code=201,
+    response_model=EmergencyOut,
+)
+async def confirm(
+    *, request: Request, proposal_id: str, identity: Command, body: ConfirmBody | None = None
+) -> dict[str, Any]:
+    """Declare the emergency the proposal suggests; fields in the body replace the prefilled ones."""
+    ctx = context(request)
+
+    async def work(conn: Conn) -> Emergency:
+        proposed = await flows.pending_proposal(conn, proposal_id)
+        master = await ctx.master.current(conn)
+        prefilled = flows.prefill(proposed, master)
+        given = body.model_dump(exclude_none=True) if body else {}
+        try:
+            declaration = DeclareBody.model_validate({**prefilled, **given})
+        except ValidationError as exc:
+            problems = [rules.Problem(".".join(str(p) for p in err["loc"]), str(err["msg"])) for err in exc.errors()]
+            raise flows.DeclarationInvalid(problems) from exc
+        e = await flows.declare(conn, master, actor=actor_of(identity), proposal_id=proposal_id, **_fields(declaration))
+        await flows.proposal_confirmed(conn, proposal_id, e, actor=actor_of(identity))
+        return e
+
+    return _out(await _change(request, "declared", work))
+
+
+@router.post("/proposals/{proposal_id}/dismiss", operation_id="emergency_proposal_dismiss")
+async def dismiss(*, request: Request, proposal_id: str, identity: Command, body: DismissBody) -> dict[str, Any]:
+    async with transaction(request) as conn:
+        return await flows.dismiss(conn, proposal_id, actor=actor_of(identity), reason=body.reason)
+
+
+@router.get("/{emergency_id}", operation_id="emergency_get", response_model=EmergencyDetail)
+async def read(*, request: Request, emergency_id: str, _: Reader) -> dict[str, Any]:
+    """The emergency with live counts (open tickets, tasks by department, unaccepted, overdue, incidents)
+    and its trail."""
+    async with transaction(request) as conn:
+        e = await store.get(conn, emergency_id)
+        if e is None:
+            raise HTTPException(
+                404,
+                {
+                    "error": "not_found",
+                    "message": f"no emergency {emergency_id}",
+                    "fields": [{"field": "id", "problem": "unknown emergency"}],
+                },
+            )
+        counts = await store.counts(conn, emergency_id)
+        trail = [dict(r) for r in await store.trail(conn, emergency_id)]
+    return {**_out(e), "counts": counts, "trail": trail}
+
+
+@router.patch("/{emergency_id}", operation_id="emergency_update", response_model=EmergencyOut)
+async def update(*, request: Request, emergency_id: str, body: UpdateBody, identity: Command) -> dict[str, Any]:
+    """Change scope, categories, participants or deadlines; open tickets follow (re-homing)."""
+    ctx = context(request)
+    changes: dict[str, Any] = {}
+    if body.scope is not None:
+        changes["scope"] = EmergencyScope.model_validate(body.scope.model_dump())
+    if body.categories is not None:
+        changes["categories"] = body.categories
+    if body.participants is not None:
+        changes["participants"] = body.participants
+    if body.deadlines is not None:
+        changes["deadlines"] = EmergencyDeadlines.model_validate(body.deadlines.model_dump())
+    if not changes:
+        raise HTTPException(
+            422,
+            {
+                "error": "validation_failed",
+                "message": "nothing to change",
+                "fields": [{"field": "request", "problem": "give scope, categories, participants or deadlines"}],
+            },
+        )
+
+    async def work(conn: Conn) -> Emergency:
+        master = await ctx.master.current(conn)
+        return await flows.update(conn, master, emergency_id, actor=actor_of(identity), changes=changes)
+
+    return _out(await _change(request, "updated", work))
+
+
+@router.post("/{emergency_id}/stand-down", operation_id="emergency_stand_down", response_model=EmergencyOut)
+async def stand_down(
+    *, request: Request, emergency_id: str, identity: Command, body: StandDownBody | None = None
+) -> dict[str, Any]:
+    """End it: open tickets return to their peacetime leads with peacetime deadlines from now."""
+
+    async def work(conn: Conn) -> Emergency:
+        return await flows.stand_down(conn, emergency_id, actor=actor_of(identity), note=body.note if body else None)
+
+    return _out(await _change(request, "stood_down", work))
