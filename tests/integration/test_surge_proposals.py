@@ -12,6 +12,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from cityloop.common.topics import all_topics, ensure_topics, full_name
 from tests.conftest import TOPIC_PREFIX
 from tests.integration.conftest import Loop
+from tests.integration.emergency_support import command_centre, rehomed
 from tests.integration.routing_support import address_in, create, ticket
 from tests.integration.signals_support import proposals, worker
 
@@ -91,3 +92,27 @@ async def test_a_surge_in_one_street_proposes_once_a_quiet_area_never_and_a_rest
         found = await proposals(kafka, TOPIC_PREFIX)
         # Still one: the surge table remembers the surge is under way (a fresh one would propose at the 10th).
         assert [p.proposal_id for _, p in found if (p.district, p.category_group) == ("jd", "water")] == [p.proposal_id]
+
+    # The command centre sees the proposal and confirms it: a declaration prefilled from it.
+    await confirm_proposal(loop, p.proposal_id, "jd-s03")
+
+
+async def confirm_proposal(loop: Loop, proposal_id: str, street: str) -> None:
+    async with command_centre(loop) as command:
+        async with asyncio.timeout(60):
+            while True:
+                listed = (await command.get("/api/v1/emergencies/proposals")).json()
+                if proposal_id in {i["id"] for i in listed["items"]}:
+                    break
+                await asyncio.sleep(0.2)
+        confirmed = await command.post(f"/api/v1/emergencies/proposals/{proposal_id}/confirm")
+        assert confirmed.status_code == 201, confirmed.text
+        declared = confirmed.json()
+        assert (declared["proposal_id"], declared["scope"]["streets"], declared["status"]) == (
+            proposal_id,
+            [street],
+            "active",
+        )
+        assert declared["categories"] == ["water.pipe-burst"]
+        assert (await command.post(f"/api/v1/emergencies/{declared['id']}/stand-down")).status_code == 200
+    await rehomed(loop)

@@ -23,7 +23,7 @@ from cityloop.sla import events, ladder, queries
 from cityloop.sla.deadlines import Due, dispatch_deadlines, dispatch_start, due_after, warn_at
 from cityloop.sla.metrics import CLOCKS_CLOSED, CLOCKS_OPENED, ESTIMATED_DEADLINES
 from cityloop.sla.models import DispatchDetail, ExtensionRequestDetail, OwnerDetail
-from cityloop.sla.policy import ClockKind, Mode, Policy, policy_for, with_catalogue_days
+from cityloop.sla.policy import ClockKind, Mode, Policy, policy_for, with_catalogue_days, with_emergency_minutes
 from cityloop.sla.settings import SlaSettings
 
 log = structlog.get_logger(__name__)
@@ -147,6 +147,8 @@ async def _on_dispatched(
         accept_days=detail.policy.accept_days,
         resolve_days=detail.policy.resolve_days,
     )
+    if detail.mode.kind == "emergency":
+        policy = with_emergency_minutes(policy, detail.emergency_deadlines)
     # sla is the one owner of deadlines: the router sends the catalogue's days, every deadline is computed
     # here and the department is told (task.updated, change deadline_set).
     started = dispatch_start(policy, dispatched_at=event.time, reported_at=detail.reported_at)

@@ -4,6 +4,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from cityloop.common.contract.emergencies import EmergencyDeadlines
 from cityloop.common.contract.models import TaskMode, Urgency
 
 
@@ -38,6 +39,8 @@ class DispatchDetail(_Incoming):
     supervisors: list[str] = Field(default_factory=list)
     mode: TaskMode = Field(default_factory=TaskMode)
     command_unit: str | None = None
+    #: Under an emergency: its wall-clock minutes (accept, on site, resolve), declared by the command centre.
+    emergency_deadlines: EmergencyDeadlines | None = None
     #: Assisting departments (协办) dispatched together with the lead: told the same deadlines.
     assists: list[AssistDetail] = Field(default_factory=list)
 

@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from cityloop.common.contract.emergencies import EmergencyDeadlines
 from cityloop.common.contract.models import Urgency
 
 Mode = Literal["peacetime", "emergency"]
@@ -153,6 +154,21 @@ def policy_for(book: PolicyBook, *, category: str | None, urgency: Urgency | Non
     if mode == "emergency":
         return book.emergency
     return book.pressing if pressing else book.peacetime
+
+
+def with_emergency_minutes(policy: Policy, minutes: EmergencyDeadlines | None) -> Policy:
+    """An emergency's declared minutes replace the policy's accept, on-site and resolve spans; they run
+    around the clock from the dispatch (a re-homed ticket's clocks restart at the switch)."""
+    if minutes is None:
+        return policy
+    return policy.model_copy(
+        update={
+            "accept": Span.minutes(minutes.accept_minutes),
+            "on_site": Span.minutes(minutes.onsite_minutes),
+            "resolve": Span.minutes(minutes.resolve_minutes),
+            "counts_from": "dispatch",
+        }
+    )
 
 
 def with_catalogue_days(policy: Policy, *, accept_days: int | None, resolve_days: int | None) -> Policy:
