@@ -118,20 +118,22 @@ async def test_declare_route_reject_and_stand_down(loop: Loop) -> None:  # noqa:
         assert (await rescue.next_task(inside))["type"] == "cityloop.task.withdrawn"
         lead_again = await water.next_task(inside)
         assert (lead_again["type"], lead_again["data"]["change"]) == ("cityloop.task.updated", "mode_changed")
-        assert lead_again["data"]["mode"] == {"kind": "peacetime"}
+        assert lead_again["data"]["mode"]["kind"] == "peacetime"
         assist_again = await transport.next_task(inside)  # the catalogue's 协办 for flooding keeps its task
         assert assist_again["data"]["change"] == "mode_changed"
 
     trail = await timeline(loop, inside, "cityloop.ticket.dispatched", count=2)
     back = last(trail, "cityloop.ticket.dispatched")["detail"]
     assert back["dept_code"] == "mh-water"
-    assert back["mode"] == {"kind": "peacetime"}
+    assert back["mode"]["kind"] == "peacetime"
     assert back["rehomed"]["reason"] == "stand-down"
     assert back["rehomed"]["from_emergency"] == eid
     record = await routing_record(loop, inside)
     live_tasks = {(a["dept_code"], a["role"], a["mode"]) for a in record["assignments"] if a["status"] in ("assigned",)}
     assert live_tasks == {("mh-water", "lead", "peacetime"), ("mh-transport", "assist", "peacetime")}
     assert record["emergency_id"] is None
+    # sla has handled the stand-down's dispatch once its second deadlines_set is on the trail.
+    await timeline(loop, inside, "cityloop.sla.deadlines_set", count=2)
     async with sla_client(loop) as sla:
         clocks = (await sla.get(f"/api/v1/deadlines/tickets/{inside}")).json()["clocks"]
     open_clocks = [c for c in clocks if c["state"] == "open"]
