@@ -27,11 +27,11 @@ from cityloop.common.contract.emergencies import (
 from cityloop.common.contract.models import DeptUpdate
 from cityloop.common.db.pool import Conn
 from cityloop.common.envelope import CloudEvent, new_event
+from cityloop.common.errors import Invalid, NotFound
 from cityloop.common.topics import CONTROL_MODE
 from cityloop.router.effects import announce, lifecycle, tell
 from cityloop.router.emergencies import rules, store
 from cityloop.router.emergencies.metrics import PROPOSALS
-from cityloop.router.errors import ActionRefused
 from cityloop.router.masterdata.model import MasterData
 from cityloop.router.tickets import store as tickets
 
@@ -108,11 +108,9 @@ async def declare(
 async def _open(conn: Conn, emergency_id: str) -> Emergency:
     e = await store.get(conn, emergency_id, lock=True)
     if e is None:
-        raise ActionRefused(404, "not_found", f"no emergency {emergency_id}", "id")
+        raise NotFound(f"no emergency {emergency_id}", "id")
     if not e.active:
-        raise ActionRefused(
-            422, "validation_failed", f"emergency {emergency_id} was stood down at {e.stood_down_at}", "status"
-        )
+        raise Invalid(f"emergency {emergency_id} was stood down at {e.stood_down_at}", "status")
     return e
 
 
@@ -213,9 +211,9 @@ async def proposal_received(conn: Conn, data: dict[str, Any], at: datetime) -> N
 async def pending_proposal(conn: Conn, proposal_id: str) -> dict[str, Any]:
     row = await store.get_proposal(conn, proposal_id, lock=True)
     if row is None:
-        raise ActionRefused(404, "not_found", f"no proposal {proposal_id}", "proposal_id")
+        raise NotFound(f"no proposal {proposal_id}", "proposal_id")
     if row["status"] != "pending":
-        raise ActionRefused(422, "validation_failed", f"proposal {proposal_id} is already {row['status']}", "status")
+        raise Invalid(f"proposal {proposal_id} is already {row['status']}", "status")
     proposed: dict[str, Any] = row["proposed"]
     return proposed
 

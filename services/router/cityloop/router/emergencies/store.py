@@ -8,6 +8,7 @@ import asyncpg
 
 from cityloop.common.contract.emergencies import Emergency
 from cityloop.common.db.pool import Conn
+from cityloop.common.paging import Keyset
 
 OPEN_STATUSES = ["dispatched", "accepted"]
 #: only one emergency call changes the set at a time; ticket routing holds it shared (see flows.py)
@@ -69,16 +70,20 @@ async def get(conn: Conn, emergency_id: str, *, lock: bool = False) -> Emergency
     return emergency_of(row) if row else None
 
 
-async def listing(conn: Conn, *, active: bool | None, limit: int, offset: int) -> tuple[list[Emergency], int]:
-    where = "($1::boolean IS NULL OR (status = 'active') = $1)"
-    rows = await conn.fetch(
-        f"SELECT * FROM emergencies WHERE {where} ORDER BY declared_at DESC, id LIMIT $2 OFFSET $3",
-        active,
-        limit,
-        offset,
+EMERGENCY_ORDER = Keyset(("declared_at", "timestamptz"), ("id", "text"), descending=True)
+PROPOSAL_ORDER = Keyset(("proposed_at", "timestamptz"), ("id", "text"), descending=True)
+
+
+async def listing(conn: Conn, *, active: bool | None, limit: int, cursor: str | None) -> list[asyncpg.Record]:
+    return list(
+        await conn.fetch(
+            "SELECT * FROM emergencies WHERE ($1::boolean IS NULL OR (status = 'active') = $1)"
+            f" AND {EMERGENCY_ORDER.where(3)} ORDER BY {EMERGENCY_ORDER.order_by()} LIMIT $2",
+            active,
+            limit,
+            *EMERGENCY_ORDER.args(cursor),
+        )
     )
-    total = await conn.fetchval(f"SELECT count(*) FROM emergencies WHERE {where}", active)
-    return [emergency_of(r) for r in rows], int(total)
 
 
 async def active(conn: Conn) -> list[Emergency]:
@@ -300,14 +305,16 @@ async def get_proposal(conn: Conn, proposal_id: str, *, lock: bool = False) -> a
     return await conn.fetchrow("SELECT * FROM proposals WHERE id = $1" + (" FOR UPDATE" if lock else ""), proposal_id)
 
 
-async def list_proposals(
-    conn: Conn, *, status: str | None, limit: int, offset: int
-) -> tuple[list[asyncpg.Record], int]:
-    where = "($1::text IS NULL OR status = $1)"
-    rows = await conn.fetch(
-        f"SELECT * FROM proposals WHERE {where} ORDER BY proposed_at DESC, id LIMIT $2 OFFSET $3", status, limit, offset
+async def list_proposals(conn: Conn, *, status: str | None, limit: int, cursor: str | None) -> list[asyncpg.Record]:
+    return list(
+        await conn.fetch(
+            "SELECT * FROM proposals WHERE ($1::text IS NULL OR status = $1)"
+            f" AND {PROPOSAL_ORDER.where(3)} ORDER BY {PROPOSAL_ORDER.order_by()} LIMIT $2",
+            status,
+            limit,
+            *PROPOSAL_ORDER.args(cursor),
+        )
     )
-    return list(rows), int(await conn.fetchval(f"SELECT count(*) FROM proposals WHERE {where}", status))
 
 
 async def decide_proposal(

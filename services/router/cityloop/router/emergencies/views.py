@@ -10,13 +10,16 @@ from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cityloop.common.contract.emergencies import Emergency, EmergencyDeadlines, EmergencyScope, Level
-from cityloop.common.db.pool import Conn
+from cityloop.common.db.pool import Conn, PgPool
+from cityloop.common.deps import Db, Pool, Tx
+from cityloop.common.errors import Invalid, NotFound
 from cityloop.common.identity import Identity, Role, require_roles
+from cityloop.common.paging import Cursor, Limit, Page
 from cityloop.router.dispatcher_actions.flows import actor_of
 from cityloop.router.emergencies import flows, rules, store
 from cityloop.router.emergencies.metrics import ACTIVE
 from cityloop.router.emergencies.rehoming import Rehomer
-from cityloop.router.http import Limit, Offset, Page, context, transaction
+from cityloop.router.http import Ctx, context
 
 router = APIRouter(prefix="/api/v1/emergencies", tags=["emergencies"])
 Command = Annotated[Identity, require_roles(Role.COMMAND_CENTRE)]
@@ -104,6 +107,7 @@ def _out(e: Emergency) -> dict[str, Any]:
 
 
 def _invalid(exc: flows.DeclarationInvalid) -> HTTPException:
+    # Every bad field at once (the kernel's DomainError names one).
     return HTTPException(
         422,
         {
@@ -119,14 +123,16 @@ def _rehomer(request: Request) -> Rehomer:
     return rehomer
 
 
-async def _change(request: Request, reason: str, work: Callable[[Conn], Awaitable[Emergency]]) -> Emergency:
+async def _change(
+    request: Request, pool: PgPool, reason: str, work: Callable[[Conn], Awaitable[Emergency]]
+) -> Emergency:
     """Run ``work`` in a transaction; the router's own view takes the change before the commit (under the
     mode lock, so routing waits for it), is put back if the commit fails, and re-homing starts after."""
     view = context(request).mode_view
     assert view is not None
     applied: tuple[str, Emergency | None] | None = None
     try:
-        async with transaction(request) as conn:
+        async with pool.acquire() as conn, conn.transaction():
             e = await work(conn)
             applied = (e.id, view.get(e.id))
             view.apply(e)
@@ -154,39 +160,36 @@ def _fields(body: DeclareBody) -> dict[str, Any]:
 
 
 @router.post("", operation_id="emergency_declare", status_code=201, response_model=EmergencyOut)
-async def declare(*, request: Request, body: DeclareBody, identity: Command) -> dict[str, Any]:
+async def declare(request: Request, body: DeclareBody, identity: Command, ctx: Ctx, pool: Pool) -> dict[str, Any]:
     """Declare an emergency: from now on in-scope tickets go to the command unit and every participant."""
-    ctx = context(request)
 
     async def work(conn: Conn) -> Emergency:
         master = await ctx.master.current(conn)
         return await flows.declare(conn, master, actor=actor_of(identity), **_fields(body))
 
-    return _out(await _change(request, "declared", work))
+    return _out(await _change(request, pool, "declared", work))
 
 
-@router.get("", operation_id="emergency_list", response_model=Page)
+@router.get("", operation_id="emergency_list")
 async def listing(
-    *, request: Request, _: Reader, active: bool | None = None, limit: Limit = 50, offset: Offset = 0
-) -> Page:
-    async with transaction(request) as conn:
-        items, total = await store.listing(conn, active=active, limit=limit, offset=offset)
-    return Page(items=[_out(e) for e in items], total=total, limit=limit, offset=offset)
+    _: Reader, conn: Db, active: bool | None = None, limit: Limit = 50, cursor: Cursor = None
+) -> Page[dict[str, Any]]:
+    """Newest first; ``active=true`` those in force, ``false`` those stood down."""
+    rows = await store.listing(conn, active=active, limit=limit + 1, cursor=cursor)
+    return store.EMERGENCY_ORDER.page(rows, limit, lambda r: _out(store.emergency_of(r)))
 
 
-@router.get("/proposals", operation_id="emergency_proposals", response_model=Page)
+@router.get("/proposals", operation_id="emergency_proposals")
 async def proposals(
-    *,
-    request: Request,
     _: Reader,
+    conn: Db,
     status: Literal["pending", "confirmed", "dismissed"] | None = "pending",
     limit: Limit = 50,
-    offset: Offset = 0,
-) -> Page:
+    cursor: Cursor = None,
+) -> Page[dict[str, Any]]:
     """Surge proposals from the stream processor, newest first (pending ones unless ``status`` says)."""
-    async with transaction(request) as conn:
-        rows, total = await store.list_proposals(conn, status=status, limit=limit, offset=offset)
-    return Page(items=[dict(r) for r in rows], total=total, limit=limit, offset=offset)
+    rows = await store.list_proposals(conn, status=status, limit=limit + 1, cursor=cursor)
+    return store.PROPOSAL_ORDER.page(rows, limit, dict)
 
 
 @router.post(
@@ -196,10 +199,9 @@ async def proposals(
     response_model=EmergencyOut,
 )
 async def confirm(
-    *, request: Request, proposal_id: str, identity: Command, body: ConfirmBody | None = None
+    *, request: Request, proposal_id: str, identity: Command, ctx: Ctx, pool: Pool, body: ConfirmBody | None = None
 ) -> dict[str, Any]:
     """Declare the emergency the proposal suggests; fields in the body replace the prefilled ones."""
-    ctx = context(request)
 
     async def work(conn: Conn) -> Emergency:
         proposed = await flows.pending_proposal(conn, proposal_id)
@@ -215,39 +217,31 @@ async def confirm(
         await flows.proposal_confirmed(conn, proposal_id, e, actor=actor_of(identity))
         return e
 
-    return _out(await _change(request, "declared", work))
+    return _out(await _change(request, pool, "declared", work))
 
 
 @router.post("/proposals/{proposal_id}/dismiss", operation_id="emergency_proposal_dismiss")
-async def dismiss(*, request: Request, proposal_id: str, identity: Command, body: DismissBody) -> dict[str, Any]:
-    async with transaction(request) as conn:
-        return await flows.dismiss(conn, proposal_id, actor=actor_of(identity), reason=body.reason)
+async def dismiss(proposal_id: str, identity: Command, body: DismissBody, conn: Tx) -> dict[str, Any]:
+    return await flows.dismiss(conn, proposal_id, actor=actor_of(identity), reason=body.reason)
 
 
 @router.get("/{emergency_id}", operation_id="emergency_get", response_model=EmergencyDetail)
-async def read(*, request: Request, emergency_id: str, _: Reader) -> dict[str, Any]:
+async def read(emergency_id: str, _: Reader, conn: Db) -> dict[str, Any]:
     """The emergency with live counts (open tickets, tasks by department, unaccepted, overdue, incidents)
     and its trail."""
-    async with transaction(request) as conn:
-        e = await store.get(conn, emergency_id)
-        if e is None:
-            raise HTTPException(
-                404,
-                {
-                    "error": "not_found",
-                    "message": f"no emergency {emergency_id}",
-                    "fields": [{"field": "id", "problem": "unknown emergency"}],
-                },
-            )
-        counts = await store.counts(conn, emergency_id)
-        trail = [dict(r) for r in await store.trail(conn, emergency_id)]
+    e = await store.get(conn, emergency_id)
+    if e is None:
+        raise NotFound(f"no emergency {emergency_id}", "id")
+    counts = await store.counts(conn, emergency_id)
+    trail = [dict(r) for r in await store.trail(conn, emergency_id)]
     return {**_out(e), "counts": counts, "trail": trail}
 
 
 @router.patch("/{emergency_id}", operation_id="emergency_update", response_model=EmergencyOut)
-async def update(*, request: Request, emergency_id: str, body: UpdateBody, identity: Command) -> dict[str, Any]:
+async def update(
+    *, request: Request, emergency_id: str, body: UpdateBody, identity: Command, ctx: Ctx, pool: Pool
+) -> dict[str, Any]:
     """Change scope, categories, participants or deadlines; open tickets follow (re-homing)."""
-    ctx = context(request)
     changes: dict[str, Any] = {}
     if body.scope is not None:
         changes["scope"] = EmergencyScope.model_validate(body.scope.model_dump())
@@ -258,29 +252,22 @@ async def update(*, request: Request, emergency_id: str, body: UpdateBody, ident
     if body.deadlines is not None:
         changes["deadlines"] = EmergencyDeadlines.model_validate(body.deadlines.model_dump())
     if not changes:
-        raise HTTPException(
-            422,
-            {
-                "error": "validation_failed",
-                "message": "nothing to change",
-                "fields": [{"field": "request", "problem": "give scope, categories, participants or deadlines"}],
-            },
-        )
+        raise Invalid("nothing to change: give scope, categories, participants or deadlines", "request")
 
     async def work(conn: Conn) -> Emergency:
         master = await ctx.master.current(conn)
         return await flows.update(conn, master, emergency_id, actor=actor_of(identity), changes=changes)
 
-    return _out(await _change(request, "updated", work))
+    return _out(await _change(request, pool, "updated", work))
 
 
 @router.post("/{emergency_id}/stand-down", operation_id="emergency_stand_down", response_model=EmergencyOut)
 async def stand_down(
-    *, request: Request, emergency_id: str, identity: Command, body: StandDownBody | None = None
+    request: Request, emergency_id: str, identity: Command, pool: Pool, body: StandDownBody | None = None
 ) -> dict[str, Any]:
     """End it: open tickets return to their peacetime leads with peacetime deadlines from now."""
 
     async def work(conn: Conn) -> Emergency:
         return await flows.stand_down(conn, emergency_id, actor=actor_of(identity), note=body.note if body else None)
 
-    return _out(await _change(request, "stood_down", work))
+    return _out(await _change(request, pool, "stood_down", work))
