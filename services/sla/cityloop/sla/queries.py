@@ -112,7 +112,7 @@ async def cancel_other_assignments(conn: Conn, ticket_id: str, keep_assignment: 
     """A re-dispatch supersedes the previous owner's department clocks."""
     return await conn.fetch(
         "UPDATE clocks SET state = 'cancelled', closed_at = now(), next_fire_at = NULL"
-        " WHERE ticket_id = $1 AND state = 'open' AND kind IN ('accept', 'resolve', 'rehandle')"
+        " WHERE ticket_id = $1 AND state = 'open' AND kind IN ('accept', 'on_site', 'resolve', 'rehandle')"
         " AND assignment_id IS DISTINCT FROM $2"
         " RETURNING id, kind, assignment_id, dept_code, category, due_at, closed_at",
         ticket_id,
