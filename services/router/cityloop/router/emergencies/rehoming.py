@@ -219,8 +219,8 @@ def plan_ticket(
         "role": "lead",
         "category": category.code,
         "urgency": urgency.value,
-        # sla computes every deadline: the catalogue's days in peacetime, the emergency's minutes in one.
-        "reported_at": snapshot.created_at.isoformat(),
+        # sla computes every deadline: the catalogue's days in peacetime, the emergency's minutes in one,
+        # counted from this switch (no reported_at: an urgent ticket's minutes must not count from its report).
         "policy": {"accept_days": category.accept_days, "resolve_days": category.resolve_days},
         "supervisors": list(target.supervisors),
         "assists": assists,
