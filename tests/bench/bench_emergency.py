@@ -197,6 +197,8 @@ async def main() -> None:
                 CITYLOOP_ENVIRONMENT="test",
                 CITYLOOP_LOG_LEVEL="WARNING",
                 CITYLOOP_LOG_JSON="false",
+                # Task topics come on first publish: the bench touches four departments, not all ~900.
+                CITYLOOP_ROUTER_TASK_TOPICS_AT_START="false",
             )
             async with router_running() as app:
                 async with app.state.runtime.pool.acquire() as conn:
