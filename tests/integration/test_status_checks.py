@@ -9,7 +9,8 @@ from typing import Any, get_args
 
 import pytest
 
-from cityloop.common.contract.lifecycle import Role
+from cityloop.common.contract.emergencies import Level as EmergencyLevel
+from cityloop.common.contract.lifecycle import ModeKind, Role
 from cityloop.common.contract.models import TicketStatus, Urgency
 from cityloop.common.db.migrate import migrate
 from cityloop.common.db.pool import create_pool
@@ -20,6 +21,7 @@ from cityloop.intake.app import MIGRATIONS as INTAKE
 from cityloop.intake.models import Channel
 from cityloop.intake.models import Mode as TicketMode
 from cityloop.router.app import MIGRATIONS as ROUTER
+from cityloop.router.emergencies.store import EmergencyStatus, LogAction, ProposalStatus
 from cityloop.router.tickets.status import AssignmentStatus, RoutingStatus
 from cityloop.sla.app import MIGRATIONS as SLA
 from cityloop.sla.policy import ClockKind
@@ -35,6 +37,11 @@ MIRRORS: dict[tuple[str, Path, str, str], type[StrEnum] | Any] = {
     ("router", ROUTER, "tickets", "status"): RoutingStatus,
     ("router", ROUTER, "assignments", "status"): AssignmentStatus,
     ("router", ROUTER, "assignments", "role"): Role,
+    ("router", ROUTER, "assignments", "mode"): ModeKind,
+    ("router", ROUTER, "emergencies", "level"): EmergencyLevel,
+    ("router", ROUTER, "emergencies", "status"): EmergencyStatus,
+    ("router", ROUTER, "proposals", "status"): ProposalStatus,
+    ("router", ROUTER, "emergency_log", "action"): LogAction,
     ("sla", SLA, "clocks", "kind"): ClockKind,
     ("feedback", FEEDBACK, "callbacks", "satisfaction"): Satisfaction,
     ("feedback", FEEDBACK, "score_tasks", "state"): TaskState,

@@ -2,7 +2,7 @@
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 
@@ -11,6 +11,18 @@ from cityloop.common.db.pool import Conn
 from cityloop.common.paging import Keyset
 
 OPEN_STATUSES = ["dispatched", "accepted"]
+#: Mirrored by the CHECK constraints of migrations/0007_emergencies.sql (tests/integration/test_status_checks.py).
+EmergencyStatus = Literal["active", "stood_down"]
+ProposalStatus = Literal["pending", "confirmed", "dismissed"]
+LogAction = Literal[
+    "declared",
+    "updated",
+    "stood_down",
+    "rehomed",
+    "proposal_received",
+    "proposal_confirmed",
+    "proposal_dismissed",
+]
 #: only one emergency call changes the set at a time; ticket routing holds it shared (see flows.py)
 MODE_LOCK = 0x0E3E_26E5
 
@@ -93,7 +105,7 @@ async def active(conn: Conn) -> list[Emergency]:
 async def log(
     conn: Conn,
     *,
-    action: str,
+    action: LogAction,
     actor: str,
     emergency_id: str | None = None,
     proposal_id: str | None = None,

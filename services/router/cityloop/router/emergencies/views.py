@@ -4,7 +4,7 @@ auditors read. Every change is on the emergency's trail (``trail`` in GET /{id})
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -83,7 +83,7 @@ class EmergencyOut(BaseModel):
     id: str
     name: str
     level: str
-    status: Literal["active", "stood_down"]
+    status: store.EmergencyStatus
     scope: dict[str, Any]
     categories: list[str]
     command_unit: str
@@ -183,7 +183,7 @@ async def listing(
 async def proposals(
     _: Reader,
     conn: Db,
-    status: Literal["pending", "confirmed", "dismissed"] | None = "pending",
+    status: store.ProposalStatus | None = "pending",
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[dict[str, Any]]:
