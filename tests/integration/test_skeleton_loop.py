@@ -108,3 +108,6 @@ async def test_ticket_travels_the_whole_loop(loop: Loop) -> None:
     trail = await wait_for_timeline(loop.intake, ticket_id, "cityloop.ticket.closed")
     assert (await loop.intake.get(f"/api/v1/tickets/{ticket_id}")).json()["status"] == "closed"
     assert positions(trail)["cityloop.callback.recorded"] < positions(trail)["cityloop.ticket.closed"]
+    # The actor is the signed identity, not the name the body claims.
+    recorded_entry = next(e for e in trail if e["type"] == "cityloop.callback.recorded")
+    assert recorded_entry["actor"] == "dispatcher"

@@ -10,7 +10,9 @@ from fastapi import FastAPI
 from cityloop.common.runtime import ServiceRuntime
 from cityloop.common.service_app import service_app
 from cityloop.common.topics import FEEDBACK_HOTSPOTS, TICKET_LIFECYCLE
-from cityloop.feedback import api, callbacks
+from cityloop.feedback.callbacks import flows as callback_flows
+from cityloop.feedback.callbacks import links as callback_links
+from cityloop.feedback.callbacks import views as callback_views
 from cityloop.feedback.hotspots import api as hotspots_api
 from cityloop.feedback.hotspots import feed as hotspots_feed
 from cityloop.feedback.hotspots import metrics as hotspots_metrics
@@ -26,7 +28,9 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def create_app(settings: FeedbackSettings | None = None) -> FastAPI:
     s = settings or FeedbackSettings()
     runtime = ServiceRuntime(s, migrations=MIGRATIONS)
-    runtime.consume("feedback.callbacks", [TICKET_LIFECYCLE.name], callbacks.on_lifecycle)
+    runtime.consume(
+        "feedback.callbacks", [TICKET_LIFECYCLE.name], callback_flows.on_lifecycle, wants=callback_flows.wants
+    )
     runtime.consume("feedback.scores", [TICKET_LIFECYCLE.name], score_facts.on_lifecycle, wants=score_facts.wants)
     runtime.consume(
         "feedback.recurring", [TICKET_LIFECYCLE.name], recurring_flows.on_lifecycle, wants=recurring_flows.wants
@@ -44,7 +48,8 @@ def create_app(settings: FeedbackSettings | None = None) -> FastAPI:
 
     app = service_app(runtime, title="CityLoop feedback", lifespan=lifespan)
     app.state.gateway_api_key = s.gateway_key()
-    app.include_router(api.router)
+    app.include_router(callback_views.router)
+    app.include_router(callback_links.router)
     app.include_router(recurring_views.router)
     app.include_router(scores_api.router)
     app.include_router(hotspots_api.router)

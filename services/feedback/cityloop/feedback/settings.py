@@ -1,6 +1,6 @@
 from typing import ClassVar
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from cityloop.common.settings import CommonSettings
@@ -19,6 +19,16 @@ class FeedbackSettings(CommonSettings):
     #: feedback's own API key at the gateway (a system account that may create tickets). Without one
     #: (in production) recurring problems are still found and listed, but cannot become tickets (503).
     gateway_api_key: SecretStr | None = None
+    #: Calls that find nobody before the callback closes as unreachable (and leaves 三率).
+    callback_max_attempts: int = Field(default=3, ge=1, le=20)
+    #: When the next attempt is, unless the operator names a time.
+    callback_retry_minutes: int = Field(default=120, ge=1)
+    #: How long an operator's claim keeps others off a callback.
+    callback_claim_minutes: int = Field(default=30, ge=1)
+    #: How long a citizen's one-time link stays valid.
+    callback_link_hours: int = Field(default=72, ge=1)
+    #: The gateway's public address, for the links sent to citizens.
+    public_base_url: str = "http://127.0.0.1:8000"
 
     def gateway_key(self) -> str | None:
         if self.gateway_api_key is not None:

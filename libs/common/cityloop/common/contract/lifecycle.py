@@ -228,15 +228,26 @@ class ExtensionRequested(DeptStep):
     requested_deadline: datetime
 
 
-# --- feedback (重办 and closing after the callback) -------------------------------------------------
+# --- 重办 (router, after feedback's callback verdict) and closing (feedback) ----------------------------
 
 
-class CallbackOutcome(Detail):
-    callback_id: int
+class Reopened(Detail):
+    """重办: the lead's assignment is live again after a failed callback, with how far it was escalated."""
+
     dept_code: str | None = None
     assignment_id: str | None = None
-    solved: bool
-    satisfaction: str
+    callback_id: int | None = None
+    solved: bool | None = None
+    satisfaction: str | None = None
+    reason: str | None = None
+    #: Failed callbacks so far; 0 escalation keeps it with the lead alone.
+    failures: int | None = None
+    escalation_level: int = 0
+    #: The unit one (or more) levels up the jurisdiction that now supervises the re-handling.
+    escalated_to: str | None = None
+    case_id: str | None = None
+    #: Set on a case member's ticket reopened because another citizen of the case was not satisfied.
+    because_of: str | None = None
 
 
 class Closed(Detail):
@@ -248,6 +259,8 @@ class Closed(Detail):
     assignment_id: str | None = None
     solved: bool | None = None
     satisfaction: str | None = None
+    #: Closed because the citizen could not be reached within the attempt limit.
+    unreachable: bool | None = None
 
 
 # --- sla --------------------------------------------------------------------------------------------
@@ -316,7 +329,7 @@ register_lifecycle(
     types.TICKET_EXTENSION_REQUESTED, ExtensionRequested, "延期: the lead department asked for more time (router)."
 )
 register_lifecycle(types.TICKET_RESOLVED, DeptStep, "The lead department reported the ticket resolved (router).")
-register_lifecycle(types.TICKET_REOPENED, CallbackOutcome, "重办: the citizen was not satisfied (feedback).")
+register_lifecycle(types.TICKET_REOPENED, Reopened, "重办: reopened to the lead after a failed callback (router).")
 register_lifecycle(types.TICKET_CLOSED, Closed, "Closed after the callback or answered on the spot (feedback, intake).")
 register_lifecycle(types.SLA_DEADLINES_SET, DeadlinesSet, "Deadlines set or moved (sla).")
 register_lifecycle(types.SLA_DEADLINE_MET, DeadlineMet, "A deadline was met, possibly late (sla).")

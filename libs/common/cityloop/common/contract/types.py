@@ -45,3 +45,9 @@ SLA_EXTENSION_APPROVED = "cityloop.sla.extension_approved"
 SLA_EXTENSION_REJECTED = "cityloop.sla.extension_rejected"
 CALLBACK_OPENED = "cityloop.callback.opened"
 CALLBACK_RECORDED = "cityloop.callback.recorded"
+# 回访 steps (contract/callbacks.py types their detail): an operator took the item, the citizen could not be
+# reached and the call moves, the attempts ran out, a one-time link went to the citizen.
+CALLBACK_CLAIMED = "cityloop.callback.claimed"
+CALLBACK_RESCHEDULED = "cityloop.callback.rescheduled"
+CALLBACK_UNREACHABLE = "cityloop.callback.unreachable"
+CALLBACK_LINK_ISSUED = "cityloop.callback.link_issued"
