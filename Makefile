@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 ROOTS := libs/common services/intake services/router services/sla services/feedback
 
-.PHONY: help setup venv infra bootstrap run test lint typecheck unit bench k8s-validate observe down clean distclean
+.PHONY: help setup venv infra browser bootstrap run test lint typecheck unit bench k8s-validate observe down clean distclean
 
 help:
 	@echo "make run    set up everything, then run the four services and the API gateway"
@@ -49,8 +49,17 @@ unit: venv
 	$(VENV)/bin/pytest tests/unit -q
 
 test: export CITYLOOP_PG_FAST = 1
-test: lint typecheck k8s-validate infra
+test: lint typecheck k8s-validate infra browser
 	$(VENV)/bin/pytest -q
+
+# The callback page's screenshot test renders it in headless Chromium; CJK fonts so the Chinese shows.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@if ! command -v chromium >/dev/null || ! fc-list :lang=zh 2>/dev/null | grep -q .; then \
+		echo "==> chromium and fonts-noto-cjk (Debian packages)"; \
+		$(SUDO) apt-get install -y --no-install-recommends chromium fonts-noto-cjk \
+			|| { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y --no-install-recommends chromium fonts-noto-cjk; }; \
+	fi
 
 # Render deploy/k8s overlays with kustomize, validate every object against its real schema, and check and
 # unit-test the alert rules with promtool (Debian's prometheus package, installed once if missing).

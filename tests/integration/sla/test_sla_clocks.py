@@ -213,10 +213,11 @@ async def test_reopened_ticket_gets_a_rehandle_clock(sla: Sla) -> None:
         await sla.announce(ticket, type_, dept_code="sla-street", assignment_id=assignment)
     await sla.announce(ticket, types.TICKET_REOPENED, dept_code="sla-street", assignment_id=assignment)
     tasks = await sla.tasks["sla-street"].wait_for(
-        ticket, lambda evs: any(e["data"]["change"] == "deadline_moved" for e in evs)
+        ticket, lambda evs: any(e["data"]["change"] == "rehandle" for e in evs)
     )
-    moved = next(e for e in tasks if e["data"]["change"] == "deadline_moved")
+    moved = next(e for e in tasks if e["data"]["change"] == "rehandle")
     assert "重办" in moved["data"]["note"]
+    assert moved["data"]["deadlines"]["resolve_by"] is not None
     clocks = await read_clocks(sla, ticket, until="rehandle")
     states = {c["kind"]: c["state"] for c in clocks}
     assert states == {"accept": "met", "resolve": "met", "callback": "met", "rehandle": "open"}

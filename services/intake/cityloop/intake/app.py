@@ -77,6 +77,8 @@ def create_app(
     app.include_router(accounts.router)
     app.include_router(tickets.router)
     open311_api.install(app)
+    # Before the authenticated forwarding, which would otherwise catch /api/v1/callback-links/...
+    app.include_router(gateway.public_router(settings, client))
     app.include_router(gateway.gateway_router(settings, client))
     set_openapi(app, lambda: gateway_document(FastAPI.openapi(app), load_snapshot()))
     return app

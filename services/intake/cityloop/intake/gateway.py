@@ -6,7 +6,13 @@ reached over their internal HTTP ports. Services never import each other; they m
 The gateway authenticates every request, then hands the caller's identity to the owning service in the
 signed ``X-CityLoop-Identity`` header (libs/common identity.py). The caller's own credentials stay here, and
 an identity header sent by a client is dropped: only the gateway may speak for a caller.
+
+One exception, on purpose and narrow: the citizen's one-time callback link (feedback's
+callbacks/links.py) works without an account, the token in the address being its credential. Exactly
+its two paths are forwarded without sign-in (``public_router``), with no identity, rate-limited per client.
 """
+
+import re
 
 import httpx
 from fastapi import APIRouter, Request, Response
@@ -17,6 +23,8 @@ from cityloop.common.identity import encode_identity
 from cityloop.common.request_context import HEADER as REQUEST_ID_HEADER
 from cityloop.common.request_context import request_id_of
 from cityloop.intake.accounts.authn import Authenticated
+from cityloop.intake.accounts.views import client_address
+from cityloop.intake.rate_limits import RateLimit
 from cityloop.intake.settings import IntakeSettings
 
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "host", "content-length"}
@@ -46,6 +54,28 @@ def upstreams(settings: IntakeSettings) -> dict[str, str]:
     return {segment: urls[service] for segment, service in OWNERS.items()}
 
 
+async def _relay(
+    client: httpx.AsyncClient, request: Request, url: str, headers: dict[str, str], service: str
+) -> Response:
+    """Pass the request on to ``url`` and its answer back; a service that cannot be reached is a 503."""
+    # One request, one id: the service logs and answers under the id the gateway logs (request_context.py).
+    request_id = request_id_of(request.scope) or headers.pop(REQUEST_ID_HEADER.lower(), None)
+    if request_id:
+        headers[REQUEST_ID_HEADER.lower()] = request_id
+    try:
+        upstream = await client.request(
+            request.method, url, params=request.query_params, content=await request.body(), headers=headers
+        )
+    except httpx.HTTPError as exc:
+        return problem(503, "upstream_unavailable", f"{service} service unreachable: {type(exc).__name__}")
+    out_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in _HOP_BY_HOP}
+    return Response(upstream.content, status_code=upstream.status_code, headers=out_headers)
+
+
+def _passed_on(request: Request) -> dict[str, str]:
+    return {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP | _CALLER_ONLY}
+
+
 def gateway_router(settings: IntakeSettings, client: httpx.AsyncClient) -> APIRouter:
     table = upstreams(settings)
     router = APIRouter(prefix="/api/v1", include_in_schema=False)
@@ -57,19 +87,36 @@ def gateway_router(settings: IntakeSettings, client: httpx.AsyncClient) -> APIRo
         if base is None:
             return problem(404, "not_found", f"no API at /api/v1/{segment}")
         url = f"{base}/api/v1/{segment}" + (f"/{rest}" if rest else "")
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP | _CALLER_ONLY}
+        headers = _passed_on(request)
         headers[IDENTITY_HEADER] = encode_identity(identity, settings.internal_secret)
-        # One request, one id: the service logs and answers under the id the gateway logs (request_context.py).
-        request_id = request_id_of(request.scope) or headers.pop(REQUEST_ID_HEADER.lower(), None)
-        if request_id:
-            headers[REQUEST_ID_HEADER.lower()] = request_id
-        try:
-            upstream = await client.request(
-                request.method, url, params=request.query_params, content=await request.body(), headers=headers
-            )
-        except httpx.HTTPError as exc:
-            return problem(503, "upstream_unavailable", f"{segment} service unreachable: {type(exc).__name__}")
-        out_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in _HOP_BY_HOP}
-        return Response(upstream.content, status_code=upstream.status_code, headers=out_headers)
+        return await _relay(client, request, url, headers, segment)
+
+    return router
+
+
+#: A link token as feedback makes them (secrets.token_urlsafe): nothing else passes the public door.
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{20,100}")
+
+
+def public_router(settings: IntakeSettings, client: httpx.AsyncClient) -> APIRouter:
+    """The citizen's callback link, without an account: the page and its JSON API, nothing else."""
+    router = APIRouter(include_in_schema=False)
+    limit = RateLimit("callback_link", settings.callback_link_rate_limit)
+
+    async def relay(request: Request, path: str, token: str) -> Response:
+        if not _TOKEN.fullmatch(token):
+            return problem(404, "link_invalid", "this link is not valid")
+        if not await limit.allow(client_address(request)):
+            message = f"too many requests; limit {limit.spec}"
+            return problem(429, "rate_limited", message, headers={"Retry-After": str(limit.retry_after_seconds)})
+        return await _relay(client, request, f"{settings.feedback_url}{path}", _passed_on(request), "feedback")
+
+    @router.api_route("/callback/{token}", methods=["GET", "POST"])
+    async def callback_page(request: Request, token: str) -> Response:
+        return await relay(request, f"/callback/{token}", token)
+
+    @router.api_route("/api/v1/callback-links/{token}", methods=["GET", "POST"])
+    async def callback_api(request: Request, token: str) -> Response:
+        return await relay(request, f"/api/v1/callback-links/{token}", token)
 
     return router

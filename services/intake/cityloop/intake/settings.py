@@ -32,6 +32,8 @@ class IntakeSettings(CommonSettings):
     #: Per-client limits on the public endpoints (``limits`` notation, e.g. "120/minute").
     open311_rate_limit: str = "120/minute"
     login_rate_limit: str = "20/minute"
+    #: The citizen's one-time callback link (no account): per client, so tokens cannot be guessed at speed.
+    callback_link_rate_limit: str = "30/minute"
     #: Largest request body accepted anywhere (bytes); a description of 4,000 Chinese characters is ~12 KB.
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
 

@@ -28,6 +28,7 @@ from cityloop.router.emergencies.rehoming import Rehomer
 from cityloop.router.masterdata import store as master
 from cityloop.router.masterdata import views as masterdata
 from cityloop.router.masterdata.seed import seed_master_data
+from cityloop.router.rehandle.flows import on_callback_recorded
 from cityloop.router.settings import RouterSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -43,6 +44,8 @@ def create_app(settings: RouterSettings | None = None) -> FastAPI:
             await on_ticket_created(conn, event, ctx)
         elif event.type in emergency_flows.CLOCK_TYPES:
             await emergency_flows.on_clock(conn, event)
+        elif event.type == types.CALLBACK_RECORDED:
+            await on_callback_recorded(conn, event, ctx)
 
     async def on_update(conn: Conn, event: CloudEvent) -> None:
         await on_dept_update(conn, event, ctx)

@@ -197,18 +197,24 @@ async def _on_reopened(
     conn: Conn, event: CloudEvent, data: LifecycleEvent, owner_detail: OwnerDetail, settings: SlaSettings
 ) -> list[events.Outgoing]:
     out = await _close(conn, data.ticket_id, [ClockKind.CALLBACK], "met", None)
+    if owner_detail.assignment_id is None:
+        # A citizen's ticket merged into a case (并单) follows its lead's re-handle clock, not one of its own.
+        return out
     owner = await _owner_of(conn, data.ticket_id, owner_detail)
     policy = policy_for(settings.policies, category=owner.category, urgency=_urgency(owner), mode=owner.mode)
     opened = await _open_one(conn, owner, ClockKind.REHANDLE, event=event, policy=policy, settings=settings)
     if opened is not None:
         announcement, due = opened
         out.append(announcement)
+        escalated_to = data.detail.get("escalated_to")
         out += events.task_updated(
             ticket_id=owner.ticket_id,
             assignment_id=owner.assignment_id,
             dept_code=owner.dept_code,
-            change="deadline_moved",
-            note="重办: the citizen was not satisfied; re-handle by the new deadline",
+            # The department's signal that its resolved task is live again (router accepts its answers).
+            change="rehandle",
+            note="重办: the citizen was not satisfied; re-handle by the new deadline"
+            + (f" (supervised by {escalated_to})" if escalated_to else ""),
             deadlines=events.deadlines_for(ClockKind.REHANDLE, due.at),
         )
     return out

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import asyncpg
-from pydantic import BaseModel, ConfigDict, Field
 
 from cityloop.common import outbox
 from cityloop.common.contract import types
@@ -24,7 +23,10 @@ from cityloop.common.contract.callbacks import (
     Verdict,
     Via,
 )
-from cityloop.common.contract.models import GridChain, LifecycleEvent, TicketStatus, lifecycle_event
+from cityloop.common.contract.emitter import Emitter
+from cityloop.common.contract.lifecycle import ClockStep, Closed, DeadlinesSet, DeptStep, Detail, Dispatched, Merged
+from cityloop.common.contract.models import TicketStatus
+from cityloop.common.contract.parsing import parse_lifecycle
 from cityloop.common.db.pool import Conn
 from cityloop.common.envelope import CloudEvent
 from cityloop.common.errors import Conflict, DomainError, Invalid, NotFound
@@ -33,9 +35,9 @@ from cityloop.feedback.callbacks import rules, store
 from cityloop.feedback.callbacks.models import Answer
 from cityloop.feedback.settings import FeedbackSettings
 
-SOURCE = "/cityloop/feedback"
 ACTOR = "feedback"
 CITIZEN = "citizen"
+EMIT = Emitter(source="/cityloop/feedback", actor=ACTOR)
 
 
 class Gone(DomainError):
@@ -43,40 +45,6 @@ class Gone(DomainError):
 
     status = 410
     error = "gone"
-
-
-# --- what feedback reads from other services' lifecycle events ---------------------------------------------
-
-
-class _Incoming(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-
-class _Location(_Incoming):
-    chain: GridChain = Field(default_factory=GridChain)
-
-
-class _Placed(_Incoming):
-    """``dispatched`` and ``merged`` detail: where the ticket is, its category and case."""
-
-    category: str | None = None
-    case_id: str | None = None
-    location: _Location | None = None
-
-
-class _Owner(_Incoming):
-    dept_code: str | None = None
-    assignment_id: str | None = None
-    case_id: str | None = None
-
-
-class _Breach(_Owner):
-    kind: str | None = None
-    step: str | None = None
-
-
-class _DeadlinesSet(_Incoming):
-    deadlines: dict[str, datetime] = Field(default_factory=dict)
 
 
 WANTED = frozenset(
@@ -95,38 +63,65 @@ def wants(event: CloudEvent) -> bool:
 
 
 async def on_lifecycle(conn: Conn, event: CloudEvent) -> None:
-    if event.type not in WANTED:
-        return
-    data = LifecycleEvent.model_validate(event.data)
-    if event.type in (types.TICKET_DISPATCHED, types.TICKET_MERGED):
-        placed = _Placed.model_validate(data.detail)
-        chain = placed.location.chain if placed.location else GridChain()
-        await store.remember_ticket(
-            conn, data.ticket_id, store.Place(chain.district, chain.street, placed.category, placed.case_id)
-        )
+    if event.type == types.TICKET_DISPATCHED:
+        dispatched = parse_lifecycle(event, Dispatched)
+        chain = dispatched.detail.location.chain
+        place = store.Place(chain.district, chain.street, dispatched.detail.category, dispatched.detail.case_id)
+        await store.remember_ticket(conn, dispatched.ticket_id, place)
+    elif event.type == types.TICKET_MERGED:
+        merged = parse_lifecycle(event, Merged)
+        await store.remember_ticket(conn, merged.ticket_id, store.Place(case_id=merged.detail.case_id))
     elif event.type == types.TICKET_RESOLVED:
-        await _open(conn, event, data, _Owner.model_validate(data.detail), "resolved")
+        resolved = parse_lifecycle(event, DeptStep)
+        owner = resolved.detail
+        await _open(
+            conn,
+            event,
+            resolved.ticket_id,
+            dept_code=owner.dept_code,
+            assignment_id=owner.assignment_id,
+            case_id=owner.case_id,
+            trigger="resolved",
+        )
     elif event.type == types.SLA_BREACHED:
-        breach = _Breach.model_validate(data.detail)
+        breach = parse_lifecycle(event, ClockStep)
         # The resolve deadline passed unresolved: the citizen is asked anyway (data, not a verdict).
-        if breach.kind == "resolve":
-            await _open(conn, event, data, breach, "overdue")
+        if breach.detail.kind == "resolve" and breach.detail.step == "breach":
+            step = breach.detail
+            await _open(
+                conn,
+                event,
+                breach.ticket_id,
+                dept_code=step.dept_code,
+                assignment_id=step.assignment_id,
+                case_id=None,
+                trigger="overdue",
+            )
     elif event.type == types.SLA_DEADLINES_SET:
-        callback_due = _DeadlinesSet.model_validate(data.detail).deadlines.get("callback")
+        deadlines = parse_lifecycle(event, DeadlinesSet)
+        callback_due = deadlines.detail.deadlines.get("callback")
         if callback_due is not None:
-            await store.set_due_by(conn, data.ticket_id, callback_due)
+            await store.set_due_by(conn, deadlines.ticket_id, callback_due)
 
 
-async def _open(conn: Conn, event: CloudEvent, data: LifecycleEvent, owner: _Owner, trigger: Trigger) -> None:
-    ticket_id = data.ticket_id
+async def _open(
+    conn: Conn,
+    event: CloudEvent,
+    ticket_id: str,
+    *,
+    dept_code: str | None,
+    assignment_id: str | None,
+    case_id: str | None,
+    trigger: Trigger,
+) -> None:
     place = await store.ticket_place(conn, ticket_id)
-    if owner.case_id and not place.case_id:
-        place = store.Place(place.district, place.street, place.category, owner.case_id)
+    if case_id and not place.case_id:
+        place = store.Place(place.district, place.street, place.category, case_id)
     row = await store.open_callback(
         conn,
         ticket_id=ticket_id,
-        assignment_id=owner.assignment_id,
-        dept_code=owner.dept_code,
+        assignment_id=assignment_id,
+        dept_code=dept_code,
         opened_at=event.time,
         opened_by=event.id,
         trigger=trigger,
@@ -137,11 +132,7 @@ async def _open(conn: Conn, event: CloudEvent, data: LifecycleEvent, owner: _Own
         if waiting is None or trigger != "resolved" or waiting["trigger"] != "overdue":
             return  # one callback is open already and asks the same question
         row = await store.become_resolved(
-            conn,
-            waiting["id"],
-            assignment_id=owner.assignment_id,
-            dept_code=owner.dept_code,
-            opened_by=event.id,
+            conn, waiting["id"], assignment_id=assignment_id, dept_code=dept_code, opened_by=event.id
         )
     detail = CallbackOpened(
         callback_id=row["id"],
@@ -252,7 +243,13 @@ async def record(conn: Conn, row: asyncpg.Record, answer: Answer, *, actor: str,
         summary += f" — {answer.note}"
     await _announce(conn, ticket_id, types.CALLBACK_RECORDED, actor=actor, summary=summary, detail=detail)
     if verdict is Verdict.CLOSE:
-        closed = {"callback_id": row["id"], "dept_code": row["dept_code"], "assignment_id": row["assignment_id"]}
+        closed = Closed(
+            callback_id=row["id"],
+            dept_code=row["dept_code"],
+            assignment_id=row["assignment_id"],
+            solved=answer.solved,
+            satisfaction=answer.satisfaction.value,
+        )
         await _announce(
             conn,
             ticket_id,
@@ -293,7 +290,7 @@ async def reschedule(
         summary = f"callback closed: citizen unreachable after {attempts} attempts"
         await _announce(conn, ticket_id, types.CALLBACK_UNREACHABLE, actor=who, summary=summary, detail=gone)
         if row["trigger"] == "resolved":
-            closing = {**owner, "unreachable": True}
+            closing = Closed(unreachable=True, **owner)
             await _announce(
                 conn,
                 ticket_id,
@@ -373,11 +370,8 @@ async def _announce(
     *,
     actor: str,
     summary: str,
-    detail: BaseModel | dict[str, object],
+    detail: Detail,
     status: TicketStatus | None = None,
 ) -> None:
-    data = detail.model_dump(mode="json") if isinstance(detail, BaseModel) else detail
-    event = lifecycle_event(
-        type_, source=SOURCE, ticket_id=ticket_id, status=status, actor=actor, summary=summary, detail=data
-    )
+    event = EMIT.lifecycle(type_, ticket_id, status, summary, detail, actor=actor)
     await outbox.enqueue(conn, TICKET_LIFECYCLE.name, event)

@@ -82,3 +82,8 @@ async def list_cases(conn: Conn, *, status: str | None, limit: int, cursor: str 
         limit,
         *CASE_ORDER.args(cursor),
     )
+
+
+async def reopen_case(conn: Conn, case_id: str) -> None:
+    """重办 of any one citizen's ticket reopens the whole case."""
+    await conn.execute("UPDATE cases SET status = 'open' WHERE id = $1", case_id)

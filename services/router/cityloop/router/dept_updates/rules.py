@@ -24,6 +24,12 @@ _LEAD: dict[str, dict[str, tuple[str, str, TicketStatus | None]]] = {
         types.DEPT_EXTENSION_REQUESTED: ("accepted", types.TICKET_EXTENSION_REQUESTED, None),
         types.DEPT_RESOLVED: ("resolved", types.TICKET_RESOLVED, TicketStatus.RESOLVED),
     },
+    # 重办 (rehandle/flows.py): the same lead handles it again; no 退单 of a task it already resolved once.
+    "reopened": {
+        types.DEPT_ACCEPTED: ("accepted", types.TICKET_ACCEPTED, TicketStatus.ACCEPTED),
+        types.DEPT_PROGRESS: ("reopened", types.TICKET_PROGRESS, None),
+        types.DEPT_RESOLVED: ("resolved", types.TICKET_RESOLVED, TicketStatus.RESOLVED),
+    },
 }
 # An assisting department's steps are progress on the ticket, never its status (the lead answers the citizen).
 _ASSIST: dict[str, dict[str, tuple[str, str, TicketStatus | None]]] = {

@@ -62,7 +62,7 @@ async def set_assignment_status(conn: Conn, assignment_id: str, status: str) -> 
 async def live_assignments(conn: Conn, ticket_id: str) -> list[asyncpg.Record]:
     return list(
         await conn.fetch(
-            "SELECT * FROM assignments WHERE ticket_id = $1 AND status IN ('assigned', 'accepted')"
+            "SELECT * FROM assignments WHERE ticket_id = $1 AND status IN ('assigned', 'accepted', 'reopened')"
             " ORDER BY created_at FOR UPDATE",
             ticket_id,
         )

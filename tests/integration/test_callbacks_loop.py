@@ -1,0 +1,184 @@
+"""回访 and 重办 end to end over the real broker and database: a resolution opens a callback, a satisfied
+citizen closes the ticket, a 不满意 reopens it to the same department (which hears ``change: rehandle`` and
+may answer again, nothing going to a DLQ), each resolution opens a new callback, a second failure escalates,
+and a citizen who cannot be reached closes the callback as unreachable."""
+
+from typing import Any
+
+from cityloop.common.identity import Role
+from tests.conftest import KAFKA, TOPIC_PREFIX
+from tests.dept_system import DeptSystem
+from tests.integration.callback_support import (
+    DEPT,
+    dead_letters_about,
+    due_ids,
+    handle_again,
+    new_resolved_ticket,
+    operator,
+)
+from tests.integration.conftest import Loop
+from tests.integration.test_skeleton_loop import wait_for_timeline
+
+SATISFIED = {"solved": True, "satisfaction": "satisfied", "note": "很满意"}
+UNSATISFIED = {"solved": True, "satisfaction": "unsatisfied", "reason": "poorly_handled", "note": "垃圾又堆起来了"}
+
+
+def types_in_order(trail: list[dict[str, Any]], wanted: list[str]) -> list[str]:
+    return [e["type"] for e in trail if e["type"] in wanted]
+
+
+async def test_a_resolution_opens_a_callback_recorded_satisfied_closes_the_ticket(loop: Loop) -> None:
+    async with DeptSystem(KAFKA, TOPIC_PREFIX, DEPT) as dept:
+        ticket_id, _ = await new_resolved_ticket(loop, dept)
+    ticket = (await loop.intake.get(f"/api/v1/tickets/{ticket_id}")).json()
+    # sla's callback clock gives the callback its deadline.
+    await wait_for_timeline(loop.intake, ticket_id, "cityloop.sla.deadlines_set", count=2)
+
+    async with operator(loop, "op-wang") as wang, operator(loop, "op-li") as li:
+        mine: dict[str, str | int] = {"dept_code": DEPT, "district": ticket["district"], "overdue": "false"}
+        page = (await wang.get("/api/v1/callbacks/due", params={**mine, "limit": 500})).json()
+        item = next(c for c in page["items"] if c["ticket_id"] == ticket_id)
+        assert (item["round"], item["trigger"], item["status"]) == (1, "resolved", "due")
+        assert item["due_by"] is not None
+        assert item["overdue"] is False
+        assert ticket_id not in await due_ids(wang, district="no-such-district")
+        assert ticket_id not in await due_ids(wang, overdue="true")
+
+        claimed = await wang.post(f"/api/v1/callbacks/{ticket_id}/claim")
+        assert claimed.status_code == 200, claimed.text
+        assert claimed.json()["claimed_by"] == "op-wang"
+        taken = await li.post(f"/api/v1/callbacks/{ticket_id}/outcome", json=SATISFIED)
+        assert taken.status_code == 409
+        assert taken.json()["error"] == "claimed"
+
+        # The body names someone else: ignored, the signed identity is the actor.
+        recorded = await wang.post(f"/api/v1/callbacks/{ticket_id}/outcome", json={**SATISFIED, "recorded_by": "op-li"})
+        assert recorded.status_code == 200, recorded.text
+        assert recorded.json()["verdict"] == "close"
+        again = await wang.post(f"/api/v1/callbacks/{ticket_id}/outcome", json=SATISFIED)
+        assert again.status_code == 404
+
+    trail = await wait_for_timeline(loop.intake, ticket_id, "cityloop.ticket.closed")
+    assert (await loop.intake.get(f"/api/v1/tickets/{ticket_id}")).json()["status"] == "closed"
+    steps = ["cityloop.ticket.resolved", "cityloop.callback.opened", "cityloop.callback.claimed",
+             "cityloop.callback.recorded", "cityloop.ticket.closed"]  # fmt: skip
+    assert types_in_order(trail, steps) == steps
+    by_type = {e["type"]: e for e in trail}
+    assert by_type["cityloop.callback.recorded"]["actor"] == "op-wang"
+    assert by_type["cityloop.ticket.closed"]["actor"] == "op-wang"
+    assert by_type["cityloop.callback.recorded"]["detail"]["satisfaction"] == "satisfied"
+
+
+async def test_unsatisfied_reopens_the_department_handles_again_and_a_second_callback_closes(loop: Loop) -> None:
+    async with DeptSystem(KAFKA, TOPIC_PREFIX, DEPT) as dept:
+        ticket_id, task = await new_resolved_ticket(loop, dept)
+        async with operator(loop, "op-zhao") as zhao:
+            failed = await zhao.post(f"/api/v1/callbacks/{ticket_id}/outcome", json=UNSATISFIED)
+            assert failed.status_code == 200, failed.text
+            assert (failed.json()["verdict"], failed.json()["reopened"]) == ("rehandle", True)
+            assert failed.json()["escalation_level"] == 0
+
+            notice = await handle_again(loop, dept, ticket_id, round_=2)
+            assert notice["data"]["assignment_id"] == task["data"]["assignment_id"]  # the same lead, the same task
+            assert notice["data"]["deadlines"]["resolve_by"] is not None  # sla's re-handle deadline
+            assert "重办" in notice["data"]["note"]
+
+            page = (await zhao.get("/api/v1/callbacks/due", params={"dept_code": DEPT, "limit": 500})).json()
+            second = next(c for c in page["items"] if c["ticket_id"] == ticket_id)
+            assert second["round"] == 2
+            closed = await zhao.post(f"/api/v1/callbacks/{ticket_id}/outcome", json=SATISFIED)
+            assert closed.json()["verdict"] == "close"
+            history = (await zhao.get(f"/api/v1/callbacks/{ticket_id}")).json()
+            assert [(c["round"], c["verdict"]) for c in history] == [(1, "rehandle"), (2, "close")]
+
+    trail = await wait_for_timeline(loop.intake, ticket_id, "cityloop.ticket.closed")
+    assert (await loop.intake.get(f"/api/v1/tickets/{ticket_id}")).json()["status"] == "closed"
+    steps = [
+        "cityloop.ticket.created",
+        "cityloop.ticket.dispatched",
+        "cityloop.ticket.accepted",
+        "cityloop.ticket.resolved",
+        "cityloop.callback.opened",
+        "cityloop.callback.recorded",
+        "cityloop.ticket.reopened",
+        "cityloop.ticket.accepted",
+        "cityloop.ticket.resolved",
+        "cityloop.callback.opened",
+        "cityloop.callback.recorded",
+        "cityloop.ticket.closed",
+    ]
+    assert types_in_order(trail, steps) == steps
+    rehandle_set = [
+        e for e in trail if e["type"] == "cityloop.sla.deadlines_set" and "rehandle" in e["detail"]["deadlines"]
+    ]
+    assert len(rehandle_set) == 1
+    reopened_at = next(i for i, e in enumerate(trail) if e["type"] == "cityloop.ticket.reopened")
+    assert trail.index(rehandle_set[0]) > reopened_at
+    reopened = trail[reopened_at]
+    assert reopened["actor"] == "router"
+    assert reopened["detail"]["dept_code"] == DEPT
+    assert reopened["detail"]["escalation_level"] == 0
+    assert reopened["detail"]["escalated_to"] is None
+    assert await dead_letters_about(ticket_id) == []
+
+
+async def test_a_second_failure_escalates_one_level_up(loop: Loop) -> None:
+    async with DeptSystem(KAFKA, TOPIC_PREFIX, DEPT) as dept, operator(loop, "op-sun") as sun:
+        ticket_id, _ = await new_resolved_ticket(loop, dept)
+        not_solved = {"solved": False, "satisfaction": "unsatisfied", "reason": "not_handled"}
+        first = await sun.post(f"/api/v1/callbacks/{ticket_id}/outcome", json=not_solved)
+        assert first.json()["escalation_level"] == 0
+        await handle_again(loop, dept, ticket_id, round_=2)
+        second = await sun.post(f"/api/v1/callbacks/{ticket_id}/outcome", json=not_solved)
+        assert (second.json()["verdict"], second.json()["escalation_level"]) == ("rehandle", 1)
+        notice = await handle_again(loop, dept, ticket_id, round_=3)
+    trail = await wait_for_timeline(loop.intake, ticket_id, "cityloop.ticket.reopened", count=2)
+    first_reopen, second_reopen = [e for e in trail if e["type"] == "cityloop.ticket.reopened"]
+    assert first_reopen["detail"]["escalated_to"] is None
+    up = second_reopen["detail"]["escalated_to"]
+    assert up is not None
+    assert up != DEPT
+    assert second_reopen["detail"]["escalation_level"] == 1
+    assert up in second_reopen["summary"]
+    assert f"supervised by {up}" in notice["data"]["note"]
+    recorded = [e["detail"] for e in trail if e["type"] == "cityloop.callback.recorded"]
+    assert [(r["failures"], r["escalation_level"]) for r in recorded] == [(1, 0), (2, 1)]
+    assert await dead_letters_about(ticket_id) == []
+
+
+async def test_an_unreachable_citizen_closes_the_callback_after_the_attempt_limit(loop: Loop) -> None:
+    async with DeptSystem(KAFKA, TOPIC_PREFIX, DEPT) as dept:
+        ticket_id, _ = await new_resolved_ticket(loop, dept)
+    async with operator(loop, "op-zhou") as zhou:
+        first = await zhou.post(f"/api/v1/callbacks/{ticket_id}/reschedule", json={})
+        assert first.status_code == 200, first.text
+        assert (first.json()["status"], first.json()["attempts"]) == ("due", 1)
+        # Moved to later: off the list of calls to make now, still there when asked for.
+        assert ticket_id not in await due_ids(zhou)
+        assert ticket_id in await due_ids(zhou, include_scheduled="true")
+        past = await zhou.post(
+            f"/api/v1/callbacks/{ticket_id}/reschedule", json={"next_attempt_at": "2020-01-01T00:00:00+08:00"}
+        )
+        assert past.status_code == 422
+        assert (await zhou.post(f"/api/v1/callbacks/{ticket_id}/reschedule", json={})).json()["attempts"] == 2
+        last = await zhou.post(f"/api/v1/callbacks/{ticket_id}/reschedule", json={})
+        assert (last.json()["status"], last.json()["attempts"]) == ("unreachable", 3)
+        assert (await zhou.post(f"/api/v1/callbacks/{ticket_id}/reschedule", json={})).status_code == 404
+    trail = await wait_for_timeline(loop.intake, ticket_id, "cityloop.ticket.closed")
+    steps = ["cityloop.callback.rescheduled", "cityloop.callback.unreachable", "cityloop.ticket.closed"]
+    assert types_in_order(trail, steps) == ["cityloop.callback.rescheduled", *steps]
+    unreachable = next(e for e in trail if e["type"] == "cityloop.callback.unreachable")
+    assert (unreachable["actor"], unreachable["detail"]["attempts"]) == ("op-zhou", 3)
+
+
+async def test_callbacks_refuse_bad_input_with_the_json_error(loop: Loop) -> None:
+    async with operator(loop, "op-qian") as qian, operator(loop, "auditor-1", Role.AUDITOR) as auditor:
+        no_reason = await qian.post(
+            "/api/v1/callbacks/T-x/outcome", json={"solved": True, "satisfaction": "unsatisfied"}
+        )
+        assert no_reason.status_code == 422
+        assert no_reason.json()["fields"][0]["field"] == "reason"
+        bad_cursor = await auditor.get("/api/v1/callbacks/due", params={"cursor": "not-a-cursor"})
+        assert bad_cursor.status_code == 422
+        assert "cursor" in bad_cursor.json()["message"]
+        assert (await auditor.post("/api/v1/callbacks/T-x/claim")).status_code == 403
