@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
 from cityloop.common.identity import HEADER, Identity, Role, encode_identity
 from tests.conftest import KAFKA, TOPIC_PREFIX
@@ -73,17 +73,17 @@ async def handle_again(loop: Loop, dept: DeptSystem, ticket_id: str, round_: int
 async def dead_letters_about(ticket_id: str) -> list[tuple[str, bytes]]:
     """Every record in any DLQ keyed by ``ticket_id``: (topic, reason), read to the current end."""
     topics = [f"{TOPIC_PREFIX}dept.updates.dlq", f"{TOPIC_PREFIX}ticket.lifecycle.dlq"]
-    consumer = AIOKafkaConsumer(bootstrap_servers=KAFKA, group_id=None, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(*topics, bootstrap_servers=KAFKA, group_id=None, auto_offset_reset="earliest")
     await consumer.start()
     found: list[tuple[str, bytes]] = []
     try:
-        await consumer.topics()  # loads the cluster's metadata, so partitions_for_topic knows the DLQs
-        partitions = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or set()]
-        assert len(partitions) == len(topics), f"a DLQ topic is missing: {partitions}"
-        consumer.assign(partitions)
+        async with asyncio.timeout(120):  # a busy shared broker is slow to hand out new topics' metadata
+            while len({tp.topic for tp in consumer.assignment()}) < len(topics):
+                await consumer.getmany(timeout_ms=500)
+        partitions = list(consumer.assignment())
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)
-        async with asyncio.timeout(30):
+        async with asyncio.timeout(60):
             while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
                 for tp, records in (await consumer.getmany(timeout_ms=500)).items():
                     for record in records:

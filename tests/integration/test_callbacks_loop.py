@@ -14,9 +14,11 @@ from tests.integration.callback_support import (
     due_ids,
     handle_again,
     new_resolved_ticket,
+    next_task_where,
     operator,
 )
 from tests.integration.conftest import Loop
+from tests.integration.routing_support import address_in, create, ticket
 from tests.integration.test_skeleton_loop import wait_for_timeline
 
 SATISFIED = {"solved": True, "satisfaction": "satisfied", "note": "很满意"}
@@ -182,3 +184,40 @@ async def test_callbacks_refuse_bad_input_with_the_json_error(loop: Loop) -> Non
         assert bad_cursor.status_code == 422
         assert "cursor" in bad_cursor.json()["message"]
         assert (await auditor.post("/api/v1/callbacks/T-x/claim")).status_code == 403
+
+
+async def test_every_citizen_of_a_case_is_called_back_and_one_failure_reopens_the_case(loop: Loop) -> None:
+    pothole = ticket("马路中间有个大坑电动车差点摔倒", address_in("pd-s05", 1), "transport.pothole")
+    first_id = await create(loop, pothole)
+    async with DeptSystem(KAFKA, TOPIC_PREFIX, "pd-transport") as dept, operator(loop, "op-wu") as wu:
+        task = await next_task_where(dept, first_id, lambda t: t["type"] == "cityloop.task.assigned")
+        await wait_for_timeline(loop.intake, first_id, "cityloop.ticket.dispatched")
+        second_id = await create(
+            loop, ticket("路面坑坑洼洼下雨全是积水", address_in("pd-s05", 1, offset=3), "transport.pothole")
+        )
+        await wait_for_timeline(loop.intake, second_id, "cityloop.ticket.merged")
+        await dept.answer(task, "cityloop.dept.accepted", note="已派人查看")
+        await dept.answer(task, "cityloop.dept.resolved", note="已填平")
+        for ticket_id in (first_id, second_id):  # each citizen gets their own callback
+            await wait_for_timeline(loop.intake, ticket_id, "cityloop.callback.opened")
+
+        assert (await wu.post(f"/api/v1/callbacks/{first_id}/outcome", json=SATISFIED)).json()["verdict"] == "close"
+        not_solved = {"solved": False, "satisfaction": "unsatisfied", "reason": "not_handled"}
+        assert (await wu.post(f"/api/v1/callbacks/{second_id}/outcome", json=not_solved)).json()["reopened"] is True
+
+        # The case reopens: its lead's task is live again and both citizens will be answered again.
+        await handle_again(loop, dept, first_id, round_=2)
+        await wait_for_timeline(loop.intake, second_id, "cityloop.callback.opened", count=2)
+        for ticket_id in (first_id, second_id):
+            assert (await wu.post(f"/api/v1/callbacks/{ticket_id}/outcome", json=SATISFIED)).status_code == 200
+
+    lead_trail = await wait_for_timeline(loop.intake, first_id, "cityloop.ticket.closed", count=2)
+    reopened = next(e for e in lead_trail if e["type"] == "cityloop.ticket.reopened")
+    assert reopened["detail"]["because_of"] == second_id
+    member_trail = await wait_for_timeline(loop.intake, second_id, "cityloop.ticket.closed")
+    steps = ["cityloop.callback.recorded", "cityloop.ticket.reopened", "cityloop.ticket.resolved",
+             "cityloop.callback.opened", "cityloop.callback.recorded", "cityloop.ticket.closed"]  # fmt: skip
+    assert types_in_order(member_trail, steps)[-len(steps) :] == steps
+    for ticket_id in (first_id, second_id):
+        assert (await loop.intake.get(f"/api/v1/tickets/{ticket_id}")).json()["status"] == "closed"
+        assert await dead_letters_about(ticket_id) == []
