@@ -9,13 +9,14 @@ from typing import Any, get_args
 
 import pytest
 
+from cityloop.common.contract.callbacks import Satisfaction, Trigger, UnsatisfiedReason, Verdict, Via
 from cityloop.common.contract.emergencies import Level as EmergencyLevel
 from cityloop.common.contract.lifecycle import ModeKind, Role
 from cityloop.common.contract.models import TicketStatus, Urgency
 from cityloop.common.db.migrate import migrate
 from cityloop.common.db.pool import create_pool
 from cityloop.feedback.app import MIGRATIONS as FEEDBACK
-from cityloop.feedback.models import Satisfaction
+from cityloop.feedback.callbacks.rules import CallbackStatus
 from cityloop.feedback.scores.rules import Level, Mode, TaskState
 from cityloop.intake.app import MIGRATIONS as INTAKE
 from cityloop.intake.models import Channel
@@ -44,6 +45,11 @@ MIRRORS: dict[tuple[str, Path, str, str], type[StrEnum] | Any] = {
     ("router", ROUTER, "emergency_log", "action"): LogAction,
     ("sla", SLA, "clocks", "kind"): ClockKind,
     ("feedback", FEEDBACK, "callbacks", "satisfaction"): Satisfaction,
+    ("feedback", FEEDBACK, "callbacks", "status"): CallbackStatus,
+    ("feedback", FEEDBACK, "callbacks", "trigger"): Trigger,
+    ("feedback", FEEDBACK, "callbacks", "reason"): UnsatisfiedReason,
+    ("feedback", FEEDBACK, "callbacks", "verdict"): Verdict,
+    ("feedback", FEEDBACK, "callbacks", "via"): Via,
     ("feedback", FEEDBACK, "score_tasks", "state"): TaskState,
     ("feedback", FEEDBACK, "score_tasks", "mode"): Mode,
     ("feedback", FEEDBACK, "score_days", "level"): Level,

@@ -8,6 +8,15 @@ from enum import StrEnum
 
 from cityloop.common.contract.callbacks import Satisfaction, Trigger, UnsatisfiedReason, Verdict
 
+
+class CallbackStatus(StrEnum):
+    """A callback's state; migrations/0002_callback_rounds.sql mirrors it in a CHECK constraint."""
+
+    DUE = "due"  # to be made (claimed or not, maybe rescheduled to a later attempt)
+    DONE = "done"  # the citizen answered
+    UNREACHABLE = "unreachable"  # the attempts ran out
+
+
 #: 不满意 for these reasons earns a 重办; a demand beyond policy, or a policy limit, cannot be fixed by
 #: handling it again, so the ticket closes with the dissatisfaction on record (and in 满意率).
 REHANDLE_REASONS = frozenset(

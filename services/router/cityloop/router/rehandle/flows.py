@@ -21,6 +21,7 @@ from cityloop.router.context import RouterContext
 from cityloop.router.effects import announce, lifecycle
 from cityloop.router.rehandle import rules
 from cityloop.router.tickets import store as tickets
+from cityloop.router.tickets.status import AssignmentStatus, RoutingStatus
 
 
 async def on_callback_recorded(conn: Conn, event: CloudEvent, ctx: RouterContext) -> None:
@@ -41,8 +42,8 @@ async def on_callback_recorded(conn: Conn, event: CloudEvent, ctx: RouterContext
     dept = master.departments.get(dept_code)
     escalated_to = rules.escalation_target(master.supervisors(dept) if dept else [], outcome.escalation_level)
 
-    await tickets.set_assignment_status(conn, assignment["id"], "reopened")
-    await tickets.set_ticket_status(conn, lead_ticket, TicketStatus.DISPATCHED.value)
+    await tickets.set_assignment_status(conn, assignment["id"], AssignmentStatus.REOPENED)
+    await tickets.set_ticket_status(conn, lead_ticket, RoutingStatus.DISPATCHED)
     case = await cases.case_of_ticket(conn, lead_ticket)
     if case is not None:
         await cases.reopen_case(conn, case["id"])
@@ -69,7 +70,7 @@ async def on_callback_recorded(conn: Conn, event: CloudEvent, ctx: RouterContext
     for member in await cases.case_members(conn, case["id"]):
         if member["ticket_id"] == lead_ticket:
             continue
-        await tickets.set_ticket_status(conn, member["ticket_id"], "merged")
+        await tickets.set_ticket_status(conn, member["ticket_id"], RoutingStatus.MERGED)
         # A member's ticket follows its lead's clocks: no assignment of its own, so sla opens none for it.
         follower = reopened.model_copy(
             update={"dept_code": None, "assignment_id": None, "because_of": reopened.because_of or lead_ticket}

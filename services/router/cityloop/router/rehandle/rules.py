@@ -4,6 +4,7 @@ from collections.abc import Sequence
 from enum import StrEnum
 
 from cityloop.common.kafka.consumer import Refused
+from cityloop.router.tickets.status import AssignmentStatus
 
 
 class Reopen(StrEnum):
@@ -17,9 +18,9 @@ def reopen(assignment_status: str, role: str) -> Reopen:
     moved on (withdrawn, re-dispatched) and is refused with that reason."""
     if role != "lead":
         raise Refused(f"重办 goes to the lead; this assignment's role is {role}")
-    if assignment_status == "reopened":
+    if assignment_status == AssignmentStatus.REOPENED:
         return Reopen.ALREADY
-    if assignment_status != "resolved":
+    if assignment_status != AssignmentStatus.RESOLVED:
         raise Refused(f"重办 needs a resolved assignment; this one is {assignment_status}")
     return Reopen.REOPEN
 

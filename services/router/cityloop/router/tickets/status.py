@@ -1,5 +1,6 @@
 """The states router keeps for a ticket and for each assignment. The SQL CHECK constraints mirror them
-(migrations/0005_status_checks.sql); tests/integration/test_status_checks.py keeps the two in step."""
+(migrations/0005_status_checks.sql, 0008_rehandle.sql); tests/integration/test_status_checks.py keeps the
+two in step."""
 
 from enum import StrEnum
 
@@ -26,3 +27,4 @@ class AssignmentStatus(StrEnum):
     REJECTED = "rejected"  # 退单
     RESOLVED = "resolved"
     WITHDRAWN = "withdrawn"  # re-dispatched or re-routed elsewhere
+    REOPENED = "reopened"  # 重办: resolved, then a failed callback put it back in the lead's hands
