@@ -48,6 +48,10 @@ OWNERS: dict[str, str] = {
 }
 
 
+#: Segments forwarded WITHOUT sign-in (``public_router``): the citizen's one-time callback link.
+PUBLIC_OWNERS: dict[str, str] = {"callback-links": "feedback"}
+
+
 def upstreams(settings: IntakeSettings) -> dict[str, str]:
     """First path segment after /api/v1 -> the base URL of the service that owns it."""
     urls = {"router": settings.router_url, "sla": settings.sla_url, "feedback": settings.feedback_url}

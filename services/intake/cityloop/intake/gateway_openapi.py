@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from cityloop.common.openapi import API_PREFIX, Document, merge, with_error_bodies
-from cityloop.intake.gateway import OWNERS
+from cityloop.intake.gateway import OWNERS, PUBLIC_OWNERS
 
 SNAPSHOT = Path(__file__).with_name("gateway_openapi.json")
 
@@ -20,7 +20,7 @@ def forwarded(service: str, path: str) -> bool:
     if not path.startswith(f"{API_PREFIX}/"):
         return False
     segment = path.removeprefix(f"{API_PREFIX}/").split("/", 1)[0]
-    return OWNERS.get(segment) == service
+    return service in (OWNERS.get(segment), PUBLIC_OWNERS.get(segment))
 
 
 def upstream_parts(documents: Mapping[str, Document]) -> dict[str, Document]:
