@@ -9,6 +9,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer
 
 from cityloop.common.identity import HEADER, Identity, Role, encode_identity
+from cityloop.common.topics import dept_tasks
 from tests.conftest import KAFKA, TOPIC_PREFIX
 from tests.dept_system import DeptSystem
 from tests.integration.conftest import SECRET, Loop
@@ -23,6 +24,13 @@ def operator(loop: Loop, subject: str, role: Role = Role.CALL_TAKER) -> httpx.As
     return httpx.AsyncClient(
         transport=httpx.ASGITransport(app=loop.apps["feedback"]), base_url="http://feedback", headers={HEADER: header}
     )
+
+
+async def department(loop: Loop, dept_code: str = DEPT) -> DeptSystem:
+    """An outside department's system. Router creates a department's task topic with its first task; the
+    topic is made here first so the department can start listening before that."""
+    await loop.runtime("router").ensure_topics([dept_tasks(dept_code)])
+    return DeptSystem(KAFKA, TOPIC_PREFIX, dept_code)
 
 
 async def due_ids(client: httpx.AsyncClient, **params: str | int) -> set[str]:

@@ -17,9 +17,7 @@ from fastapi import FastAPI
 
 from cityloop.intake import gateway
 from cityloop.intake.settings import IntakeSettings
-from tests.conftest import KAFKA, TOPIC_PREFIX
-from tests.dept_system import DeptSystem
-from tests.integration.callback_support import DEPT, new_resolved_ticket, operator
+from tests.integration.callback_support import department, new_resolved_ticket, operator
 from tests.integration.conftest import Loop
 from tests.integration.test_skeleton_loop import wait_for_timeline
 
@@ -47,7 +45,7 @@ def gateway_client(loop: Loop, *, rate_limit: str) -> httpx.AsyncClient:
 
 async def issue_link(loop: Loop) -> tuple[str, str, dict[str, Any]]:
     """A resolved ticket whose callback has a one-time link: (ticket id, token, the link as issued)."""
-    async with DeptSystem(KAFKA, TOPIC_PREFIX, DEPT) as dept:
+    async with await department(loop) as dept:
         ticket_id, _ = await new_resolved_ticket(loop, dept)
     async with operator(loop, "op-link") as op:
         issued = await op.post(f"/api/v1/callbacks/{ticket_id}/link")

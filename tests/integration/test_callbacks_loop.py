@@ -9,11 +9,10 @@ from typing import Any
 import httpx
 
 from cityloop.common.identity import Role
-from tests.conftest import KAFKA, TOPIC_PREFIX
-from tests.dept_system import DeptSystem
 from tests.integration.callback_support import (
     DEPT,
     dead_letters_about,
+    department,
     due_ids,
     handle_again,
     new_resolved_ticket,
@@ -44,7 +43,7 @@ def types_in_order(trail: list[dict[str, Any]], wanted: list[str]) -> list[str]:
 
 
 async def test_a_resolution_opens_a_callback_recorded_satisfied_closes_the_ticket(loop: Loop) -> None:
-    async with DeptSystem(KAFKA, TOPIC_PREFIX, DEPT) as dept:
+    async with await department(loop) as dept:
         ticket_id, _ = await new_resolved_ticket(loop, dept)
     ticket = (await loop.intake.get(f"/api/v1/tickets/{ticket_id}")).json()
 
@@ -84,7 +83,7 @@ async def test_a_resolution_opens_a_callback_recorded_satisfied_closes_the_ticke
 
 
 async def test_unsatisfied_reopens_the_department_handles_again_and_a_second_callback_closes(loop: Loop) -> None:
-    async with DeptSystem(KAFKA, TOPIC_PREFIX, DEPT) as dept:
+    async with await department(loop) as dept:
         ticket_id, task = await new_resolved_ticket(loop, dept)
         async with operator(loop, "op-zhao") as zhao:
             failed = await zhao.post(f"/api/v1/callbacks/{ticket_id}/outcome", json=UNSATISFIED)
@@ -137,7 +136,7 @@ async def test_unsatisfied_reopens_the_department_handles_again_and_a_second_cal
 
 
 async def test_a_second_failure_escalates_one_level_up(loop: Loop) -> None:
-    async with DeptSystem(KAFKA, TOPIC_PREFIX, DEPT) as dept, operator(loop, "op-sun") as sun:
+    async with await department(loop) as dept, operator(loop, "op-sun") as sun:
         ticket_id, _ = await new_resolved_ticket(loop, dept)
         not_solved = {"solved": False, "satisfaction": "unsatisfied", "reason": "not_handled"}
         first = await sun.post(f"/api/v1/callbacks/{ticket_id}/outcome", json=not_solved)
@@ -161,7 +160,7 @@ async def test_a_second_failure_escalates_one_level_up(loop: Loop) -> None:
 
 
 async def test_an_unreachable_citizen_closes_the_callback_after_the_attempt_limit(loop: Loop) -> None:
-    async with DeptSystem(KAFKA, TOPIC_PREFIX, DEPT) as dept:
+    async with await department(loop) as dept:
         ticket_id, _ = await new_resolved_ticket(loop, dept)
     async with operator(loop, "op-zhou") as zhou:
         first = await zhou.post(f"/api/v1/callbacks/{ticket_id}/reschedule", json={})
@@ -201,7 +200,7 @@ async def test_callbacks_refuse_bad_input_with_the_json_error(loop: Loop) -> Non
 async def test_every_citizen_of_a_case_is_called_back_and_one_failure_reopens_the_case(loop: Loop) -> None:
     pothole = ticket("马路中间有个大坑电动车差点摔倒", address_in("pd-s05", 1), "transport.pothole")
     first_id = await create(loop, pothole)
-    async with DeptSystem(KAFKA, TOPIC_PREFIX, "pd-transport") as dept, operator(loop, "op-wu") as wu:
+    async with await department(loop, "pd-transport") as dept, operator(loop, "op-wu") as wu:
         task = await next_task_where(dept, first_id, lambda t: t["type"] == "cityloop.task.assigned")
         await wait_for_timeline(loop.intake, first_id, "cityloop.ticket.dispatched")
         second_id = await create(
