@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
 
 
 def cloud_event(type_: str, data: dict[str, Any], *, event_id: str | None = None) -> dict[str, Any]:
@@ -35,8 +37,10 @@ class DeptSystem:
     def __init__(self, bootstrap: str, prefix: str, dept_code: str) -> None:
         self.dept_code = dept_code
         self._prefix = prefix
+        self._bootstrap = bootstrap
+        self._topic = f"{prefix}dept.{dept_code}.tasks"
         self._consumer = AIOKafkaConsumer(
-            f"{prefix}dept.{dept_code}.tasks",
+            self._topic,
             bootstrap_servers=bootstrap,
             group_id=f"{prefix}dept-system.{dept_code}",
             auto_offset_reset="earliest",
@@ -48,9 +52,24 @@ class DeptSystem:
         self._pending: deque[dict[str, Any]] = deque()
 
     async def __aenter__(self) -> "DeptSystem":
+        await self._ensure_topic()
         await self._consumer.start()
         await self._producer.start()
         return self
+
+    async def _ensure_topic(self) -> None:
+        # In production every department's task topic exists before its system starts (router creates
+        # them at start); test runs create them with a department's first task (tests/conftest.py), so a
+        # department that has had none yet makes its own, as production would already have it.
+        admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap)
+        await admin.start()
+        try:
+            if self._topic not in await admin.list_topics():
+                await admin.create_topics([NewTopic(self._topic, 1, 1)])
+        except TopicAlreadyExistsError:
+            pass  # router's first task for this department created it meanwhile
+        finally:
+            await admin.close()
 
     async def __aexit__(self, *_: object) -> None:
         await self._consumer.stop()
