@@ -41,4 +41,6 @@ async def test_critical_ticket_is_accepted_by_fifteen_minutes_after_the_report(l
         "resolve": datetime.fromisoformat(told["resolve_by"]),
     }
     shown = (await loop.intake.get(f"/api/v1/tickets/{ticket['id']}")).json()
-    assert datetime.fromisoformat(shown["resolve_by"]) == datetime.fromisoformat(told["resolve_by"])
+    assert {k: datetime.fromisoformat(shown[k]) for k in ("accept_by", "on_site_by", "resolve_by")} == {
+        k: datetime.fromisoformat(told[k]) for k in ("accept_by", "on_site_by", "resolve_by")
+    }

@@ -74,6 +74,18 @@ def test_projection_of_lifecycle_events() -> None:
     )
     assert [a.assignment_id for a in dispatched.assign] == ["A1"]
     assert dispatched.resolve_by == NOW
+    # sla owns deadlines: the ticket shows every one it set.
+    later = NOW + timedelta(hours=1)
+    stated = project(
+        types.SLA_DEADLINES_SET,
+        _event(None, deadlines={"accept": NOW.isoformat(), "on_site": later.isoformat(), "resolve": later.isoformat()}),
+        TicketStatus.DISPATCHED,
+    )
+    assert (stated.accept_by, stated.on_site_by, stated.resolve_by) == (NOW, later, later)
+    rehandle = project(
+        types.SLA_DEADLINES_SET, _event(None, deadlines={"rehandle": later.isoformat()}), TicketStatus.DISPATCHED
+    )
+    assert (rehandle.resolve_by, rehandle.accept_by) == (later, None)
     rejected = project(
         types.TICKET_REJECTED,
         _event(TicketStatus.NEEDS_DISPATCHER, dept_code="pd-x", assignment_id="A1"),

@@ -136,6 +136,9 @@ class TicketOut(BaseModel):
     mode: Mode
     emergency_id: str | None
     resolve_by: datetime | None
+    #: Accept by, and on site by (urgent and critical tickets), as sla set them.
+    accept_by: datetime | None = None
+    on_site_by: datetime | None = None
     overdue: bool
     status_notes: str | None
     direct_answer: str | None

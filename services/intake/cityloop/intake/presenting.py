@@ -61,6 +61,8 @@ def ticket_out(row: Any, *, full: bool) -> TicketOut:
         mode=Mode(row["mode"]),
         emergency_id=row["emergency_id"],
         resolve_by=row["resolve_by"],
+        accept_by=row["accept_by"],
+        on_site_by=row["on_site_by"],
         overdue=is_overdue(
             flagged=bool(row["overdue"]), resolve_by=row["resolve_by"], status=row["status"], now=datetime.now(UTC)
         ),

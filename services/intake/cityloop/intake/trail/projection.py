@@ -42,6 +42,9 @@ class TicketChange:
     mode: str | None = None
     emergency_id: str | None = None
     resolve_by: datetime | None = None
+    #: sla's accept and on-site (到场) deadlines of the current owner.
+    accept_by: datetime | None = None
+    on_site_by: datetime | None = None
     overdue: bool | None = None
     status_notes: str | None = None
     assign: list[Assignment] = field(default_factory=list)
@@ -53,7 +56,11 @@ class TicketChange:
 class _Deadlines(BaseModel):
     model_config = ConfigDict(extra="ignore")
     resolve_by: datetime | None = None
-    resolve: datetime | None = None  # sla's deadlines_set spells it by clock kind
+    # sla's deadlines_set spells them by clock kind
+    resolve: datetime | None = None
+    rehandle: datetime | None = None
+    accept: datetime | None = None
+    on_site: datetime | None = None
 
 
 def _chain(detail: dict[str, Any]) -> GridChain | None:
@@ -69,15 +76,19 @@ def _chain(detail: dict[str, Any]) -> GridChain | None:
         return None
 
 
-def _resolve_by(detail: dict[str, Any]) -> datetime | None:
+def _deadlines(detail: dict[str, Any]) -> _Deadlines:
     raw = detail.get("deadlines")
     if not isinstance(raw, dict):
-        return None
+        return _Deadlines()
     try:
-        deadlines = _Deadlines.model_validate(raw)
+        return _Deadlines.model_validate(raw)
     except ValidationError:
-        return None
-    return deadlines.resolve_by or deadlines.resolve
+        return _Deadlines()
+
+
+def _resolve_by(detail: dict[str, Any]) -> datetime | None:
+    deadlines = _deadlines(detail)
+    return deadlines.resolve_by or deadlines.resolve or deadlines.rehandle
 
 
 def _mode(detail: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -141,7 +152,10 @@ def project(event_type: str, data: LifecycleEvent, current: TicketStatus) -> Tic
         change.end_all_assignments = True  # split from a case: it will be routed on its own
         change.release_dept = "*"
     elif event_type == types.SLA_DEADLINES_SET:
+        # sla owns deadlines: the ticket shows the ones it set last (a 重办 re-handle-by is a resolve-by).
         change.resolve_by = _resolve_by(detail)
+        sla = _deadlines(detail)
+        change.accept_by, change.on_site_by = sla.accept, sla.on_site
     elif event_type == types.SLA_BREACHED:
         change.overdue = True
     elif event_type == types.TICKET_REJECTED and dept:

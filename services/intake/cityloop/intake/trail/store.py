@@ -26,7 +26,8 @@ async def apply_change(conn: Conn, ticket_id: str, change: TicketChange) -> None
         " district = coalesce($7, district), street = coalesce($8, street),"
         " mode = coalesce($9, mode), emergency_id = CASE WHEN $9::text IS NULL THEN emergency_id ELSE $10 END,"
         " resolve_by = coalesce($11, resolve_by), overdue = coalesce($12, overdue),"
-        " status_notes = coalesce($13, status_notes), updated_at = now()"
+        " status_notes = coalesce($13, status_notes), accept_by = coalesce($14, accept_by),"
+        " on_site_by = coalesce($15, on_site_by), updated_at = now()"
         " WHERE id = $1",
         ticket_id,
         change.status.value if change.status else None,
@@ -41,6 +42,8 @@ async def apply_change(conn: Conn, ticket_id: str, change: TicketChange) -> None
         change.resolve_by,
         change.overdue,
         change.status_notes,
+        change.accept_by,
+        change.on_site_by,
     )
     for assignment in change.assign:
         await add_assignment(conn, ticket_id, assignment)
