@@ -42,12 +42,12 @@ REPEATS = 5
 INCREMENTAL_TICKETS = 2_000
 
 #: One month of facts; ticket i: street i % 208 in district (i % 208) % 16, department i % 896,
-#: day i % 30, 2 % emergency; response on time 8/10, late 1/10, still pending 1/10; callbacks for
-#: i % 10 < 8: solved 3/4, 满意 / 基本满意 / 不满意 / unreachable by i % 7.
+#: day (i / 896) % 30 (every department on every day), 2 % emergency; response on time 8/10, late 1/10,
+#: still pending 1/10; callbacks for i % 10 < 8: solved 3/4, 满意 / 基本满意 / 不满意 / unreachable by i % 7.
 TASKS = """
 INSERT INTO score_tasks (assignment_id, ticket_id, dept_code, street, district, mode, day, accept_due_at, state)
 SELECT 'A-' || i, 'T-' || i, 'dept-' || (i % 896), 'st-' || (i % 208), 'd-' || ((i % 208) % 16),
-       CASE WHEN i % 50 = 0 THEN 'emergency' ELSE 'peacetime' END, $3::date + (i % 30)::int, NULL,
+       CASE WHEN i % 50 = 0 THEN 'emergency' ELSE 'peacetime' END, $3::date + ((i / 896) % 30)::int, NULL,
        CASE WHEN i % 10 < 8 THEN 'on_time' WHEN i % 10 = 8 THEN 'late' ELSE 'pending' END
   FROM generate_series($1::bigint, $2::bigint) AS i
 """
@@ -55,7 +55,7 @@ CALLBACKS = """
 INSERT INTO score_callbacks (callback_id, ticket_id, dept_code, street, district, mode, day, solved, satisfaction,
                              excluded)
 SELECT 'C-' || i, 'T-' || i, 'dept-' || (i % 896), 'st-' || (i % 208), 'd-' || ((i % 208) % 16),
-       CASE WHEN i % 50 = 0 THEN 'emergency' ELSE 'peacetime' END, $3::date + (i % 30)::int,
+       CASE WHEN i % 50 = 0 THEN 'emergency' ELSE 'peacetime' END, $3::date + ((i / 896) % 30)::int,
        CASE WHEN i % 7 = 6 THEN NULL ELSE i % 4 <> 0 END,
        CASE i % 7 WHEN 6 THEN NULL WHEN 0 THEN 'unsatisfied' WHEN 1 THEN 'basically_satisfied' ELSE 'satisfied' END,
        CASE WHEN i % 7 = 6 THEN 'unreachable' END
