@@ -8,6 +8,8 @@ as Starlette's last resort, an unexpected exception; request_context.py catches 
 import re
 from typing import Any
 
+import asyncpg
+import asyncpg.exceptions._base as asyncpg_base
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -93,6 +95,13 @@ async def _http(_: Request, exc: StarletteHTTPException) -> Response:
     return problem(exc.status_code, "http_error", str(exc.detail), headers=exc.headers)
 
 
+async def _data_error(_: Request, exc: Exception) -> JSONResponse:
+    # A value the database cannot store or read (NUL in text, an integer beyond 64 bits, a date out of range,
+    # an untranslatable character) that input_guard.py did not stop: bad input, so a 422 and not a 500.
+    log.warning("http.data_error", error=repr(exc))
+    return problem(422, "validation_failed", f"a value is out of range or not storable: {type(exc).__name__}")
+
+
 async def _unexpected(request: Request, exc: Exception) -> Response:
     # Only reached for an error raised outside RequestContext (a middleware mounted around it).
     request_id = request_id_of(request.scope) or current_request_id()
@@ -104,5 +113,9 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)  # type: ignore[arg-type]
     app.add_exception_handler(DomainError, _domain)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http)  # type: ignore[arg-type]
+    # The server's SQLSTATE class 22 (asyncpg.exceptions.DataError and its subclasses) and asyncpg's own
+    # argument encoding errors (e.g. an int out of int64 range, asyncpg.exceptions._base.DataError).
+    app.add_exception_handler(asyncpg.exceptions.DataError, _data_error)
+    app.add_exception_handler(asyncpg_base.DataError, _data_error)
     # Starlette hands an `Exception` handler to ServerErrorMiddleware: JSON instead of its text/plain.
     app.add_exception_handler(Exception, _unexpected)

@@ -99,7 +99,13 @@ class Keyset:
             values = self._values.validate_python({f"k{i}": v for i, v in enumerate(raw)})
         except ValidationError as exc:
             raise BadCursor() from exc
-        return tuple(getattr(values, f"k{i}") for i in range(len(self.columns)))
+        decoded = tuple(getattr(values, f"k{i}") for i in range(len(self.columns)))
+        # What PostgreSQL would refuse with a 500-ish DataError: an int beyond int64, NUL in text.
+        if any(isinstance(v, int) and not -(2**63) <= v < 2**63 for v in decoded):
+            raise BadCursor()
+        if any(isinstance(v, str) and "\x00" in v for v in decoded):
+            raise BadCursor()
+        return decoded
 
     def args(self, cursor: str | None) -> list[Any]:
         """Positional arguments for ``where(first)``: the decoded cursor, or NULLs for the first page."""

@@ -11,6 +11,7 @@ from starlette.middleware import Middleware
 from starlette.types import Lifespan
 
 from cityloop.common.http_errors import install_error_handlers
+from cityloop.common.input_guard import InputGuard
 from cityloop.common.openapi import Document, with_error_bodies
 from cityloop.common.request_context import RequestContext
 from cityloop.common.runtime import ServiceRuntime
@@ -29,13 +30,14 @@ def service_app(
     lifespan: Lifespan[FastAPI] | None = None,
     **fastapi_options: Any,
 ) -> FastAPI:
-    """``middleware`` runs inside the request id middleware, in the order given (outermost first)."""
+    """``middleware`` runs inside the request id middleware, in the order given (outermost first); the
+    hostile-input guard (input_guard.py) runs innermost, after any body limit."""
     app = FastAPI(
         title=title,
         version="1.0",
         description=description,
         lifespan=lifespan or runtime.lifespan,
-        middleware=[Middleware(RequestContext), *middleware],
+        middleware=[Middleware(RequestContext), *middleware, Middleware(InputGuard)],
         generate_unique_id_function=operation_id,
         **fastapi_options,
     )

@@ -26,7 +26,8 @@ class BodySizeLimit:
         self._error_body = error_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in {"GET", "HEAD", "OPTIONS", "DELETE"}:
+        # Every method: a GET or DELETE may carry a body too, and the gateway would read and forward it.
+        if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")

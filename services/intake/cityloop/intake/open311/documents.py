@@ -5,6 +5,7 @@ list document disappears); XML is schemaless, no namespace, UTF-8 with a declara
 from the same model, so they cannot drift apart.
 """
 
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -132,12 +133,18 @@ ITEMS = {
 }
 
 
+#: Characters XML 1.0 forbids (its Char production): C0 controls but tab/LF/CR, surrogates, U+FFFE/U+FFFF.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 def _text(value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    # Intake strips these at the edge (libs/common input_guard.py); rows stored before that must not make
+    # the whole feed invalid XML either.
+    return _NOT_XML.sub("", str(value))
 
 
 def _fill(element: ET.Element, value: Any) -> None:
