@@ -24,10 +24,11 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from cityloop.common.contract import types
-from cityloop.common.contract.models import TicketStatus, lifecycle_event
+from cityloop.common.contract.models import TicketStatus
 from cityloop.common.db.pool import PgPool
 from cityloop.common.identity import HEADER, Identity, Role, encode_identity
 from cityloop.common.topics import delete_topics_with_prefix
+from tests import stand_ins
 from tests.databases import scratch_database
 
 KAFKA = os.environ.get("CITYLOOP_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
@@ -109,14 +110,12 @@ async def first_routed(pool: PgPool, ticket_id: str, emergency_id: str) -> None:
 
 async def new_ticket(producer: AIOKafkaProducer, prefix: str, street_address: str) -> str:
     ticket_id = f"T-new-{uuid.uuid4().hex[:10]}"
-    event = lifecycle_event(
+    event = stand_ins.lifecycle(
+        "/cityloop/intake",
         types.TICKET_CREATED,
-        source="/cityloop/intake",
-        ticket_id=ticket_id,
-        actor="bench",
-        summary="created",
-        status=TicketStatus.RECEIVED,
-        detail={
+        ticket_id,
+        TicketStatus.RECEIVED,
+        {
             "channel": "hotline",
             "category": CATEGORY,
             "description": "暴雨后路口积水很深",

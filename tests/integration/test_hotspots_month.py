@@ -16,7 +16,6 @@ import httpx
 
 from cityloop.common.calendar import CITY_TZ
 from cityloop.common.contract import types
-from cityloop.common.contract.models import lifecycle_event
 from cityloop.common.db.pool import PgPool
 from cityloop.common.envelope import CloudEvent
 from cityloop.common.identity import HEADER, Identity, Role, encode_identity
@@ -25,6 +24,7 @@ from cityloop.common.topics import TICKET_LIFECYCLE
 from cityloop.feedback.app import create_app
 from cityloop.feedback.hotspots import metrics as hotspot_metrics
 from cityloop.feedback.settings import FeedbackSettings
+from tests import stand_ins
 from tests.conftest import TEST_DB, TOPIC_PREFIX
 from tests.databases import scratch_database
 from tests.integration.signals_support import worker
@@ -44,13 +44,12 @@ def at_local(days_before_as_of: int, hour: int) -> datetime:
 def dispatched(n: int, at: datetime, category: str, place: tuple[str, str, str], **more: object) -> CloudEvent:
     district, street, grid = place
     chain = {"district": district, "street": street, "community": grid.rsplit("-", 1)[0], "grid": grid}
-    event = lifecycle_event(
+    return stand_ins.lifecycle(
+        "/cityloop/router",
         types.TICKET_DISPATCHED,
-        source="/cityloop/router",
-        ticket_id=f"M{n:05d}",
-        actor="router",
-        summary="dispatched",
-        detail={
+        f"M{n:05d}",
+        None,
+        {
             "dept_code": f"{district}-sanitation",
             "assignment_id": f"A{n:05d}",
             "role": "lead",
@@ -59,8 +58,8 @@ def dispatched(n: int, at: datetime, category: str, place: tuple[str, str, str],
             "location": {"chain": chain, "level": "grid", "how": "address"},
             **more,
         },
+        time=at,
     )
-    return event.model_copy(update={"time": at})
 
 
 def generated_month() -> list[CloudEvent]:
@@ -89,9 +88,8 @@ def generated_month() -> list[CloudEvent]:
         add(at, category, district, street, f"{street}-c0{rng.randrange(1, 4)}-g0{rng.randrange(1, 5)}")
     # Not counted: a re-dispatch of an old ticket, and an event of another type.
     events.append(dispatched(9001, at_local(0, 11), "sanitation.garbage", ("xh", "xh-s02", grid), replaces=["A-old"]))
-    events.append(
-        lifecycle_event(types.TICKET_CREATED, source="/t", ticket_id="M9002", actor="x", summary="s", detail={})
-    )
+    created = {"channel": "hotline", "description": "咨询", "location": {}, "created_at": NOW}
+    events.append(stand_ins.lifecycle("/t", types.TICKET_CREATED, "M9002", None, created))
     return events
 
 

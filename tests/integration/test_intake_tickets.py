@@ -12,10 +12,11 @@ import httpx
 import pytest
 
 from cityloop.common.contract import types
-from cityloop.common.contract.models import LifecycleEvent, TicketStatus
-from cityloop.common.envelope import CloudEvent, new_event
+from cityloop.common.contract.models import TicketStatus
+from cityloop.common.envelope import CloudEvent
 from cityloop.common.kafka.producer import EventProducer
 from cityloop.common.topics import TICKET_LIFECYCLE
+from tests import stand_ins
 from tests.conftest import KAFKA, TOPIC_PREFIX
 from tests.integration.conftest import Loop
 from tests.integration.places import hp_address
@@ -243,24 +244,21 @@ async def test_list_filters_by_every_field(loop: Loop) -> None:
     # passed deadline (as an approved extension's move would be) is sent as sla sends it.
     await wait_for_timeline(loop.intake, urgent_web["id"], types.TICKET_DISPATCHED)
     assignment_id = f"A-{uuid.uuid4().hex[:8]}"
-    dispatched = new_event(
+    dispatched = stand_ins.lifecycle(
+        "/cityloop/router",
         types.TICKET_DISPATCHED,
-        source="/cityloop/router",
-        subject=urgent_web["id"],
-        data=LifecycleEvent(
-            ticket_id=urgent_web["id"],
-            status=TicketStatus.DISPATCHED,
-            actor="router",
-            summary="dispatched to 黄浦区建设管理委员会 as lead",
-            detail={
-                "dept_code": "hp-transport",
-                "dept_name": "黄浦区建设管理委员会",
-                "assignment_id": assignment_id,
-                "role": "lead",
-                "chain": {"district": "test-d", "street": "test-s", "community": "c1", "grid": "g7"},
-                "mode": {"kind": "emergency", "emergency_id": "E-1"},
-            },
-        ),
+        urgent_web["id"],
+        TicketStatus.DISPATCHED,
+        {
+            "dept_code": "hp-transport",
+            "dept_name": "黄浦区建设管理委员会",
+            "assignment_id": assignment_id,
+            "role": "lead",
+            "category": "transport.pothole",
+            "urgency": "urgent",
+            "location": {"chain": {"district": "test-d", "street": "test-s", "community": "c1", "grid": "g7"}},
+            "mode": {"kind": "emergency", "emergency_id": "E-1"},
+        },
     )
     await _publish_and_wait(loop, dispatched)
     await _wait_on_trail(
@@ -269,16 +267,12 @@ async def test_list_filters_by_every_field(loop: Loop) -> None:
         lambda e: e["type"] == types.SLA_DEADLINES_SET and e["detail"].get("assignment_id") == assignment_id,
     )
     due = datetime.now(UTC) - timedelta(hours=1)
-    moved = new_event(
+    moved = stand_ins.lifecycle(
+        "/cityloop/sla",
         types.SLA_DEADLINES_SET,
-        source="/cityloop/sla",
-        subject=urgent_web["id"],
-        data=LifecycleEvent(
-            ticket_id=urgent_web["id"],
-            actor="sla",
-            summary=f"deadlines set: resolve by {due.isoformat()}",
-            detail={"deadlines": {"resolve": due.isoformat()}, "estimated": [], "mode": "emergency"},
-        ),
+        urgent_web["id"],
+        None,
+        {"deadlines": {"resolve": due}, "estimated": [], "mode": "emergency"},
     )
     await _publish_and_wait(loop, moved)
 

@@ -9,7 +9,7 @@ import pytest
 from cityloop.common import outbox
 from cityloop.common.db.migrate import migrate
 from cityloop.common.db.pool import PgPool, create_pool
-from cityloop.common.envelope import new_event
+from cityloop.common.envelope import CloudEvent
 from cityloop.common.kafka.producer import EventProducer
 from cityloop.common.outbox import OutboxRelay
 from tests.conftest import KAFKA, TEST_DB, TOPIC_PREFIX
@@ -44,7 +44,7 @@ async def test_relays_of_two_schemas_hold_their_turns_together_relays_of_one_sch
     second_relay_a = OutboxRelay(pool_a, producer, schema="service_a")
     relay_b = OutboxRelay(pool_b, producer, schema="service_b")
     async with pool_a.acquire() as conn, conn.transaction():
-        event = new_event("cityloop.test.relay_lock", source="/tests", subject="T-a", data={"n": 1})
+        event = CloudEvent(type="cityloop.test.relay_lock", source="/tests", subject="T-a", data={"n": 1})
         await outbox.enqueue(conn, "relay-lock.events", event)
 
     # relay_a is mid-batch: it holds its turn in an open transaction.

@@ -6,7 +6,18 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from cityloop.common.contract import types
-from cityloop.common.contract.models import LifecycleEvent, TicketStatus
+from cityloop.common.contract.lifecycle import (
+    ClockStep,
+    Closed,
+    DeadlinesSet,
+    Detail,
+    Dispatched,
+    Lifecycle,
+    Merged,
+    Rejected,
+    RoutedLocation,
+)
+from cityloop.common.contract.models import GridChain, TaskMode, TicketStatus
 from cityloop.common.identity import Identity, Role
 from cityloop.intake.access.rules import TicketAccess, department_scope, may_see_personal_data, may_see_ticket
 from cityloop.intake.accounts.credentials import InvalidCredentials, issue_token, read_token
@@ -47,8 +58,8 @@ def test_who_sees_what() -> None:
     assert department_scope(Identity(subject="d", role=Role.DEPARTMENT)) not in {None, ""}
 
 
-def _event(status: TicketStatus | None, **detail: object) -> LifecycleEvent:
-    return LifecycleEvent(ticket_id="T1", status=status, actor="router", summary="s", detail=detail)
+def _event(status: TicketStatus | None, detail: Detail) -> Lifecycle[Detail]:
+    return Lifecycle[Detail](ticket_id="T1", status=status, actor="router", summary="s", detail=detail)
 
 
 def test_projection_of_lifecycle_events() -> None:
@@ -56,12 +67,16 @@ def test_projection_of_lifecycle_events() -> None:
         types.TICKET_DISPATCHED,
         _event(
             TicketStatus.DISPATCHED,
-            dept_code="pd-x",
-            assignment_id="A1",
-            role="lead",
-            chain={"district": "pd", "street": "s1"},
-            mode="emergency",
-            deadlines={"resolve_by": NOW.isoformat()},
+            Dispatched(
+                dept_code="pd-x",
+                dept_name="浦东新区X局",
+                assignment_id="A1",
+                category="c",
+                urgency="normal",
+                location=RoutedLocation(chain=GridChain(district="pd", street="s1")),
+                mode=TaskMode(kind="emergency", emergency_id="E-1"),
+                deadlines={"resolve_by": NOW},
+            ),
         ),
         TicketStatus.RECEIVED,
     )
@@ -72,30 +87,43 @@ def test_projection_of_lifecycle_events() -> None:
         "s1",
         "emergency",
     )
+    assert dispatched.emergency_id == "E-1"
+    # Open311's agency_responsible is the department's name, not its code.
+    assert dispatched.agency == "浦东新区X局"
     assert [a.assignment_id for a in dispatched.assign] == ["A1"]
     assert dispatched.resolve_by == NOW
+    merged = project(
+        types.TICKET_MERGED,
+        _event(
+            TicketStatus.DISPATCHED,
+            Merged(case_id="C-1", merged_into="T0", dept_code="pd-x", dept_name="浦东新区X局", assignment_id="A0"),
+        ),
+        TicketStatus.RECEIVED,
+    )
+    assert (merged.dept_code, merged.agency, merged.mode) == ("pd-x", "浦东新区X局", None)
     # sla owns deadlines: the ticket shows every one it set.
     later = NOW + timedelta(hours=1)
-    stated = project(
-        types.SLA_DEADLINES_SET,
-        _event(None, deadlines={"accept": NOW.isoformat(), "on_site": later.isoformat(), "resolve": later.isoformat()}),
-        TicketStatus.DISPATCHED,
-    )
+    deadlines = {"accept": NOW, "on_site": later, "resolve": later}
+    stated = project(types.SLA_DEADLINES_SET, _event(None, DeadlinesSet(deadlines=deadlines)), TicketStatus.DISPATCHED)
     assert (stated.accept_by, stated.on_site_by, stated.resolve_by) == (NOW, later, later)
     rehandle = project(
-        types.SLA_DEADLINES_SET, _event(None, deadlines={"rehandle": later.isoformat()}), TicketStatus.DISPATCHED
+        types.SLA_DEADLINES_SET, _event(None, DeadlinesSet(deadlines={"rehandle": later})), TicketStatus.DISPATCHED
     )
     assert (rehandle.resolve_by, rehandle.accept_by) == (later, None)
     rejected = project(
         types.TICKET_REJECTED,
-        _event(TicketStatus.NEEDS_DISPATCHER, dept_code="pd-x", assignment_id="A1"),
+        _event(
+            TicketStatus.NEEDS_DISPATCHER,
+            Rejected(dept_code="pd-x", assignment_id="A1", reason="not ours", suggested_dept="pd-y"),
+        ),
         TicketStatus.DISPATCHED,
     )
     assert (rejected.end_assignment, rejected.release_dept) == ("A1", "pd-x")
-    closed = project(types.TICKET_CLOSED, _event(TicketStatus.CLOSED), TicketStatus.RESOLVED)
+    closed = project(types.TICKET_CLOSED, _event(TicketStatus.CLOSED, Closed()), TicketStatus.RESOLVED)
     assert closed.closed
     assert closed.end_all_assignments
-    assert project(types.SLA_BREACHED, _event(None), TicketStatus.ACCEPTED).overdue is True
+    breached = ClockStep(kind="resolve", due_at=NOW, step="breach", scheduled_at=NOW, clock_id=1)
+    assert project(types.SLA_BREACHED, _event(None, breached), TicketStatus.ACCEPTED).overdue is True
 
 
 def test_a_closed_ticket_moves_only_when_reopened() -> None:

@@ -4,8 +4,9 @@ dispatch, around the clock."""
 from datetime import UTC, datetime, timedelta
 
 from cityloop.common.contract.emergencies import EmergencyDeadlines
+from cityloop.common.contract.lifecycle import ClockKind
 from cityloop.sla.deadlines import dispatch_deadlines, dispatch_start
-from cityloop.sla.policy import ClockKind, PolicyBook, policy_for, with_emergency_minutes
+from cityloop.sla.policy import PolicyBook, policy_for, with_emergency_minutes
 from cityloop.sla.settings import SlaSettings
 
 MINUTES = EmergencyDeadlines(accept_minutes=10, onsite_minutes=30, resolve_minutes=120)

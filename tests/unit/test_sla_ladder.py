@@ -8,10 +8,10 @@ from pydantic import ValidationError
 
 from cityloop.common.calendar import OfficeHours
 from cityloop.common.contract import types
+from cityloop.common.contract.lifecycle import StepKind
 from cityloop.common.contract.models import Urgency
 from cityloop.sla import ladder
 from cityloop.sla.firing import plan_firing
-from cityloop.sla.ladder import StepKind
 from cityloop.sla.policy import Policy, PolicyBook, PolicyRule, Span, policy_for, with_catalogue_days
 from cityloop.sla.settings import SlaSettings
 

@@ -3,11 +3,11 @@
 from datetime import datetime, timedelta
 
 from cityloop.common.calendar import CITY_TZ, OfficeHours
+from cityloop.common.contract.lifecycle import ClockKind
 from cityloop.common.contract.models import Deadlines, Urgency
 from cityloop.sla import events
 from cityloop.sla.deadlines import dispatch_deadlines, dispatch_start
 from cityloop.sla.policy import (
-    ClockKind,
     Policy,
     PolicyBook,
     PolicyRule,
@@ -107,7 +107,7 @@ def test_a_task_reads_every_deadline_and_whether_it_is_estimated() -> None:
     start = local("2026-12-30 10:00")
     due = dispatch_deadlines(Policy(), start, HOURS)
     assert due[ClockKind.RESOLVE].estimated  # five working days reach into 2027, not yet published
-    opened = {kind.value: d.at for kind, d in due.items()}
+    opened = {kind: d.at for kind, d in due.items()}
     deadlines = events.task_deadlines(opened, estimated=any(d.estimated for d in due.values()))
     assert deadlines == Deadlines(
         accept_by=local("2026-12-31 10:00"), resolve_by=due[ClockKind.RESOLVE].at, on_site_by=None, estimated=True

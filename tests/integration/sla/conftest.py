@@ -15,9 +15,11 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI
 
-from cityloop.common.contract.models import LifecycleEvent, TicketStatus
+from cityloop.common.contract.emitter import Emitter
+from cityloop.common.contract.models import TicketStatus
+from cityloop.common.contract.registry import spec_of
 from cityloop.common.db.pool import PgPool
-from cityloop.common.envelope import CloudEvent, new_event
+from cityloop.common.envelope import CloudEvent
 from cityloop.common.identity import HEADER, Identity, Role, encode_identity
 from cityloop.common.kafka.producer import EventProducer
 from cityloop.common.topics import TICKET_LIFECYCLE, dept_tasks, ensure_topics
@@ -107,15 +109,13 @@ class Sla:
         at: datetime | None = None,
         **detail: object,
     ) -> CloudEvent:
-        """Publish a lifecycle event as the router or feedback would (``at``: the event's time, now if None)."""
-        event = new_event(
-            type_,
-            source="/tests/sla",
-            subject=ticket_id,
-            data=LifecycleEvent(ticket_id=ticket_id, status=status, actor="test", summary=type_, detail=detail),
-        )
-        if at is not None:
-            event = event.model_copy(update={"time": at})
+        """Publish a lifecycle event as the router or feedback would (``detail`` checked against its model;
+        ``at``: the event's time, now if None)."""
+        spec = spec_of(type_)
+        assert spec is not None, type_
+        assert spec.detail is not None, type_
+        typed = spec.detail.model_validate(detail)
+        event = Emitter(source="/tests/sla", actor="test").lifecycle(type_, ticket_id, status, type_, typed, time=at)  # type: ignore[arg-type]
         await self.producer.publish(TICKET_LIFECYCLE.name, event)
         return event
 

@@ -157,9 +157,8 @@ async def test_approved_extension_moves_the_deadline(sla: Sla) -> None:
     assert again.status_code == 409
 
     trail = await sla.lifecycle.wait_for(ticket, lambda t: any(e["type"] == types.SLA_EXTENSION_APPROVED for e in t))
-    assert [e for e in trail if e["type"] == types.SLA_DEADLINES_SET][-1]["data"]["detail"]["deadlines"] == {
-        "resolve": requested.isoformat()
-    }
+    moved_to = [e for e in trail if e["type"] == types.SLA_DEADLINES_SET][-1]["data"]["detail"]["deadlines"]
+    assert {kind: datetime.fromisoformat(at) for kind, at in moved_to.items()} == {"resolve": requested}
     tasks = await sla.tasks["sla-street"].wait_for(
         ticket, lambda evs: any(e["data"]["change"] == "deadline_moved" for e in evs)
     )
@@ -211,7 +210,15 @@ async def test_reopened_ticket_gets_a_rehandle_clock(sla: Sla) -> None:
     assignment = await dispatch(sla, ticket, category="slow.case")
     for type_ in (types.TICKET_ACCEPTED, types.TICKET_RESOLVED):
         await sla.announce(ticket, type_, dept_code="sla-street", assignment_id=assignment)
-    await sla.announce(ticket, types.TICKET_REOPENED, dept_code="sla-street", assignment_id=assignment)
+    await sla.announce(
+        ticket,
+        types.TICKET_REOPENED,
+        dept_code="sla-street",
+        assignment_id=assignment,
+        callback_id=1,
+        solved=False,
+        satisfaction="unsatisfied",
+    )
     tasks = await sla.tasks["sla-street"].wait_for(
         ticket, lambda evs: any(e["data"]["change"] == "rehandle" for e in evs)
     )

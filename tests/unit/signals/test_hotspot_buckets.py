@@ -4,10 +4,10 @@ from datetime import UTC, datetime, timedelta
 
 from cityloop.common.calendar import CITY_TZ
 from cityloop.common.contract import types
-from cityloop.common.contract.models import lifecycle_event
 from cityloop.common.envelope import CloudEvent
 from cityloop.feedback.signals.buckets import HotspotCounts, HotspotKey, counted, keys_of, series, window
 from cityloop.feedback.signals.sightings import Sighting, sighting_of
+from tests import stand_ins
 
 AS_OF = datetime(2026, 7, 15, 10, 30, tzinfo=CITY_TZ)
 
@@ -57,11 +57,14 @@ def test_counts_land_in_local_buckets_and_old_ones_are_dropped() -> None:
 
 def test_first_dispatch_and_merge_count_re_dispatches_do_not() -> None:
     location = {"chain": {"district": "pd", "street": "pd-s01", "community": "pd-s01-c01", "grid": "pd-s01-c01-g01"}}
+    # What router sends besides the place (the contract's Dispatched and Merged details).
+    base: dict[str, dict[str, object]] = {
+        types.TICKET_DISPATCHED: {"dept_code": "pd-water", "assignment_id": "A9", "urgency": "normal"},
+        types.TICKET_MERGED: {"case_id": "C-T1", "merged_into": "T1"},
+    }
 
     def event(type_: str, **detail: object) -> CloudEvent:
-        return lifecycle_event(
-            type_, source="/test", ticket_id="T9", actor="router", summary="s", detail={**detail, "location": location}
-        )
+        return stand_ins.lifecycle("/test", type_, "T9", None, {**base[type_], **detail, "location": location})
 
     first = sighting_of(event(types.TICKET_DISPATCHED, category="water.pipe_burst"))
     assert first is not None

@@ -49,8 +49,3 @@ class CloudEvent(BaseModel):
                 f"{'.'.join(str(p) for p in err['loc']) or 'event'}: {err['msg']}" for err in exc.errors()
             )
             raise EnvelopeError(f"not a CloudEvent: {problems}") from exc
-
-
-def new_event(type_: str, *, source: str, subject: str | None, data: BaseModel | dict[str, Any]) -> CloudEvent:
-    payload = data.model_dump(mode="json") if isinstance(data, BaseModel) else data
-    return CloudEvent(type=type_, source=source, subject=subject, data=payload)

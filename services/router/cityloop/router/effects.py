@@ -9,6 +9,7 @@ import asyncpg
 
 from cityloop.common import outbox
 from cityloop.common.contract import types
+from cityloop.common.contract.emitter import Emitter
 from cityloop.common.contract.models import (
     GridChain,
     TaskAssigned,
@@ -17,41 +18,19 @@ from cityloop.common.contract.models import (
     TaskUpdated,
     TaskWithdrawn,
     TicketSnapshot,
-    TicketStatus,
     Urgency,
-    lifecycle_event,
 )
 from cityloop.common.db.pool import Conn
-from cityloop.common.envelope import CloudEvent, new_event
+from cityloop.common.envelope import CloudEvent
 from cityloop.common.topics import TICKET_LIFECYCLE, dept_tasks
 from cityloop.router.dispatch.location import Location
 from cityloop.router.masterdata.model import Category, Department
 from cityloop.router.tickets import store
 
-SOURCE = "/cityloop/router"
 ACTOR = "router"
+#: Every event router sends is built here (libs/common/cityloop/common/contract/emitter.py).
+EMIT = Emitter(source="/cityloop/router", actor=ACTOR)
 _URGENCY_ORDER = [Urgency.NORMAL, Urgency.URGENT, Urgency.CRITICAL]
-
-
-def lifecycle(
-    ticket_id: str,
-    type_: str,
-    status: TicketStatus | None,
-    summary: str,
-    detail: dict[str, object] | None = None,
-    *,
-    actor: str = ACTOR,
-    **more: object,
-) -> CloudEvent:
-    return lifecycle_event(
-        type_,
-        source=SOURCE,
-        ticket_id=ticket_id,
-        status=status,
-        actor=actor,
-        summary=summary,
-        detail={**(detail or {}), **more},
-    )
 
 
 async def announce(conn: Conn, event: CloudEvent) -> None:
@@ -116,9 +95,7 @@ async def assign(
         mode=mode,
         citizen=snapshot.citizen,
     )
-    await outbox.enqueue(
-        conn, dept_tasks(dept.code).name, new_event(types.TASK_ASSIGNED, source=SOURCE, subject=ticket_id, data=task)
-    )
+    await outbox.enqueue(conn, dept_tasks(dept.code).name, EMIT.task(types.TASK_ASSIGNED, task))
     return assignment_id
 
 
@@ -131,11 +108,7 @@ async def withdraw(conn: Conn, assignment: asyncpg.Record, reason: str) -> None:
         dept_code=assignment["dept_code"],
         reason=reason,
     )
-    await outbox.enqueue(
-        conn,
-        dept_tasks(assignment["dept_code"]).name,
-        new_event(types.TASK_WITHDRAWN, source=SOURCE, subject=assignment["ticket_id"], data=data),
-    )
+    await outbox.enqueue(conn, dept_tasks(assignment["dept_code"]).name, EMIT.task(types.TASK_WITHDRAWN, data))
 
 
 async def tell(conn: Conn, assignment: asyncpg.Record, change: str, note: str) -> None:
@@ -147,8 +120,4 @@ async def tell(conn: Conn, assignment: asyncpg.Record, change: str, note: str) -
         change=change,
         note=note,
     )
-    await outbox.enqueue(
-        conn,
-        dept_tasks(assignment["dept_code"]).name,
-        new_event(types.TASK_UPDATED, source=SOURCE, subject=assignment["ticket_id"], data=data),
-    )
+    await outbox.enqueue(conn, dept_tasks(assignment["dept_code"]).name, EMIT.task(types.TASK_UPDATED, data))

@@ -16,14 +16,27 @@ import structlog
 
 from cityloop.common import outbox
 from cityloop.common.contract import types
-from cityloop.common.contract.models import LifecycleEvent, Urgency
+from cityloop.common.contract.lifecycle import (
+    ClockKind,
+    DeadlineCancelled,
+    DeadlineMet,
+    DeadlinesSet,
+    DeptStep,
+    Detail,
+    Dispatched,
+    ExtensionRequested,
+    Lifecycle,
+    Progress,
+    Reopened,
+)
+from cityloop.common.contract.models import Urgency
+from cityloop.common.contract.parsing import parse_lifecycle
 from cityloop.common.db.pool import Conn
 from cityloop.common.envelope import CloudEvent
 from cityloop.sla import events, ladder, queries
 from cityloop.sla.deadlines import Due, dispatch_deadlines, dispatch_start, due_after, warn_at
 from cityloop.sla.metrics import CLOCKS_CLOSED, CLOCKS_OPENED, ESTIMATED_DEADLINES
-from cityloop.sla.models import DispatchDetail, ExtensionRequestDetail, OwnerDetail
-from cityloop.sla.policy import ClockKind, Mode, Policy, policy_for, with_catalogue_days, with_emergency_minutes
+from cityloop.sla.policy import Mode, Policy, policy_for, with_catalogue_days, with_emergency_minutes
 from cityloop.sla.settings import SlaSettings
 
 log = structlog.get_logger(__name__)
@@ -98,14 +111,15 @@ def plan_clock(
 async def on_lifecycle(conn: Conn, event: CloudEvent, settings: SlaSettings) -> None:
     if event.type not in HANDLED:
         return
-    data = LifecycleEvent.model_validate(event.data)
+    data = parse_lifecycle(event)
+    detail = data.detail
     out: list[events.Outgoing] = []
-    if event.type == types.TICKET_DISPATCHED:
-        out += await _on_dispatched(conn, event, data, settings)
-    elif event.type == types.TICKET_EXTENSION_REQUESTED:
-        await _on_extension_requested(conn, event, data)
+    if isinstance(detail, Dispatched):
+        out += await _on_dispatched(conn, event, data.ticket_id, detail, settings)
+    elif isinstance(detail, ExtensionRequested):
+        await _on_extension_requested(conn, event, data.ticket_id, detail)
     else:
-        owner = OwnerDetail.model_validate(data.detail)
+        owner = _Ids.of(detail)
         if event.type == types.TICKET_ACCEPTED:
             out += await _close(conn, data.ticket_id, [ClockKind.ACCEPT], "met", owner.assignment_id)
         elif event.type == types.TICKET_PROGRESS:
@@ -125,41 +139,59 @@ async def on_lifecycle(conn: Conn, event: CloudEvent, settings: SlaSettings) -> 
     await outbox.enqueue_many(conn, out)
 
 
+@dataclass(frozen=True)
+class _Ids:
+    """The assignment an event is about (accepted, rejected, resolved, reopened ...), when it says."""
+
+    dept_code: str | None = None
+    assignment_id: str | None = None
+    #: ``cityloop.ticket.progress``: the department's crew reached the site (到场).
+    on_site: bool = False
+
+    @classmethod
+    def of(cls, detail: Detail) -> "_Ids":
+        if isinstance(detail, Progress):
+            return cls(detail.dept_code, detail.assignment_id, on_site=bool(detail.on_site))
+        if isinstance(detail, DeptStep | Reopened):
+            return cls(detail.dept_code, detail.assignment_id)
+        return cls()
+
+
 async def _on_dispatched(
-    conn: Conn, event: CloudEvent, data: LifecycleEvent, settings: SlaSettings
+    conn: Conn, event: CloudEvent, ticket_id: str, detail: Dispatched, settings: SlaSettings
 ) -> list[events.Outgoing]:
-    detail = DispatchDetail.model_validate(data.detail)
     out = await _cancelled(
-        conn, data.ticket_id, await queries.cancel_other_assignments(conn, data.ticket_id, detail.assignment_id)
+        conn, ticket_id, await queries.cancel_other_assignments(conn, ticket_id, detail.assignment_id)
     )
+    mode = detail.mode.kind if detail.mode else "peacetime"
     owner = Owner(
-        ticket_id=data.ticket_id,
+        ticket_id=ticket_id,
         assignment_id=detail.assignment_id,
         dept_code=detail.dept_code,
         category=detail.category,
-        urgency=detail.urgency.value if detail.urgency else None,
-        mode=detail.mode.kind,
+        urgency=detail.urgency.value,
+        mode=mode,
         command_unit=detail.command_unit,
         supervisors=detail.supervisors,
     )
     policy = with_catalogue_days(
-        policy_for(settings.policies, category=detail.category, urgency=detail.urgency, mode=detail.mode.kind),
+        policy_for(settings.policies, category=detail.category, urgency=detail.urgency, mode=mode),
         accept_days=detail.policy.accept_days,
         resolve_days=detail.policy.resolve_days,
     )
-    if detail.mode.kind == "emergency":
+    if mode == "emergency":
         policy = with_emergency_minutes(policy, detail.emergency_deadlines)
     # sla is the one owner of deadlines: the router sends the catalogue's days, every deadline is computed
     # here and the department is told (task.updated, change deadline_set).
     started = dispatch_start(policy, dispatched_at=event.time, reported_at=detail.reported_at)
-    opened: dict[str, datetime] = {}
-    estimated: list[str] = []
+    opened: dict[ClockKind, datetime] = {}
+    estimated: list[ClockKind] = []
     for kind, due in dispatch_deadlines(policy, started, settings.office_hours).items():
         clock = plan_clock(owner, kind, started=started, due=due, policy=policy, settings=settings, opened_by=event.id)
         if await _insert(conn, clock) is not None:
-            opened[kind.value] = due.at
+            opened[kind] = due.at
             if due.estimated:
-                estimated.append(kind.value)
+                estimated.append(kind)
     if not opened:
         return out  # a redelivered dispatch: announced the first time
     out.append(_deadlines_set(owner, opened, estimated))
@@ -179,7 +211,7 @@ async def _on_dispatched(
 
 
 async def _on_resolved(
-    conn: Conn, event: CloudEvent, data: LifecycleEvent, owner_detail: OwnerDetail, settings: SlaSettings
+    conn: Conn, event: CloudEvent, data: Lifecycle[Detail], owner_detail: _Ids, settings: SlaSettings
 ) -> list[events.Outgoing]:
     # Resolving it means someone was there: an on-site clock still open is met too.
     kinds = [ClockKind.RESOLVE, ClockKind.REHANDLE, ClockKind.ON_SITE]
@@ -194,7 +226,7 @@ async def _on_resolved(
 
 
 async def _on_reopened(
-    conn: Conn, event: CloudEvent, data: LifecycleEvent, owner_detail: OwnerDetail, settings: SlaSettings
+    conn: Conn, event: CloudEvent, data: Lifecycle[Detail], owner_detail: _Ids, settings: SlaSettings
 ) -> list[events.Outgoing]:
     out = await _close(conn, data.ticket_id, [ClockKind.CALLBACK], "met", None)
     if owner_detail.assignment_id is None:
@@ -206,7 +238,7 @@ async def _on_reopened(
     if opened is not None:
         announcement, due = opened
         out.append(announcement)
-        escalated_to = data.detail.get("escalated_to")
+        escalated_to = data.detail.escalated_to if isinstance(data.detail, Reopened) else None
         out += events.task_updated(
             ticket_id=owner.ticket_id,
             assignment_id=owner.assignment_id,
@@ -220,19 +252,18 @@ async def _on_reopened(
     return out
 
 
-async def _on_extension_requested(conn: Conn, event: CloudEvent, data: LifecycleEvent) -> None:
-    detail = ExtensionRequestDetail.model_validate(data.detail)
+async def _on_extension_requested(conn: Conn, event: CloudEvent, ticket_id: str, detail: ExtensionRequested) -> None:
     clock = await queries.find_open_clock(
-        conn, data.ticket_id, [ClockKind.RESOLVE, ClockKind.REHANDLE], detail.assignment_id
+        conn, ticket_id, [ClockKind.RESOLVE, ClockKind.REHANDLE], detail.assignment_id
     )
     if clock is None:
-        log.warning("extension.no_open_clock", ticket_id=data.ticket_id, assignment_id=detail.assignment_id)
+        log.warning("extension.no_open_clock", ticket_id=ticket_id, assignment_id=detail.assignment_id)
         return
     # The clock keeps running while the request waits: only an approval moves it.
     await queries.insert_extension(
         conn,
         clock_id=clock["id"],
-        ticket_id=data.ticket_id,
+        ticket_id=ticket_id,
         assignment_id=detail.assignment_id,
         dept_code=detail.dept_code,
         requested_deadline=detail.requested_deadline,
@@ -242,7 +273,7 @@ async def _on_extension_requested(conn: Conn, event: CloudEvent, data: Lifecycle
     )
 
 
-async def _owner_of(conn: Conn, ticket_id: str, detail: OwnerDetail) -> Owner:
+async def _owner_of(conn: Conn, ticket_id: str, detail: _Ids) -> Owner:
     """The owner as the ticket's latest department clock knows it (category, chain, mode)."""
     clocks = await queries.clocks_of_ticket(conn, ticket_id)
     latest = next(
@@ -280,7 +311,7 @@ async def _open_one(
     clock = plan_clock(owner, kind, started=event.time, due=due, policy=policy, settings=settings, opened_by=event.id)
     if await _insert(conn, clock) is None:
         return None
-    return _deadlines_set(owner, {kind.value: due.at}, [kind.value] if due.estimated else []), due
+    return _deadlines_set(owner, {kind: due.at}, [kind] if due.estimated else []), due
 
 
 def _urgency(owner: Owner) -> Urgency | None:
@@ -296,16 +327,18 @@ async def _insert(conn: Conn, clock: queries.NewClock) -> int | None:
     return clock_id
 
 
-def _deadlines_set(owner: Owner, opened: dict[str, datetime], estimated: list[str]) -> events.Outgoing:
+def _deadlines_set(owner: Owner, opened: dict[ClockKind, datetime], estimated: list[ClockKind]) -> events.Outgoing:
     return events.lifecycle(
         owner.ticket_id,
         types.SLA_DEADLINES_SET,
         "deadlines set: " + ", ".join(f"{k} by {v.isoformat()}" for k, v in opened.items()),
-        deadlines={k: v.isoformat() for k, v in opened.items()},
-        estimated=estimated,
-        dept_code=owner.dept_code,
-        assignment_id=owner.assignment_id,
-        mode=owner.mode,
+        DeadlinesSet(
+            deadlines=opened,
+            estimated=estimated,
+            dept_code=owner.dept_code,
+            assignment_id=owner.assignment_id,
+            mode=owner.mode,
+        ),
     )
 
 
@@ -329,11 +362,13 @@ async def _met(conn: Conn, ticket_id: str, closed: list[asyncpg.Record]) -> list
                 ticket_id,
                 types.SLA_DEADLINE_MET,
                 f"{clock['kind']} deadline {'met late' if late else 'met'}",
-                kind=clock["kind"],
-                due_at=clock["due_at"].isoformat(),
-                late=late,
-                dept_code=clock["dept_code"],
-                assignment_id=clock["assignment_id"],
+                DeadlineMet(
+                    kind=clock["kind"],
+                    due_at=clock["due_at"],
+                    late=late,
+                    dept_code=clock["dept_code"],
+                    assignment_id=clock["assignment_id"],
+                ),
             )
         )
     return out
@@ -349,10 +384,12 @@ async def _cancelled(conn: Conn, ticket_id: str, closed: list[asyncpg.Record]) -
                 ticket_id,
                 types.SLA_DEADLINE_CANCELLED,
                 f"{clock['kind']} clock stopped: the assignment ended",
-                kind=clock["kind"],
-                due_at=clock["due_at"].isoformat(),
-                dept_code=clock["dept_code"],
-                assignment_id=clock["assignment_id"],
+                DeadlineCancelled(
+                    kind=clock["kind"],
+                    due_at=clock["due_at"],
+                    dept_code=clock["dept_code"],
+                    assignment_id=clock["assignment_id"],
+                ),
             )
         )
     return out

@@ -5,7 +5,8 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 
 from cityloop.common.calendar import OfficeHours, working_deadline
-from cityloop.sla.policy import ClockKind, Policy, Span
+from cityloop.common.contract.lifecycle import ClockKind
+from cityloop.sla.policy import Policy, Span
 
 #: The clocks a dispatch opens for its department, in the order a task lists them.
 DISPATCH_KINDS = (ClockKind.ACCEPT, ClockKind.ON_SITE, ClockKind.RESOLVE)

@@ -9,15 +9,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
-from pydantic import BaseModel
-
 from cityloop.common.contract import types
-from cityloop.common.contract.models import Deadlines, LifecycleEvent, TaskUpdated
-from cityloop.common.envelope import CloudEvent, new_event
+from cityloop.common.contract.emitter import Emitter
+from cityloop.common.contract.lifecycle import ClockKind, ClockStep, Detail
+from cityloop.common.contract.models import Deadlines, TaskMode, TaskUpdated
+from cityloop.common.envelope import CloudEvent
 from cityloop.common.topics import TICKET_LIFECYCLE, dept_tasks
 
-SOURCE = "/cityloop/sla"
-ACTOR = "sla"
+EMIT = Emitter(source="/cityloop/sla", actor="sla")
 
 Outgoing = tuple[str, CloudEvent]
 
@@ -32,15 +31,8 @@ def task_topic(dept_code: str) -> str:
     return dept_tasks(dept_code).name
 
 
-def lifecycle(ticket_id: str, type_: str, summary: str, *, event_id: str | None = None, **detail: object) -> Outgoing:
-    data = LifecycleEvent(ticket_id=ticket_id, actor=ACTOR, summary=summary, detail=detail)
-    return TICKET_LIFECYCLE.name, _event(type_, ticket_id, data, event_id)
-
-
-def _event(type_: str, ticket_id: str, data: BaseModel, event_id: str | None) -> CloudEvent:
-    if event_id is None:
-        return new_event(type_, source=SOURCE, subject=ticket_id, data=data)
-    return CloudEvent(id=event_id, type=type_, source=SOURCE, subject=ticket_id, data=data.model_dump(mode="json"))
+def lifecycle(ticket_id: str, type_: str, summary: str, detail: Detail) -> Outgoing:
+    return TICKET_LIFECYCLE.name, EMIT.lifecycle(type_, ticket_id, None, summary, detail)
 
 
 def task_updated(
@@ -51,7 +43,9 @@ def task_updated(
     change: str,
     note: str | None = None,
     deadlines: Deadlines | None = None,
+    mode: TaskMode | None = None,
     event_id: str | None = None,
+    time: datetime | None = None,
 ) -> list[Outgoing]:
     """The department's copy; none when the clock does not know which department or task it is."""
     if not assignment_id or not dept_code:
@@ -63,11 +57,12 @@ def task_updated(
         change=change,
         note=note,
         deadlines=deadlines,
+        mode=mode,
     )
-    return [(task_topic(dept_code), _event(types.TASK_UPDATED, ticket_id, data, event_id))]
+    return [(task_topic(dept_code), EMIT.task(types.TASK_UPDATED, data, event_id=event_id, time=time))]
 
 
-def deadlines_for(kind: str, due_at: datetime) -> Deadlines | None:
+def deadlines_for(kind: ClockKind | str, due_at: datetime) -> Deadlines | None:
     """How one clock's deadline reads in a task: accept-by, on-site-by, or resolve-by (a 重办
     re-handle-by included); None for the hotline's own callback clock."""
     if kind == "accept":
@@ -79,12 +74,12 @@ def deadlines_for(kind: str, due_at: datetime) -> Deadlines | None:
     return None
 
 
-def task_deadlines(due: dict[str, datetime], *, estimated: bool) -> Deadlines:
+def task_deadlines(due: dict[ClockKind, datetime], *, estimated: bool) -> Deadlines:
     """Every deadline of a task at once (``deadline_set``), with whether the calendar had to guess."""
     return Deadlines(
-        accept_by=due.get("accept"),
-        on_site_by=due.get("on_site"),
-        resolve_by=due.get("resolve") or due.get("rehandle"),
+        accept_by=due.get(ClockKind.ACCEPT),
+        on_site_by=due.get(ClockKind.ON_SITE),
+        resolve_by=due.get(ClockKind.RESOLVE) or due.get(ClockKind.REHANDLE),
         estimated=estimated,
     )
 
@@ -109,40 +104,28 @@ def fired(
     clock: FiredClock,
     lifecycle_type: str,
     summary: str,
-    detail: dict[str, object],
+    detail: ClockStep,
     change: str | None,
 ) -> list[Outgoing]:
     """The firing loop's hot path (thousands a second): the trail line and the department's update for
     one fired step, with ids derived from (clock, step, moment) and the round's ``now`` as their time."""
     ticket_id = clock.ticket_id
-    data = LifecycleEvent(ticket_id=ticket_id, actor=ACTOR, summary=summary, detail=detail)
+    event_id = firing_event_id(clock.clock_id, clock.step, clock.scheduled_at, "lifecycle")
     out = [
         (
             TICKET_LIFECYCLE.name,
-            _constructed(
-                firing_event_id(clock.clock_id, clock.step, clock.scheduled_at, "lifecycle"),
-                lifecycle_type,
-                ticket_id,
-                data.model_dump(mode="json"),
-                now,
-            ),
+            EMIT.lifecycle(lifecycle_type, ticket_id, None, summary, detail, event_id=event_id, time=now),
         )
     ]
-    if change is not None and clock.assignment_id and clock.dept_code:
-        deadlines = deadlines_for(clock.kind, clock.due_at)
-        task = TaskUpdated(
+    if change is not None:
+        out += task_updated(
             ticket_id=ticket_id,
             assignment_id=clock.assignment_id,
             dept_code=clock.dept_code,
             change=change,
             note=summary,
-            deadlines=deadlines,
+            deadlines=deadlines_for(clock.kind, clock.due_at),
+            event_id=firing_event_id(clock.clock_id, clock.step, clock.scheduled_at, "task"),
+            time=now,
         )
-        event_id = firing_event_id(clock.clock_id, clock.step, clock.scheduled_at, "task")
-        payload = task.model_dump(mode="json")
-        out.append((task_topic(clock.dept_code), _constructed(event_id, types.TASK_UPDATED, ticket_id, payload, now)))
     return out
-
-
-def _constructed(event_id: str, type_: str, ticket_id: str, data: dict[str, object], now: datetime) -> CloudEvent:
-    return CloudEvent(id=event_id, source=SOURCE, type=type_, time=now, subject=ticket_id, data=data)

@@ -7,6 +7,7 @@ import asyncpg
 
 from cityloop.common import outbox
 from cityloop.common.contract import types
+from cityloop.common.contract.lifecycle import ClockKind, DeadlinesSet, ExtensionApproved, ExtensionRejected
 from cityloop.common.db.pool import Conn
 from cityloop.common.errors import Conflict, Forbidden, Invalid, NotFound
 from cityloop.common.identity import Identity, Role
@@ -57,23 +58,26 @@ async def approve(
             ticket_id,
             types.SLA_EXTENSION_APPROVED,
             f"延期 approved: {clock['kind']} deadline moved to {granted.isoformat()}",
-            extension_id=extension_id,
-            kind=clock["kind"],
-            previous_due_at=clock["due_at"].isoformat(),
-            due_at=granted.isoformat(),
-            decided_by=identity.subject,
-            dept_code=clock["dept_code"],
-            assignment_id=clock["assignment_id"],
+            ExtensionApproved(
+                extension_id=extension_id,
+                kind=clock["kind"],
+                previous_due_at=clock["due_at"],
+                due_at=granted,
+                decided_by=identity.subject,
+                dept_code=clock["dept_code"],
+                assignment_id=clock["assignment_id"],
+            ),
         ),
         events.lifecycle(
             ticket_id,
             types.SLA_DEADLINES_SET,
             f"deadlines set: {clock['kind']} by {granted.isoformat()}",
-            deadlines={clock["kind"]: granted.isoformat()},
-            estimated=[],
-            dept_code=clock["dept_code"],
-            assignment_id=clock["assignment_id"],
-            mode=clock["mode"],
+            DeadlinesSet(
+                deadlines={ClockKind(clock["kind"]): granted},
+                dept_code=clock["dept_code"],
+                assignment_id=clock["assignment_id"],
+                mode=clock["mode"],
+            ),
         ),
         *events.task_updated(
             ticket_id=ticket_id,
@@ -99,14 +103,16 @@ async def reject(conn: Conn, extension_id: int, identity: Identity, *, reason: s
             ticket_id,
             types.SLA_EXTENSION_REJECTED,
             f"延期 rejected: {clock['kind']} deadline stays {clock['due_at'].isoformat()}",
-            extension_id=extension_id,
-            kind=clock["kind"],
-            due_at=clock["due_at"].isoformat(),
-            requested_deadline=extension["requested_deadline"].isoformat(),
-            reason=reason,
-            decided_by=identity.subject,
-            dept_code=clock["dept_code"],
-            assignment_id=clock["assignment_id"],
+            ExtensionRejected(
+                extension_id=extension_id,
+                kind=clock["kind"],
+                due_at=clock["due_at"],
+                requested_deadline=extension["requested_deadline"],
+                reason=reason,
+                decided_by=identity.subject,
+                dept_code=clock["dept_code"],
+                assignment_id=clock["assignment_id"],
+            ),
         ),
         *events.task_updated(
             ticket_id=ticket_id,

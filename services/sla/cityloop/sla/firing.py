@@ -17,10 +17,10 @@ import asyncpg
 
 from cityloop.common import outbox
 from cityloop.common.contract import types
+from cityloop.common.contract.lifecycle import ClockStep, StepKind
 from cityloop.common.db.pool import PgPool
 from cityloop.sla import events, ladder, queries
 from cityloop.sla.deadlines import escalation_span
-from cityloop.sla.ladder import StepKind
 from cityloop.sla.metrics import BREACHES, FIRED, LATENESS, STEPS, BoundedLabel, dept_labels
 from cityloop.sla.settings import SlaSettings
 
@@ -62,18 +62,18 @@ def plan_firing(clock: Mapping[str, Any] | asyncpg.Record, settings: SlaSettings
     lifecycle_type, change, template = _LIFECYCLE[step.kind]
     kind, dept = clock["kind"], clock["dept_code"]
     summary = template.format(kind=kind, dept=dept or "the department", to=step.target)
-    detail: dict[str, object] = {
-        "kind": kind,
-        "step": step.kind.value,
-        "due_at": clock["due_at"].isoformat(),
-        "scheduled_at": scheduled.isoformat(),
-        "dept_code": dept,
-        "assignment_id": clock["assignment_id"],
-        "category": clock["category"],
-        "clock_id": clock["id"],
-    }
-    if step.target is not None:
-        detail |= {"to": step.target, "level": step.level}
+    detail = ClockStep(
+        kind=kind,
+        step=step.kind,
+        due_at=clock["due_at"],
+        scheduled_at=scheduled,
+        dept_code=dept,
+        assignment_id=clock["assignment_id"],
+        category=clock["category"],
+        clock_id=clock["id"],
+        to=step.target,
+        level=step.level,
+    )
     fired_clock = events.FiredClock(
         clock_id=clock["id"],
         ticket_id=clock["ticket_id"],

@@ -8,23 +8,15 @@ chronic lateness. A clock stores only the number of its next step and when that 
 
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 
 from cityloop.common.calendar import OfficeHours
+from cityloop.common.contract.lifecycle import StepKind
 from cityloop.sla.deadlines import due_after
 from cityloop.sla.policy import Span
 
 WARNING = 0
 BREACH = 1
 FIRST_ESCALATION = 2
-
-
-class StepKind(StrEnum):
-    WARNING = "warning"
-    BREACH = "breach"
-    SUPERVISE = "supervise"  # 督办 to the next level up
-    COMMAND = "command"  # emergency: straight to the command unit
-    NOTICE = "notice"  # 通报: chronic lateness
 
 
 @dataclass(frozen=True)

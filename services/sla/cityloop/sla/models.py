@@ -1,73 +1,8 @@
-"""sla's boundary models: what it reads from other services' lifecycle events, and its HTTP bodies."""
+"""sla's HTTP bodies (what it reads from Kafka is typed in libs/common/cityloop/common/contract/)."""
 
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-
-from cityloop.common.contract.emergencies import EmergencyDeadlines
-from cityloop.common.contract.models import TaskMode, Urgency
-
-
-class _Incoming(BaseModel):
-    # Other services add fields over time; a missing optional one must not stop the clocks.
-    model_config = ConfigDict(extra="ignore")
-
-
-class CataloguePolicy(_Incoming):
-    accept_days: int | None = Field(default=None, ge=0)
-    resolve_days: int | None = Field(default=None, ge=0)
-
-
-class AssistDetail(_Incoming):
-    dept_code: str
-    assignment_id: str
-
-
-class DispatchDetail(_Incoming):
-    """``cityloop.ticket.dispatched`` detail as the router sends it; every field tolerated missing. Router
-    sends what the catalogue says and no deadlines: sla computes every one (a ``deadlines`` member, if an
-    old producer still sends one, is ignored)."""
-
-    dept_code: str | None = None
-    assignment_id: str | None = None
-    #: When the citizen reported the ticket: urgent clocks count from it (``Policy.counts_from``).
-    reported_at: datetime | None = None
-    category: str | None = None
-    urgency: Urgency | None = None
-    policy: CataloguePolicy = Field(default_factory=CataloguePolicy)
-    #: Department codes up the jurisdiction chain (street -> district -> city), for 督办.
-    supervisors: list[str] = Field(default_factory=list)
-    mode: TaskMode = Field(default_factory=TaskMode)
-    command_unit: str | None = None
-    #: Under an emergency: its wall-clock minutes (accept, on site, resolve), declared by the command centre.
-    emergency_deadlines: EmergencyDeadlines | None = None
-    #: Assisting departments (协办) dispatched together with the lead: told the same deadlines.
-    assists: list[AssistDetail] = Field(default_factory=list)
-
-    @field_validator("urgency", mode="before")
-    @classmethod
-    def _unknown_urgency_is_none(cls, value: object) -> object:
-        return value if value in {u.value for u in Urgency} or isinstance(value, Urgency) else None
-
-    @field_validator("supervisors", "assists", mode="before")
-    @classmethod
-    def _none_is_empty(cls, value: object) -> object:
-        return value or []
-
-
-class OwnerDetail(_Incoming):
-    """The assignment an event is about (accepted, rejected, resolved, reopened ...)."""
-
-    dept_code: str | None = None
-    assignment_id: str | None = None
-    #: ``cityloop.ticket.progress``: the department's crew reached the site (到场).
-    on_site: bool = False
-
-
-class ExtensionRequestDetail(OwnerDetail):
-    requested_deadline: datetime
-    note: str | None = None
-
 
 # --- HTTP -------------------------------------------------------------------------------------------
 

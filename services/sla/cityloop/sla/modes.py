@@ -10,11 +10,12 @@ from datetime import datetime
 
 from cityloop.common import outbox
 from cityloop.common.contract import types
+from cityloop.common.contract.lifecycle import ClockKind, DeadlinesSet
 from cityloop.common.contract.models import TaskMode
 from cityloop.common.db.pool import Conn
 from cityloop.sla import events, queries
 from cityloop.sla.deadlines import due_after, warn_at
-from cityloop.sla.policy import ClockKind, Mode, Policy
+from cityloop.sla.policy import Mode, Policy
 from cityloop.sla.settings import SlaSettings
 
 #: Per kind, (deadline, warning) of a restarted clock.
@@ -69,23 +70,23 @@ async def switch_mode(
                 row["ticket_id"],
                 types.SLA_DEADLINES_SET,
                 f"{mode} deadlines: {row['kind']} by {due.isoformat()}",
-                deadlines={row["kind"]: due.isoformat()},
-                estimated=[],
-                mode=mode,
-                dept_code=row["dept_code"],
-                assignment_id=row["assignment_id"],
+                DeadlinesSet(
+                    deadlines={ClockKind(row["kind"]): due},
+                    mode=mode,
+                    dept_code=row["dept_code"],
+                    assignment_id=row["assignment_id"],
+                ),
             )
         )
         if row["kind"] != ClockKind.CALLBACK:
-            for topic, event in events.task_updated(
+            out += events.task_updated(
                 ticket_id=row["ticket_id"],
                 assignment_id=row["assignment_id"],
                 dept_code=row["dept_code"],
                 change="mode_changed",
                 note=f"{mode} deadlines",
                 deadlines=events.deadlines_for(row["kind"], due),
-            ):
-                data = dict(event.data, mode=task_mode.model_dump(mode="json"))
-                out.append((topic, event.model_copy(update={"data": data})))
+                mode=task_mode,
+            )
     await outbox.enqueue_many(conn, out)
     return len(changed)

@@ -7,26 +7,17 @@ on site (到场) within 1 hour; emergency mode runs every clock in minutes. ``po
 specific rule: a pure function.
 """
 
-from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cityloop.common.contract.emergencies import EmergencyDeadlines
+from cityloop.common.contract.lifecycle import ClockKind
 from cityloop.common.contract.models import Urgency
 
 Mode = Literal["peacetime", "emergency"]
 #: Tickets whose clocks run in wall-clock minutes unless a rule naming their urgency says otherwise.
 PRESSING = frozenset({Urgency.URGENT, Urgency.CRITICAL})
-
-
-class ClockKind(StrEnum):
-    ACCEPT = "accept"
-    #: 到场: the department's crew is on site (urgent and critical tickets).
-    ON_SITE = "on_site"
-    RESOLVE = "resolve"
-    CALLBACK = "callback"
-    REHANDLE = "rehandle"
 
 
 class Span(BaseModel):

@@ -6,6 +6,7 @@ leaves out at times is optional here (null when absent); a field a reader does n
 """
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, Field
@@ -25,7 +26,29 @@ from cityloop.common.contract.registry import LIFECYCLE, EventSpec, register
 
 D = TypeVar("D", bound=BaseModel)
 
-ClockKind = Literal["accept", "on_site", "resolve", "rehandle", "callback"]
+
+class ClockKind(StrEnum):
+    """The deadlines sla keeps (a clock per kind)."""
+
+    ACCEPT = "accept"
+    #: On site (到场), for urgent and critical tickets.
+    ON_SITE = "on_site"
+    RESOLVE = "resolve"
+    CALLBACK = "callback"
+    #: 重办: re-handle after an unsatisfied callback.
+    REHANDLE = "rehandle"
+
+
+class StepKind(StrEnum):
+    """The steps of a clock's ladder."""
+
+    WARNING = "warning"
+    BREACH = "breach"
+    SUPERVISE = "supervise"  # 督办 to the next level up
+    COMMAND = "command"  # emergency: straight to the command unit
+    NOTICE = "notice"  # 通报: chronic lateness
+
+
 ModeKind = Literal["peacetime", "emergency"]
 Role = Literal["lead", "assist"]
 
@@ -180,7 +203,9 @@ class Merged(Detail):
 
     case_id: str
     merged_into: str
+    #: The case's lead department (its name is Open311's ``agency_responsible``), when it holds a task.
     dept_code: str | None = None
+    dept_name: str | None = None
     assignment_id: str | None = None
     why: dict[str, Any] = Field(default_factory=dict)
     #: The ticket's own category and place, as on ``cityloop.ticket.dispatched`` (counted for hot spots).
@@ -209,6 +234,11 @@ class DeptStep(Detail):
 class Progress(DeptStep):
     #: An assisting department's extension request travels as progress.
     requested_deadline: datetime | None = None
+    #: 先行处置: under an emergency a 退单 is only noted (``update: rejection_noted``), the task stays.
+    reason: str | None = None
+    suggested_dept: str | None = None
+    emergency_id: str | None = None
+    outcome: str | None = None
     #: The crew reached the site (到场): sla meets the on-site clock.
     on_site: bool | None = None
 
@@ -294,7 +324,7 @@ class DeadlineCancelled(ClockDetail):
 class ClockStep(ClockDetail):
     """A step of the ladder fired: warning, breach (催办), 督办, command unit, 通报."""
 
-    step: Literal["warning", "breach", "supervise", "command", "notice"]
+    step: StepKind
     scheduled_at: datetime
     category: str | None = None
     clock_id: int

@@ -6,8 +6,6 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from cityloop.common.envelope import CloudEvent, new_event
-
 
 class Urgency(StrEnum):
     NORMAL = "normal"
@@ -135,16 +133,6 @@ class DeptExtensionRequested(DeptUpdate):
     requested_deadline: datetime
 
 
-class LifecycleEvent(ContractData):
-    """``ticket.lifecycle``: what changed, who did it, and the ticket's status after it."""
-
-    ticket_id: str
-    status: TicketStatus | None = None
-    actor: str
-    summary: str
-    detail: dict[str, object] = Field(default_factory=dict)
-
-
 class TicketLocation(ContractData):
     address: str | None = None
     lat: float | None = None
@@ -161,18 +149,3 @@ class TicketSnapshot(ContractData):
     urgency: Urgency = Urgency.NORMAL
     citizen: MaskedContact = Field(default_factory=MaskedContact)
     created_at: datetime
-
-
-def lifecycle_event(
-    type_: str,
-    *,
-    source: str,
-    ticket_id: str,
-    actor: str,
-    summary: str,
-    status: TicketStatus | None = None,
-    detail: dict[str, object] | None = None,
-) -> "CloudEvent":
-    """A ``ticket.lifecycle`` CloudEvent, keyed (subject) by the ticket it is about."""
-    data = LifecycleEvent(ticket_id=ticket_id, status=status, actor=actor, summary=summary, detail=detail or {})
-    return new_event(type_, source=source, subject=ticket_id, data=data)

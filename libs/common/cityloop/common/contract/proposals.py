@@ -12,9 +12,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from cityloop.common.contract.emitter import Emitter
 from cityloop.common.contract.registry import CONTROL_MODE, register
 from cityloop.common.contract.types import MODE_EMERGENCY_PROPOSED
-from cityloop.common.envelope import CloudEvent, new_event
+from cityloop.common.envelope import CloudEvent
 
 Level = Literal["I", "II", "III", "IV"]
 
@@ -59,8 +60,13 @@ class EmergencyProposed(BaseModel):
 
 
 def proposal_event(proposal: EmergencyProposed, *, source: str) -> CloudEvent:
-    event = new_event(MODE_EMERGENCY_PROPOSED, source=source, subject=proposal.proposal_id, data=proposal)
-    return event.model_copy(update={"id": f"{proposal.proposal_id}:proposed", "time": proposal.proposed_at})
+    return Emitter(source=source, actor="feedback").event(
+        MODE_EMERGENCY_PROPOSED,
+        proposal,
+        subject=proposal.proposal_id,
+        event_id=f"{proposal.proposal_id}:proposed",
+        time=proposal.proposed_at,
+    )
 
 
 register(

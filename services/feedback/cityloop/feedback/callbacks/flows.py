@@ -24,7 +24,16 @@ from cityloop.common.contract.callbacks import (
     Via,
 )
 from cityloop.common.contract.emitter import Emitter
-from cityloop.common.contract.lifecycle import ClockStep, Closed, DeadlinesSet, DeptStep, Detail, Dispatched, Merged
+from cityloop.common.contract.lifecycle import (
+    ClockKind,
+    ClockStep,
+    Closed,
+    DeadlinesSet,
+    DeptStep,
+    Detail,
+    Dispatched,
+    Merged,
+)
 from cityloop.common.contract.models import TicketStatus
 from cityloop.common.contract.parsing import parse_lifecycle
 from cityloop.common.db.pool import Conn
@@ -99,7 +108,7 @@ async def on_lifecycle(conn: Conn, event: CloudEvent) -> None:
             )
     elif event.type == types.SLA_DEADLINES_SET:
         deadlines = parse_lifecycle(event, DeadlinesSet)
-        callback_due = deadlines.detail.deadlines.get("callback")
+        callback_due = deadlines.detail.deadlines.get(ClockKind.CALLBACK)
         if callback_due is not None:
             await store.set_due_by(conn, deadlines.ticket_id, callback_due)
 

@@ -2,17 +2,16 @@
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from cityloop.common.contract import types
-from cityloop.common.contract.models import GridChain, LifecycleEvent
+from cityloop.common.contract.lifecycle import Dispatched, Merged
+from cityloop.common.contract.parsing import SchemaError, parse_lifecycle
 from cityloop.common.envelope import CloudEvent
 
 #: A ticket is counted once, where router first placed it: its first dispatch, or its merge into an
 #: open case (并单: many similar tickets in one place are exactly what a surge looks like).
 COUNTED = frozenset({types.TICKET_DISPATCHED, types.TICKET_MERGED})
-#: Detail keys that mark a second routing of a ticket already counted (re-dispatch, re-homing, split).
-AGAIN = ("replaces", "split_from")
 
 
 class Sighting(BaseModel):
@@ -39,21 +38,19 @@ def sighting_of(event: CloudEvent) -> Sighting | None:
     if event.type not in COUNTED:
         return None
     try:
-        data = LifecycleEvent.model_validate(event.data)
-    except ValidationError:
-        return None
+        data = parse_lifecycle(event)
+    except SchemaError:
+        return None  # the trail's consumers send it to the DLQ; here it is simply not a sighting
     detail = data.detail
-    if any(detail.get(key) for key in AGAIN):
+    if isinstance(detail, Dispatched):
+        if detail.replaces or detail.split_from:
+            return None  # a second routing of a ticket already counted (re-dispatch, re-homing, split)
+        category, chain = detail.category, detail.location.chain
+    elif isinstance(detail, Merged) and detail.category and detail.location is not None:
+        category, chain = detail.category, detail.location.chain
+    else:
         return None
-    category = detail.get("category")
-    location = detail.get("location")
-    if not isinstance(category, str) or not category or not isinstance(location, dict):
-        return None
-    try:
-        chain = GridChain.model_validate(location.get("chain") or {})
-    except ValidationError:
-        return None
-    if not chain.district:
+    if not category or not chain.district:
         return None
     return Sighting(
         ticket_id=data.ticket_id,

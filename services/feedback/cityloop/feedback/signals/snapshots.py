@@ -3,7 +3,7 @@ keyed by the hot-spot key). Internal to feedback, not part of the contract."""
 
 from pydantic import BaseModel
 
-from cityloop.common.envelope import CloudEvent, new_event
+from cityloop.common.envelope import CloudEvent
 from cityloop.feedback.signals.buckets import HotspotCounts, HotspotKey
 
 HOTSPOT_COUNTS = "cityloop.feedback.hotspot_counts"
@@ -16,4 +16,5 @@ class HotspotSnapshot(BaseModel):
 
 
 def snapshot_event(key: HotspotKey, counts: HotspotCounts) -> CloudEvent:
-    return new_event(HOTSPOT_COUNTS, source=SOURCE, subject=key.text(), data=HotspotSnapshot(key=key, counts=counts))
+    data = HotspotSnapshot(key=key, counts=counts).model_dump(mode="json")
+    return CloudEvent(type=HOTSPOT_COUNTS, source=SOURCE, subject=key.text(), data=data)

@@ -11,15 +11,10 @@ import orjson
 
 from cityloop.common import outbox
 from cityloop.common.contract import types
-from cityloop.common.contract.models import (
-    MaskedContact,
-    TicketLocation,
-    TicketSnapshot,
-    TicketStatus,
-    lifecycle_event,
-)
+from cityloop.common.contract.emitter import Emitter
+from cityloop.common.contract.lifecycle import Closed, TicketCreated
+from cityloop.common.contract.models import MaskedContact, TicketLocation, TicketStatus
 from cityloop.common.db.pool import Conn, PgPool
-from cityloop.common.envelope import CloudEvent
 from cityloop.common.errors import Conflict
 from cityloop.common.topics import TICKET_LIFECYCLE
 from cityloop.intake.masking import mask_name, mask_phone
@@ -28,7 +23,7 @@ from cityloop.intake.models import TicketCreate
 from cityloop.intake.tickets import store
 from cityloop.intake.trail import store as trail
 
-SOURCE = "/cityloop/intake"
+EMIT = Emitter(source="/cityloop/intake", actor="intake")
 
 #: Runs inside the creating transaction once the ticket row exists (e.g. Open311 stores its token).
 AlsoInTransaction = Callable[[Conn, str], Awaitable[None]]
@@ -133,7 +128,7 @@ async def _insert(
         },
     )
     await store.insert_citizen(conn, ticket_id, body.citizen.model_dump())
-    snapshot = TicketSnapshot(
+    created = TicketCreated(
         channel=body.channel.value,
         category=body.category,
         description=body.description,
@@ -141,34 +136,26 @@ async def _insert(
         urgency=body.urgency,
         citizen=MaskedContact(name=mask_name(body.citizen.name), phone=mask_phone(body.citizen.phone)),
         created_at=now,
-    )
-    detail = snapshot.model_dump(mode="json")
-    if attributes:
-        detail["attributes"] = attributes
-    if body.attachments:
-        detail["attachments"] = [str(url) for url in body.attachments]
-    if body.direct_answer is not None:
+        attributes=attributes or None,
+        attachments=[str(url) for url in body.attachments] or None,
         # Consumers (router) must not dispatch it: the created event already says the ticket is closed.
-        detail["direct_answer"] = True
+        direct_answer=True if answered else None,
+    )
+    status = TicketStatus.CLOSED if answered else TicketStatus.RECEIVED
     events = [
-        _lifecycle(
-            types.TICKET_CREATED,
-            ticket_id,
-            TicketStatus.CLOSED if answered else TicketStatus.RECEIVED,
-            actor=actor,
-            summary=f"received via {body.channel.value}",
-            detail=detail,
+        EMIT.lifecycle(
+            types.TICKET_CREATED, ticket_id, status, f"received via {body.channel.value}", created, actor=actor
         )
     ]
     if body.direct_answer is not None:
         events.append(
-            _lifecycle(
+            EMIT.lifecycle(
                 types.TICKET_CLOSED,
                 ticket_id,
                 TicketStatus.CLOSED,
+                "直接答复: answered on the spot",
+                Closed(direct_answer=body.direct_answer.answer),
                 actor=actor,
-                summary="直接答复: answered on the spot",
-                detail={"direct_answer": body.direct_answer.answer},
             )
         )
     for event in events:
@@ -184,11 +171,3 @@ async def _insert(
             detail=event.data["detail"],
         )
         await outbox.enqueue(conn, TICKET_LIFECYCLE.name, event)
-
-
-def _lifecycle(
-    type_: str, ticket_id: str, status: TicketStatus, *, actor: str, summary: str, detail: dict[str, Any]
-) -> CloudEvent:
-    return lifecycle_event(
-        type_, source=SOURCE, ticket_id=ticket_id, status=status, actor=actor, summary=summary, detail=detail
-    )

@@ -2,7 +2,8 @@
 projected (projection.py) into intake's view of the ticket."""
 
 from cityloop.common.contract import types
-from cityloop.common.contract.models import LifecycleEvent, TicketStatus
+from cityloop.common.contract.models import TicketStatus
+from cityloop.common.contract.parsing import parse_lifecycle
 from cityloop.common.db.pool import Conn
 from cityloop.common.envelope import CloudEvent
 from cityloop.intake.trail import store
@@ -11,7 +12,7 @@ from cityloop.intake.trail.projection import project
 
 async def record_lifecycle(conn: Conn, event: CloudEvent) -> None:
     """Project one ``ticket.lifecycle`` event: append it to the trail and update intake's view of the ticket."""
-    data = LifecycleEvent.model_validate(event.data)
+    data = parse_lifecycle(event)
     current = await store.lock_ticket_status(conn, data.ticket_id)
     if current is None:
         return  # a ticket another deployment created; not ours to track
@@ -24,7 +25,8 @@ async def record_lifecycle(conn: Conn, event: CloudEvent) -> None:
         actor=data.actor,
         summary=data.summary,
         status=data.status.value if data.status else None,
-        detail=data.detail,
+        # The trail keeps the detail as it was sent, fields this version does not know included.
+        detail=event.data["detail"],
     )
     if appended and event.type != types.TICKET_CREATED:
         await store.apply_change(conn, data.ticket_id, project(event.type, data, TicketStatus(current)))

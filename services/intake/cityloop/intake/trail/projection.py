@@ -1,21 +1,28 @@
 """What one ``ticket.lifecycle`` event changes in intake's view of a ticket: a pure function.
 
 Intake keeps, per ticket, the status, the department holding it, every department that ever held it
-(the scope of department staff), the grid chain, mode, deadline and notes. It reads only what producers
-put in ``detail`` (documented in services/intake/README.md) and ignores what it does not know.
+(the scope of department staff), the grid chain, mode, deadline and notes. It reads each event's typed
+``detail`` (libs/common/cityloop/common/contract/lifecycle.py) and nothing else.
 """
 
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
-
 from cityloop.common.contract import types
-from cityloop.common.contract.models import GridChain, LifecycleEvent, TicketStatus
+from cityloop.common.contract.lifecycle import (
+    ClockKind,
+    DeadlinesSet,
+    DeptStep,
+    Detail,
+    Dispatched,
+    Lifecycle,
+    Merged,
+    Rejected,
+    Split,
+)
+from cityloop.common.contract.models import TicketStatus
 
-#: Router's decisions about where a ticket goes (the only events that set its place and mode).
-ROUTING_EVENTS = frozenset({types.TICKET_DISPATCHED, types.TICKET_MERGED})
 #: Statuses after which the ticket leaves every department's hands.
 TERMINAL = frozenset({TicketStatus.CLOSED, TicketStatus.HANDED_OVER})
 
@@ -53,66 +60,6 @@ class TicketChange:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class _Deadlines(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    resolve_by: datetime | None = None
-    # sla's deadlines_set spells them by clock kind
-    resolve: datetime | None = None
-    rehandle: datetime | None = None
-    accept: datetime | None = None
-    on_site: datetime | None = None
-
-
-def _chain(detail: dict[str, Any]) -> GridChain | None:
-    raw = detail.get("chain")
-    location = detail.get("location")
-    if raw is None and isinstance(location, dict):
-        raw = location.get("chain")
-    if not isinstance(raw, dict):
-        return None
-    try:
-        return GridChain.model_validate(raw)
-    except ValidationError:
-        return None
-
-
-def _deadlines(detail: dict[str, Any]) -> _Deadlines:
-    raw = detail.get("deadlines")
-    if not isinstance(raw, dict):
-        return _Deadlines()
-    try:
-        return _Deadlines.model_validate(raw)
-    except ValidationError:
-        return _Deadlines()
-
-
-def _resolve_by(detail: dict[str, Any]) -> datetime | None:
-    deadlines = _deadlines(detail)
-    return deadlines.resolve_by or deadlines.resolve or deadlines.rehandle
-
-
-def _mode(detail: dict[str, Any]) -> tuple[str | None, str | None]:
-    raw = detail.get("mode")
-    if isinstance(raw, str) and raw in {"peacetime", "emergency"}:
-        return raw, None
-    if isinstance(raw, dict) and raw.get("kind") in {"peacetime", "emergency"}:
-        emergency = raw.get("emergency_id")
-        return str(raw["kind"]), str(emergency) if emergency else None
-    return None, None
-
-
-def _assists(detail: dict[str, Any]) -> list[Assignment]:
-    """Assisting departments (协办) dispatched together with the lead: they hold the ticket too."""
-    raw = detail.get("assists")
-    if not isinstance(raw, list):
-        return []
-    return [
-        Assignment(str(a.get("assignment_id") or a["dept_code"]), str(a["dept_code"]), str(a.get("role") or "assist"))
-        for a in raw
-        if isinstance(a, dict) and a.get("dept_code")
-    ]
-
-
 def next_status(current: TicketStatus, event_type: str, proposed: TicketStatus | None) -> TicketStatus | None:
     """A closed ticket only moves again when reopened; late events cannot drag it back."""
     if proposed is None or proposed == current:
@@ -122,45 +69,50 @@ def next_status(current: TicketStatus, event_type: str, proposed: TicketStatus |
     return proposed
 
 
-def project(event_type: str, data: LifecycleEvent, current: TicketStatus) -> TicketChange:
+def project(event_type: str, data: Lifecycle[Detail], current: TicketStatus) -> TicketChange:
     detail = data.detail
     change = TicketChange(status=next_status(current, event_type, data.status))
+    note = detail.note if isinstance(detail, DeptStep) else None
     if change.status is not None:
         change.closed = change.status in TERMINAL
-        note = detail.get("note")
-        change.status_notes = str(note) if note else data.summary
-    elif event_type == types.TICKET_PROGRESS and detail.get("note"):
-        change.status_notes = str(detail["note"])
-    dept = str(detail.get("dept_code") or "") or None
-    if event_type in ROUTING_EVENTS:
+        change.status_notes = note or data.summary
+    elif event_type == types.TICKET_PROGRESS and note:
+        change.status_notes = note
+    if isinstance(detail, Dispatched):
         # Only router's decisions place the ticket and set its mode; others' copies may lag behind.
-        if chain := _chain(detail):
-            change.district, change.street = chain.district, chain.street
-        change.mode, change.emergency_id = _mode(detail)
-    if event_type in {types.TICKET_DISPATCHED, types.TICKET_MERGED} and dept:
+        chain = detail.location.chain
+        change.district, change.street = chain.district, chain.street
+        if detail.mode is not None:
+            change.mode, change.emergency_id = detail.mode.kind, detail.mode.emergency_id
+        change.assign = [
+            Assignment(detail.assignment_id, detail.dept_code, detail.role),
+            *(Assignment(a.assignment_id, a.dept_code, a.role) for a in detail.assists),
+        ]
+        if detail.role == "lead":
+            change.dept_code = detail.dept_code
+            change.agency = detail.dept_name or detail.dept_code
+        # Deprecated in the detail (sla owns deadlines): read while an older router still sends it.
+        change.resolve_by = detail.deadlines.resolve_by if detail.deadlines else None
+        change.overdue = False
+    elif isinstance(detail, Merged) and detail.dept_code:
         # Merged (并单): the case's lead department answers this citizen too, so it holds this ticket.
-        role = str(detail.get("role") or "lead")
-        assignment_id = str(detail.get("assignment_id") or f"{dept}:{data.ticket_id}")
-        change.assign = [Assignment(assignment_id, dept, role), *_assists(detail)]
-        if role == "lead":
-            change.dept_code = dept
-            name = detail.get("dept_name")
-            change.agency = str(name) if name else dept
-        change.resolve_by = _resolve_by(detail)
-        change.overdue = False if event_type == types.TICKET_DISPATCHED else None
-    elif event_type == types.TICKET_SPLIT:
+        dept = detail.dept_code
+        change.assign = [Assignment(detail.assignment_id or f"{dept}:{data.ticket_id}", dept, "lead")]
+        change.dept_code = dept
+        change.agency = detail.dept_name or dept
+    elif isinstance(detail, Split):
         change.end_all_assignments = True  # split from a case: it will be routed on its own
         change.release_dept = "*"
-    elif event_type == types.SLA_DEADLINES_SET:
+    elif isinstance(detail, DeadlinesSet):
         # sla owns deadlines: the ticket shows the ones it set last (a 重办 re-handle-by is a resolve-by).
-        change.resolve_by = _resolve_by(detail)
-        sla = _deadlines(detail)
-        change.accept_by, change.on_site_by = sla.accept, sla.on_site
+        stated = detail.deadlines
+        change.resolve_by = stated.get(ClockKind.RESOLVE) or stated.get(ClockKind.REHANDLE)
+        change.accept_by, change.on_site_by = stated.get(ClockKind.ACCEPT), stated.get(ClockKind.ON_SITE)
     elif event_type == types.SLA_BREACHED:
         change.overdue = True
-    elif event_type == types.TICKET_REJECTED and dept:
-        change.end_assignment = str(detail.get("assignment_id") or dept)
-        change.release_dept = dept
+    elif isinstance(detail, Rejected):
+        change.end_assignment = detail.assignment_id
+        change.release_dept = detail.dept_code
     if change.closed:
         change.end_all_assignments = True
     return change

@@ -4,14 +4,15 @@ citizen's ticket in a case follow what its lead's department does."""
 from datetime import datetime, timedelta
 
 from cityloop.common.contract import types
+from cityloop.common.contract.lifecycle import DeptStep, Merged, RoutedLocation
 from cityloop.common.contract.models import TicketStatus
 from cityloop.common.db.pool import Conn
 from cityloop.router.cases import store
 from cityloop.router.cases.rules import MergeMatch, OpenCase, find_case
 from cityloop.router.dispatch.location import Location
 from cityloop.router.dispatch.rules import Decision
-from cityloop.router.effects import announce, lifecycle, tell
-from cityloop.router.masterdata.model import Category
+from cityloop.router.effects import EMIT, announce, tell
+from cityloop.router.masterdata.model import Category, MasterData
 from cityloop.router.tickets import store as tickets
 from cityloop.router.tickets.status import RoutingStatus
 
@@ -34,8 +35,10 @@ async def merge_into(
     ticket_id: str,
     case: str,
     decision: Decision,
+    master: MasterData,
     actor: str,
-    place: dict[str, object] | None = None,
+    category: str | None = None,
+    location: RoutedLocation | None = None,
 ) -> None:
     """The ticket joins the case: no new task; the lead department hears another citizen is waiting."""
     row = await store.get_case(conn, case, lock=True)
@@ -50,26 +53,24 @@ async def merge_into(
     if lead_assignment is not None:
         await tell(conn, lead_assignment, "merged", f"ticket {ticket_id} (another citizen) merged into this case")
     status = TicketStatus(lead_ticket["status"])
-    await announce(
-        conn,
-        lifecycle(
-            ticket_id,
-            types.TICKET_MERGED,
-            status,
-            f"merged into case {case} (ticket {row['lead_ticket']})",
-            actor=actor,
-            case_id=case,
-            merged_into=row["lead_ticket"],
-            dept_code=lead_assignment["dept_code"] if lead_assignment else None,
-            assignment_id=lead_assignment["id"] if lead_assignment else None,
-            why=decision.why_record(),
-            detail=place,
-        ),
+    lead = master.departments.get(lead_assignment["dept_code"]) if lead_assignment else None
+    merged = Merged(
+        case_id=case,
+        merged_into=row["lead_ticket"],
+        dept_code=lead_assignment["dept_code"] if lead_assignment else None,
+        dept_name=lead.name if lead else None,
+        assignment_id=lead_assignment["id"] if lead_assignment else None,
+        why=decision.why_record(),
+        # where and what, as on cityloop.ticket.dispatched: feedback's hot spots and surges count them
+        category=category,
+        location=location,
     )
+    summary = f"merged into case {case} (ticket {row['lead_ticket']})"
+    await announce(conn, EMIT.lifecycle(types.TICKET_MERGED, ticket_id, status, summary, merged, actor=actor))
 
 
 async def follow_lead(
-    conn: Conn, ticket_id: str, lifecycle_type: str, status: TicketStatus | None, detail: dict[str, object]
+    conn: Conn, ticket_id: str, lifecycle_type: str, status: TicketStatus | None, detail: DeptStep
 ) -> None:
     """并单: every citizen's ticket in the case follows its lead (one handling, every citizen answered)."""
     case = await store.case_of_ticket(conn, ticket_id)
@@ -81,10 +82,8 @@ async def follow_lead(
         # Router keeps members "merged" (a dispatcher may still split them) until the case is resolved.
         if status == TicketStatus.RESOLVED:
             await tickets.set_ticket_status(conn, member["ticket_id"], status.value)
-        summary = f"case {case['id']}: {detail['dept_code']!s} {lifecycle_type.rsplit('.', 1)[-1]}"
-        await announce(
-            conn,
-            lifecycle(member["ticket_id"], lifecycle_type, status, summary, detail, case_id=case["id"]),
-        )
+        summary = f"case {case['id']}: {detail.dept_code} {lifecycle_type.rsplit('.', 1)[-1]}"
+        told = detail.model_copy(update={"case_id": case["id"]})
+        await announce(conn, EMIT.lifecycle(lifecycle_type, member["ticket_id"], status, summary, told))
     if status == TicketStatus.RESOLVED:
         await store.close_case(conn, case["id"])

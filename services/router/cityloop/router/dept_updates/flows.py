@@ -7,14 +7,15 @@ a case does is told to every citizen's ticket merged into it (cases/flows.py).
 """
 
 from cityloop.common.contract import types
+from cityloop.common.contract.lifecycle import Rejected
 from cityloop.common.db.pool import Conn
 from cityloop.common.envelope import CloudEvent
 from cityloop.common.kafka.consumer import Refused
 from cityloop.router.cases.flows import follow_lead
 from cityloop.router.classification import store as examples
 from cityloop.router.context import RouterContext
-from cityloop.router.dept_updates.rules import parse, transition
-from cityloop.router.effects import announce, lifecycle
+from cityloop.router.dept_updates.rules import parse, step_detail, transition
+from cityloop.router.effects import EMIT, announce
 from cityloop.router.emergencies.flows import rejection_noted
 from cityloop.router.rejections.flows import lead_rejected
 from cityloop.router.tickets import store as tickets
@@ -40,27 +41,18 @@ async def on_dept_update(conn: Conn, event: CloudEvent, ctx: RouterContext) -> N
     if ticket_status is not None:
         await tickets.set_ticket_status(conn, update.ticket_id, ticket_status.value)
 
-    detail: dict[str, object] = {"dept_code": update.dept_code, "assignment_id": update.assignment_id, "role": role}
-    for name in ("note", "reason", "suggested_dept"):
-        if value := getattr(update, name):
-            detail[name] = value
-    if update.requested_deadline:
-        detail["requested_deadline"] = update.requested_deadline.isoformat()
-    if update.on_site:
-        detail["on_site"] = True  # 到场: sla meets the on-site clock
     what = event.type.rsplit(".", 1)[-1]
-    if role == "assist":
-        detail["update"] = what
+    detail = step_detail(lifecycle_type, update, role, what)
     summary = f"{update.dept_code}{' (协办)' if role == 'assist' else ''}: {what}" + (
         f" — {update.note}" if update.note else ""
     )
 
-    if event.type == types.DEPT_REJECTED and role == "lead":
+    if isinstance(detail, Rejected) and role == "lead":
         await lead_rejected(
             conn, ctx=ctx, assignment=assignment, update=update, detail=detail, summary=summary, now=event.time
         )
         return
-    await announce(conn, lifecycle(update.ticket_id, lifecycle_type, ticket_status, summary, detail))
+    await announce(conn, EMIT.lifecycle(lifecycle_type, update.ticket_id, ticket_status, summary, detail))
     if role == "lead" and event.type in (types.DEPT_ACCEPTED, types.DEPT_RESOLVED):
         await follow_lead(conn, update.ticket_id, lifecycle_type, ticket_status, detail)
         ticket = await tickets.get_ticket(conn, update.ticket_id)

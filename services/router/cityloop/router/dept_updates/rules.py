@@ -1,17 +1,12 @@
 """What a department's reply may do to its assignment: the transition tables (lead and 协办) and the
 check of the reply itself. Pure: a reply that may not apply raises Refused, which sends it to the DLQ."""
 
-from pydantic import ValidationError
-
 from cityloop.common.contract import types
-from cityloop.common.contract.models import DeptExtensionRequested, DeptRejected, DeptUpdate, TicketStatus
+from cityloop.common.contract.lifecycle import DeptStep, ExtensionRequested, Progress, Rejected
+from cityloop.common.contract.models import DeptRejected, DeptUpdate, TicketStatus
+from cityloop.common.contract.parsing import parse_as
 from cityloop.common.envelope import CloudEvent
 from cityloop.common.kafka.consumer import Refused
-
-_MODELS: dict[str, type[DeptUpdate]] = {
-    types.DEPT_REJECTED: DeptRejected,
-    types.DEPT_EXTENSION_REQUESTED: DeptExtensionRequested,
-}
 
 # assignment status -> update type -> (new assignment status, lifecycle type, ticket status)
 _LEAD: dict[str, dict[str, tuple[str, str, TicketStatus | None]]] = {
@@ -54,13 +49,29 @@ def transition(status: str, update_type: str, role: str = "lead") -> tuple[str, 
 
 
 def parse(event: CloudEvent) -> DeptUpdate:
+    """The update as its registered model; a missing or wrong field raises SchemaError (to the DLQ)."""
     if event.type not in types.DEPT_UPDATE_TYPES:
         raise Refused(f"unknown department update type {event.type!r}")
-    try:
-        update = _MODELS.get(event.type, DeptUpdate).model_validate(event.data)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'data'}: {e['msg']}" for e in exc.errors())
-        raise Refused(f"invalid {event.type}: {problems}") from exc
-    if event.type == types.DEPT_REJECTED and not update.suggested_dept:
-        raise Refused("invalid cityloop.dept.rejected: suggested_dept: a rejection (退单) must name the owner")
-    return update
+    return parse_as(event, DeptUpdate)
+
+
+def step_detail(lifecycle_type: str, update: DeptUpdate, role: str, what: str) -> DeptStep:
+    """Pure: the trail's detail for an applied update (lifecycle type from ``transition``)."""
+    step = DeptStep(
+        dept_code=update.dept_code,
+        assignment_id=update.assignment_id,
+        role="lead" if role == "lead" else "assist",
+        note=update.note or None,
+        # An assisting department's steps all read as progress: say which one it was.
+        update=what if role == "assist" else None,
+    )
+    if isinstance(update, DeptRejected):
+        return Rejected(**step.model_dump(), reason=update.reason, suggested_dept=update.suggested_dept)
+    if lifecycle_type == types.TICKET_EXTENSION_REQUESTED and update.requested_deadline is not None:
+        return ExtensionRequested(**step.model_dump(), requested_deadline=update.requested_deadline)
+    if lifecycle_type == types.TICKET_PROGRESS:
+        # on_site (到场): sla meets the on-site clock.
+        return Progress(
+            **step.model_dump(), requested_deadline=update.requested_deadline, on_site=update.on_site or None
+        )
+    return step

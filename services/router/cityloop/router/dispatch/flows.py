@@ -8,7 +8,19 @@ from datetime import datetime
 from typing import Any
 
 from cityloop.common.contract import types
-from cityloop.common.contract.models import LifecycleEvent, TaskMode, TicketSnapshot, TicketStatus
+from cityloop.common.contract.lifecycle import (
+    AssistAssignment,
+    CataloguePolicy,
+    DeptArea,
+    Dispatched,
+    HandedOver,
+    NeedsDispatcher,
+    RoutedLocation,
+    RoutingDetail,
+    TicketCreated,
+)
+from cityloop.common.contract.models import TaskMode, TicketSnapshot, TicketStatus
+from cityloop.common.contract.parsing import parse_lifecycle
 from cityloop.common.db.pool import Conn
 from cityloop.common.envelope import CloudEvent
 from cityloop.router import metrics
@@ -20,22 +32,22 @@ from cityloop.router.dispatch import store
 from cityloop.router.dispatch.classify import classify
 from cityloop.router.dispatch.location import Location, locate
 from cityloop.router.dispatch.rules import Classification, Decision, RoutingTicket, route
-from cityloop.router.effects import ACTOR, announce, assign, chain_of, effective_urgency, lifecycle
+from cityloop.router.effects import ACTOR, EMIT, announce, assign, chain_of, effective_urgency
 from cityloop.router.emergencies import metrics as emergency_metrics
 from cityloop.router.emergencies import rules as emergency_rules
 from cityloop.router.emergencies import store as emergency_store
 from cityloop.router.masterdata.model import MasterData
 
 
-def location_detail(location: Location) -> dict[str, Any]:
-    return {"chain": chain_of(location).model_dump(), "level": location.level, "how": location.how}
+def location_detail(location: Location) -> RoutedLocation:
+    return RoutedLocation(chain=chain_of(location), level=location.level, how=location.how)
 
 
 async def on_ticket_created(conn: Conn, event: CloudEvent, ctx: RouterContext) -> None:
-    data = LifecycleEvent.model_validate(event.data)
+    data = parse_lifecycle(event, TicketCreated)
     if data.status is TicketStatus.CLOSED:
         return  # a consultation the operator answered on the spot (直接答复): nobody to dispatch it to
-    snapshot = TicketSnapshot.model_validate(data.detail)
+    snapshot = data.detail
     inserted = await store.upsert_ticket(
         conn,
         {
@@ -89,10 +101,11 @@ async def apply_decision(
     merge: bool = True,
     final: bool = False,
     replaces: Sequence[str] = (),
-    extra: dict[str, Any] | None = None,
+    routing: RoutingDetail | None = None,
 ) -> str:
-    """Carry out ``decision``; returns what happened: dispatched, merged, handed_over or needs_dispatcher."""
-    extra = dict(extra or {})
+    """Carry out ``decision``; returns what happened: dispatched, merged, handed_over or needs_dispatcher.
+    ``routing`` says how the decision came about (a dispatcher's confirmation, correction, arbitration)."""
+    extra: dict[str, Any] = routing.model_dump(exclude_none=True) if routing is not None else {}
     if replaces:
         extra["replaces"] = list(replaces)
     emergency = decision.emergency if decision.outcome == "dispatch" else None
@@ -109,7 +122,7 @@ async def apply_decision(
         category=decision.category.code if decision.category else None,
         classification={**asdict(classification), "candidates": [list(c) for c in classification.candidates]},
         resolved={
-            **location_detail(location),
+            **location_detail(location).model_dump(mode="json"),
             "district": location.district,
             "problem": location.problem,
             "point": list(location.point) if location.point else None,
@@ -121,30 +134,26 @@ async def apply_decision(
     if decision.outcome == "handover":
         await announce(
             conn,
-            lifecycle(
-                ticket_id,
+            EMIT.lifecycle(
                 types.TICKET_HANDED_OVER,
+                ticket_id,
                 status,
                 f"handed over to {decision.handover_to}",
+                HandedOver(handover_to=decision.handover_to or "", why=decision.why_record(), **extra),
                 actor=actor,
-                handover_to=decision.handover_to,
-                why=decision.why_record(),
-                **extra,
             ),
         )
         return "handed_over"
     if decision.outcome == "needs_dispatcher" or decision.lead is None or decision.category is None:
         await announce(
             conn,
-            lifecycle(
-                ticket_id,
+            EMIT.lifecycle(
                 types.TICKET_NEEDS_DISPATCHER,
+                ticket_id,
                 TicketStatus.NEEDS_DISPATCHER,
                 f"needs a dispatcher: {decision.queue_reason}",
+                NeedsDispatcher(queue_reason=decision.queue_reason, why=decision.why_record(), **extra),
                 actor=actor,
-                queue_reason=decision.queue_reason,
-                why=decision.why_record(),
-                **extra,
             ),
         )
         return "needs_dispatcher"
@@ -157,9 +166,10 @@ async def apply_decision(
             ticket_id=ticket_id,
             case=match.case_id,
             decision=joining(decision, match),
+            master=master,
             actor=actor,
-            # where and what, as on cityloop.ticket.dispatched: feedback's hot spots and surges count them
-            place={"category": category.code, "location": location_detail(location)},
+            category=category.code,
+            location=location_detail(location),
         )
         return "merged"
     if emergency is not None:
@@ -195,7 +205,7 @@ async def apply_decision(
             why=decision.why_record(),
             mode=mode,
         )
-        assists.append({"dept_code": dept.code, "assignment_id": assist_id, "role": "assist"})
+        assists.append(AssistAssignment(dept_code=dept.code, assignment_id=assist_id))
     existing = await cases.case_of_ticket(conn, ticket_id)
     case_id = existing["id"] if existing else f"C-{ticket_id}"
     if existing is None:
@@ -211,33 +221,34 @@ async def apply_decision(
         )
     await announce(
         conn,
-        lifecycle(
-            ticket_id,
+        EMIT.lifecycle(
             types.TICKET_DISPATCHED,
+            ticket_id,
             TicketStatus.DISPATCHED,
             f"dispatched to {decision.lead.name} as lead" + (f", {len(assists)} assisting" if assists else ""),
+            Dispatched(
+                dept_code=decision.lead.code,
+                dept_name=decision.lead.name,
+                # Where the lead itself sits: which area scores its staff may read (feedback scores/access.py).
+                dept_area=DeptArea(
+                    level=decision.lead.level, district=decision.lead.district, street=decision.lead.street
+                ),
+                assignment_id=lead_id,
+                role="lead",
+                category=category.code,
+                urgency=effective_urgency(snapshot, category),
+                # What the catalogue says, and when the citizen reported it: sla computes every deadline.
+                reported_at=snapshot.created_at,
+                policy=CataloguePolicy(accept_days=category.accept_days, resolve_days=category.resolve_days),
+                supervisors=list(decision.supervisors),
+                assists=assists,
+                case_id=case_id,
+                location=location_detail(location),
+                final=final,
+                why=decision.why_record(),
+                **extra,
+            ),
             actor=actor,
-            dept_code=decision.lead.code,
-            # Where the lead itself sits: which area scores its staff may read (feedback scores/access.py).
-            dept_area={
-                "level": decision.lead.level,
-                "district": decision.lead.district,
-                "street": decision.lead.street,
-            },
-            assignment_id=lead_id,
-            role="lead",
-            category=category.code,
-            urgency=effective_urgency(snapshot, category).value,
-            # What the catalogue says, and when the citizen reported it: sla computes every deadline.
-            reported_at=snapshot.created_at.isoformat(),
-            policy={"accept_days": category.accept_days, "resolve_days": category.resolve_days},
-            supervisors=list(decision.supervisors),
-            assists=assists,
-            case_id=case_id,
-            location=location_detail(location),
-            final=final,
-            why=decision.why_record(),
-            **extra,
         ),
     )
     return "dispatched"

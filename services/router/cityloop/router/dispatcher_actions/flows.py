@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 
 from cityloop.common.contract import types
+from cityloop.common.contract.lifecycle import Arbitration, Correction, RejectionRecord, RoutingDetail, Split
 from cityloop.common.db.pool import Conn
 from cityloop.common.errors import Conflict, Invalid, NotFound
 from cityloop.common.identity import Identity
@@ -20,7 +21,7 @@ from cityloop.router.corrections import proposals
 from cityloop.router.dispatch.flows import apply_decision
 from cityloop.router.dispatch.location import Location, at_grid, locate
 from cityloop.router.dispatch.rules import Classification, RoutingTicket, route
-from cityloop.router.effects import announce, lifecycle, tell, withdraw
+from cityloop.router.effects import EMIT, announce, tell, withdraw
 from cityloop.router.masterdata.model import MasterData
 from cityloop.router.rejections import store as rejections
 from cityloop.router.tickets import store as tickets
@@ -74,7 +75,7 @@ async def _reroute(
     location: Location | None,
     lead: str | None,
     final: bool = False,
-    extra: dict[str, Any] | None = None,
+    routing: RoutingDetail | None = None,
 ) -> dict[str, Any]:
     master = await ctx.master.current(conn)
     stored = stored_classification(ticket)
@@ -113,7 +114,7 @@ async def _reroute(
         merge=False,
         final=final,
         replaces=replaced,
-        extra=extra,
+        routing=routing,
     )
     return {"ticket_id": ticket["ticket_id"], "outcome": outcome, "category": code, "why": decision.why_record()}
 
@@ -133,7 +134,7 @@ async def confirm(
             category=None,
             location=None,
             lead=None,
-            extra={"confirmed_by": identity.subject},
+            routing=RoutingDetail(confirmed_by=identity.subject),
         )
     elif ticket["status"] in ("dispatched", "accepted"):
         result = {"ticket_id": ticket_id, "outcome": "confirmed", "category": ticket["category"]}
@@ -168,7 +169,7 @@ async def correct(
         raise Conflict("this ticket awaits arbitration: use /arbitrate", "ticket_id")
     master = await ctx.master.current(conn)
     location = _new_location(master, grid=grid, address=address, lat=lat, lon=lon)
-    correction = {"by": identity.subject, "note": note, "category": category, "dept_code": dept_code}
+    correction = Correction(by=identity.subject, note=note, category=category, dept_code=dept_code)
     led_by = next(
         (a["dept_code"] for a in await tickets.live_assignments(conn, ticket_id) if a["role"] == "lead"), None
     )
@@ -180,7 +181,7 @@ async def correct(
         category=category,
         location=location,
         lead=dept_code,
-        extra={"correction": correction},
+        routing=RoutingDetail(correction=correction),
     )
     if category is not None:
         await _label(conn, ticket, category, "correction", identity)
@@ -213,22 +214,13 @@ async def arbitrate(
     if ticket["status"] != "needs_dispatcher" or ticket["queue_reason"] != "arbitration":
         raise Conflict("only a ticket awaiting arbitration can be arbitrated", "ticket_id")
     history = [
-        {
-            "dept_code": r["dept_code"],
-            "reason": r["reason"],
-            "suggested_dept": r["suggested_dept"],
-            "outcome": r["outcome"],
-        }
+        RejectionRecord(
+            dept_code=r["dept_code"], reason=r["reason"], suggested_dept=r["suggested_dept"], outcome=r["outcome"]
+        )
         for r in await rejections.rejections_of(conn, ticket_id)
     ]
     metrics.ARBITRATIONS.inc()
-    arbitration = {
-        "decided_by": identity.subject,
-        "dept_code": dept_code,
-        "note": note,
-        "final": True,
-        "rejections": history,
-    }
+    arbitration = Arbitration(decided_by=identity.subject, dept_code=dept_code, note=note, rejections=history)
     result = await _reroute(
         conn,
         ctx,
@@ -238,7 +230,7 @@ async def arbitrate(
         location=None,
         lead=dept_code,
         final=True,
-        extra={"arbitration": arbitration},
+        routing=RoutingDetail(arbitration=arbitration),
     )
     await _label(conn, ticket, result["category"], "arbitration", identity)
     return result
@@ -256,14 +248,13 @@ async def split(
     await cases.set_ticket_case(conn, ticket_id, None)
     await announce(
         conn,
-        lifecycle(
-            ticket_id,
+        EMIT.lifecycle(
             types.TICKET_SPLIT,
+            ticket_id,
             None,
             f"split from case {case_id}",
+            Split(case_id=case_id, note=note),
             actor=actor_of(identity),
-            case_id=case_id,
-            note=note,
         ),
     )
     for live in await tickets.live_assignments(conn, case["lead_ticket"]):
@@ -285,6 +276,6 @@ async def split(
         now=datetime.now(UTC),
         actor=actor_of(identity),
         merge=False,
-        extra={"split_from": case_id},
+        routing=RoutingDetail(split_from=case_id),
     )
     return {"ticket_id": ticket_id, "case_id": case_id, "outcome": outcome}

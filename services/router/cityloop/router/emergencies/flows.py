@@ -24,18 +24,22 @@ from cityloop.common.contract.emergencies import (
     EmergencyUpdated,
     Level,
 )
+from cityloop.common.contract.emitter import Emitter
+from cityloop.common.contract.lifecycle import Progress
 from cityloop.common.contract.models import DeptUpdate
 from cityloop.common.db.pool import Conn
-from cityloop.common.envelope import CloudEvent, new_event
+from cityloop.common.envelope import CloudEvent
 from cityloop.common.errors import Invalid, NotFound
 from cityloop.common.topics import CONTROL_MODE
-from cityloop.router.effects import announce, lifecycle, tell
+from cityloop.router.effects import EMIT, announce, tell
 from cityloop.router.emergencies import rules, store
 from cityloop.router.emergencies.metrics import PROPOSALS
 from cityloop.router.masterdata.model import MasterData
 from cityloop.router.tickets import store as tickets
 
 SOURCE = "/cityloop/router/emergencies"
+#: control.mode events are built here (libs/common/cityloop/common/contract/emitter.py).
+MODE_EMIT = Emitter(source=SOURCE, actor="router")
 
 
 class DeclarationInvalid(Exception):
@@ -67,7 +71,7 @@ async def _announce(conn: Conn, type_: str, e: Emergency) -> None:
     model = models[type_]
     data = model.model_validate(e.model_dump())
     # Keyed by the emergency id: the compacted topic keeps each emergency's latest state.
-    await outbox.enqueue(conn, CONTROL_MODE.name, new_event(type_, source=SOURCE, subject=e.id, data=data))
+    await outbox.enqueue(conn, CONTROL_MODE.name, MODE_EMIT.event(type_, data, subject=e.id))
 
 
 async def declare(
@@ -128,7 +132,7 @@ async def update(
     await outbox.enqueue(
         conn,
         CONTROL_MODE.name,
-        new_event(types.MODE_EMERGENCY_UPDATED, source=SOURCE, subject=e.id, data=data),
+        MODE_EMIT.event(types.MODE_EMERGENCY_UPDATED, data, subject=e.id),
     )
     return e
 
@@ -161,18 +165,18 @@ async def rejection_noted(conn: Conn, assignment: asyncpg.Record, update: DeptUp
     for live in await tickets.live_assignments(conn, update.ticket_id):
         if live["role"] == "lead" and live["mode"] == "emergency":
             await tell(conn, live, "rejection_noted", note + " — the task stays with it (先行处置)")
-    detail: dict[str, object] = {
-        "dept_code": update.dept_code,
-        "assignment_id": update.assignment_id,
-        "role": assignment["role"],
-        "update": "rejection_noted",
-        "reason": update.reason,
-        "suggested_dept": update.suggested_dept,
-        "emergency_id": assignment["emergency_id"],
-        "outcome": "task_stays",
-    }
+    detail = Progress(
+        dept_code=update.dept_code,
+        assignment_id=update.assignment_id,
+        role="lead" if assignment["role"] == "lead" else "assist",
+        update="rejection_noted",
+        reason=update.reason,
+        suggested_dept=update.suggested_dept,
+        emergency_id=assignment["emergency_id"],
+        outcome="task_stays",
+    )
     summary = f"{update.dept_code}: 退单 noted for the command, the task stays (先行处置) — {update.reason}"
-    await announce(conn, lifecycle(update.ticket_id, types.TICKET_PROGRESS, None, summary, detail))
+    await announce(conn, EMIT.lifecycle(types.TICKET_PROGRESS, update.ticket_id, None, summary, detail))
 
 
 # ------------------------------------------------------------------------------------------ proposals

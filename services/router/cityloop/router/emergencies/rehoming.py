@@ -27,7 +27,14 @@ import structlog
 
 from cityloop.common import outbox
 from cityloop.common.contract import types
-from cityloop.common.contract.emergencies import Emergency
+from cityloop.common.contract.emergencies import Emergency, Rehomed
+from cityloop.common.contract.lifecycle import (
+    AssistAssignment,
+    CataloguePolicy,
+    Dispatched,
+    NeedsDispatcher,
+    RoutedLocation,
+)
 from cityloop.common.contract.models import (
     TaskAssigned,
     TaskLocation,
@@ -37,12 +44,12 @@ from cityloop.common.contract.models import (
     TicketStatus,
 )
 from cityloop.common.db.pool import PgPool
-from cityloop.common.envelope import CloudEvent, new_event
+from cityloop.common.envelope import CloudEvent
 from cityloop.common.runtime import ServiceRuntime
 from cityloop.common.topics import TICKET_LIFECYCLE, dept_tasks
 from cityloop.router.context import RouterContext
 from cityloop.router.dispatch.rules import Classification, RoutingTicket, route
-from cityloop.router.effects import SOURCE, chain_of, effective_urgency, lifecycle
+from cityloop.router.effects import EMIT, chain_of, effective_urgency
 from cityloop.router.emergencies import rules, store
 from cityloop.router.emergencies.metrics import REHOME_SECONDS, REHOMED, TICKETS
 from cityloop.router.masterdata.model import Category, Department, MasterData
@@ -146,11 +153,11 @@ def plan_ticket(
         batch.events.append(
             (
                 dept_tasks(task.dept_code).name,
-                new_event(types.TASK_WITHDRAWN, source=SOURCE, subject=ticket_id, data=data),
+                EMIT.task(types.TASK_WITHDRAWN, data),
             )
         )
     lead_id: str | None = None
-    assists: list[dict[str, str]] = []
+    assists: list[AssistAssignment] = []
     for assignment_id, dept_code, role in plan.keep:
         batch.keep.setdefault(e.id if e else None, []).append((assignment_id, role))
         data_u = TaskUpdated(
@@ -161,13 +168,11 @@ def plan_ticket(
             note=f"{batch.reason}: now {role} under {what}",
             mode=mode,
         )
-        batch.events.append(
-            (dept_tasks(dept_code).name, new_event(types.TASK_UPDATED, source=SOURCE, subject=ticket_id, data=data_u))
-        )
+        batch.events.append((dept_tasks(dept_code).name, EMIT.task(types.TASK_UPDATED, data_u)))
         if role == "lead":
             lead_id = assignment_id
         else:
-            assists.append({"dept_code": dept_code, "assignment_id": assignment_id, "role": "assist"})
+            assists.append(AssistAssignment(dept_code=dept_code, assignment_id=assignment_id))
     snapshot = snapshot_of(ticket)
     location = stored_location(ticket)
     urgency = effective_urgency(snapshot, category)
@@ -205,39 +210,36 @@ def plan_ticket(
         batch.events.append(
             (
                 dept_tasks(dept_code).name,
-                new_event(types.TASK_ASSIGNED, source=SOURCE, subject=ticket_id, data=assigned),
+                EMIT.task(types.TASK_ASSIGNED, assigned),
             )
         )
         if role == "lead":
             lead_id = assignment_id
         else:
-            assists.append({"dept_code": dept_code, "assignment_id": assignment_id, "role": "assist"})
+            assists.append(AssistAssignment(dept_code=dept_code, assignment_id=assignment_id))
     batch.tickets.setdefault(e.id if e else None, []).append(ticket_id)
-    detail: dict[str, object] = {
-        "dept_code": target.lead.code,
-        "assignment_id": lead_id,
-        "role": "lead",
-        "category": category.code,
-        "urgency": urgency.value,
+    assert lead_id is not None, "a re-homing plan always names a lead"
+    detail = Dispatched(
+        dept_code=target.lead.code,
+        dept_name=target.lead.name,
+        assignment_id=lead_id,
+        role="lead",
+        category=category.code,
+        urgency=urgency,
         # sla computes every deadline: the catalogue's days in peacetime, the emergency's minutes in one,
         # counted from this switch (no reported_at: an urgent ticket's minutes must not count from its report).
-        "policy": {"accept_days": category.accept_days, "resolve_days": category.resolve_days},
-        "supervisors": list(target.supervisors),
-        "assists": assists,
-        "case_id": case_id,
-        "location": {"chain": chain_of(location).model_dump(), "level": location.level, "how": location.how},
-        "why": target.why,
-        "replaces": [t.assignment_id for t in plan.withdraw],
-        "mode": mode.model_dump(mode="json"),
-        "rehomed": {
-            "reason": batch.reason,
-            "from_emergency": ticket["emergency_id"],
-            "to_emergency": mode.emergency_id,
-        },
-    }
-    if e is not None:
-        detail["command_unit"] = e.command_unit
-        detail["emergency_deadlines"] = e.deadlines.model_dump(mode="json")
+        policy=CataloguePolicy(accept_days=category.accept_days, resolve_days=category.resolve_days),
+        supervisors=list(target.supervisors),
+        assists=assists,
+        case_id=case_id,
+        location=RoutedLocation(chain=chain_of(location), level=location.level, how=location.how),
+        why=target.why,
+        replaces=[t.assignment_id for t in plan.withdraw],
+        mode=mode,
+        rehomed=Rehomed(reason=batch.reason, from_emergency=ticket["emergency_id"], to_emergency=mode.emergency_id),
+        command_unit=e.command_unit if e is not None else None,
+        emergency_deadlines=e.deadlines if e is not None else None,
+    )
     summary = (
         f"{batch.reason}: re-homed to {target.lead.name} (command) with {len(assists)} joint task(s) under {what}"
         if e
@@ -246,7 +248,7 @@ def plan_ticket(
     batch.events.append(
         (
             TICKET_LIFECYCLE.name,
-            lifecycle(ticket_id, types.TICKET_DISPATCHED, TicketStatus.DISPATCHED, summary, detail, actor=ACTOR),
+            EMIT.lifecycle(types.TICKET_DISPATCHED, ticket_id, TicketStatus.DISPATCHED, summary, detail, actor=ACTOR),
         )
     )
 
@@ -263,21 +265,20 @@ def plan_queue(batch: Batch, ticket: asyncpg.Record, live: Sequence[asyncpg.Reco
         batch.events.append(
             (
                 dept_tasks(a["dept_code"]).name,
-                new_event(types.TASK_WITHDRAWN, source=SOURCE, subject=ticket_id, data=data),
+                EMIT.task(types.TASK_WITHDRAWN, data),
             )
         )
     batch.queued.append(ticket_id)
     batch.events.append(
         (
             TICKET_LIFECYCLE.name,
-            lifecycle(
-                ticket_id,
+            EMIT.lifecycle(
                 types.TICKET_NEEDS_DISPATCHER,
+                ticket_id,
                 TicketStatus.NEEDS_DISPATCHER,
                 f"{batch.reason}: no unit takes it after the switch, a dispatcher decides",
+                NeedsDispatcher(queue_reason="no_unit", replaces=[a["id"] for a in live]),
                 actor=ACTOR,
-                queue_reason="no_unit",
-                replaces=[a["id"] for a in live],
             ),
         )
     )

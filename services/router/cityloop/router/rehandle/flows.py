@@ -18,7 +18,7 @@ from cityloop.common.envelope import CloudEvent
 from cityloop.common.kafka.consumer import Refused
 from cityloop.router.cases import store as cases
 from cityloop.router.context import RouterContext
-from cityloop.router.effects import announce, lifecycle
+from cityloop.router.effects import EMIT, announce
 from cityloop.router.rehandle import rules
 from cityloop.router.tickets import store as tickets
 from cityloop.router.tickets.status import AssignmentStatus, RoutingStatus
@@ -79,4 +79,4 @@ async def on_callback_recorded(conn: Conn, event: CloudEvent, ctx: RouterContext
 
 
 def _reopened(ticket_id: str, summary: str, detail: Reopened) -> CloudEvent:
-    return lifecycle(ticket_id, types.TICKET_REOPENED, TicketStatus.DISPATCHED, summary, detail.model_dump(mode="json"))
+    return EMIT.lifecycle(types.TICKET_REOPENED, ticket_id, TicketStatus.DISPATCHED, summary, detail)

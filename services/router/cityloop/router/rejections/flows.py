@@ -5,6 +5,7 @@ from datetime import datetime
 import asyncpg
 
 from cityloop.common.contract import types
+from cityloop.common.contract.lifecycle import NeedsDispatcher, Rejected
 from cityloop.common.contract.models import DeptUpdate, TicketStatus
 from cityloop.common.db.pool import Conn
 from cityloop.router import metrics
@@ -12,7 +13,7 @@ from cityloop.router.context import RouterContext
 from cityloop.router.corrections import proposals
 from cityloop.router.dispatch.flows import apply_decision
 from cityloop.router.dispatch.rules import Decision
-from cityloop.router.effects import announce, lifecycle, withdraw
+from cityloop.router.effects import EMIT, announce, withdraw
 from cityloop.router.rejections import store
 from cityloop.router.rejections.rules import after_rejection
 from cityloop.router.tickets import store as tickets
@@ -25,7 +26,7 @@ async def lead_rejected(
     ctx: RouterContext,
     assignment: asyncpg.Record,
     update: DeptUpdate,
-    detail: dict[str, object],
+    detail: Rejected,
     summary: str,
     now: datetime,
 ) -> None:
@@ -68,19 +69,10 @@ async def lead_rejected(
         to_dept=update.suggested_dept,
         at=now,
     )
-    await announce(
-        conn,
-        lifecycle(
-            ticket_id,
-            types.TICKET_REJECTED,
-            None,
-            summary,
-            detail,
-            rejections=count,
-            outcome=outcome.action,
-            explanation=outcome.explanation,
-        ),
+    counted = detail.model_copy(
+        update={"rejections": count, "outcome": outcome.action, "explanation": outcome.explanation}
     )
+    await announce(conn, EMIT.lifecycle(types.TICKET_REJECTED, ticket_id, None, summary, counted))
     if outcome.action == "redispatch" and outcome.dept_code and category is not None:
         dept = master.departments[outcome.dept_code]
         for live in await tickets.live_assignments(conn, ticket_id):
@@ -109,15 +101,13 @@ async def lead_rejected(
     await tickets.send_to_queue(conn, ticket_id, reason)
     await announce(
         conn,
-        lifecycle(
-            ticket_id,
+        EMIT.lifecycle(
             types.TICKET_NEEDS_DISPATCHER,
+            ticket_id,
             TicketStatus.NEEDS_DISPATCHER,
             "arbitration: a dispatcher decides, finally"
             if reason == "arbitration"
             else "rejected: a dispatcher re-routes",
-            queue_reason=reason,
-            rejections=count,
-            explanation=outcome.explanation,
+            NeedsDispatcher(queue_reason=reason, rejections=count, explanation=outcome.explanation),
         ),
     )
