@@ -10,12 +10,16 @@ from pathlib import Path
 
 from scripts.contract import openapi
 
+from cityloop.common.contract import publish
+
 ROOT = Path(__file__).resolve().parents[2]
 
 Generator = Callable[[], dict[str, str]]
 
 #: Every generator of a checked-in contract file.
-GENERATORS: list[Generator] = [openapi.generate]
+GENERATORS: list[Generator] = [openapi.generate, publish.documents]
+#: Folders only generators write: a file there that no generator produces any more is stale too.
+OWNED_DIRS = (publish.EVENTS,)
 
 
 def generate() -> dict[str, str]:
@@ -29,12 +33,16 @@ def generate() -> dict[str, str]:
 
 
 def stale(files: dict[str, str]) -> list[str]:
-    """The generated files whose checked-in copy differs (or is missing)."""
+    """The generated files whose checked-in copy differs (or is missing), and leftovers in owned folders."""
     out = []
     for path, text in sorted(files.items()):
         target = ROOT / path
         if not target.exists() or target.read_text(encoding="utf-8") != text:
             out.append(path)
+    for folder in OWNED_DIRS:
+        if (ROOT / folder).is_dir():
+            present = (str(f.relative_to(ROOT)) for f in sorted((ROOT / folder).iterdir()))
+            out += [p for p in present if p not in files]
     return out
 
 
@@ -42,6 +50,9 @@ def write(files: dict[str, str]) -> list[str]:
     changed = stale(files)
     for path in changed:
         target = ROOT / path
+        if path not in files:
+            target.unlink()  # a leftover: no generator produces it any more
+            continue
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(files[path], encoding="utf-8")
     return changed

@@ -17,6 +17,8 @@ from cityloop.intake.app import create_app as intake_app
 from cityloop.intake.settings import IntakeSettings
 from cityloop.router.app import create_app as router_app
 from cityloop.sla.app import create_app as sla_app
+from tests.conftest import TOPIC_PREFIX
+from tests.contract_check import check_published_events
 
 SECRET = CommonSettings().internal_secret
 
@@ -61,6 +63,16 @@ class InProcessServices(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         return await self._by_host[request.url.host].handle_async_request(request)
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def events_match_the_published_contract(kafka: str) -> AsyncIterator[None]:
+    """After the session's tests: every event CityLoop published validates against its JSON Schema in
+    docs/contract/events/, and an event of a type the contract does not publish fails the session."""
+    yield
+    counted, problems = await check_published_events(kafka, TOPIC_PREFIX)
+    assert problems == [], f"{len(problems)} events break the published contract, e.g. {problems[:20]}"
+    print(f"\ncontract: {sum(counted.values())} published events checked, by type: {dict(sorted(counted.items()))}")
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ import pytest
 
 from cityloop.common.contract.callbacks import Satisfaction, Trigger, UnsatisfiedReason, Verdict, Via
 from cityloop.common.contract.emergencies import Level as EmergencyLevel
-from cityloop.common.contract.lifecycle import ModeKind, Role
+from cityloop.common.contract.lifecycle import ClockKind, ModeKind, Role
 from cityloop.common.contract.models import TicketStatus, Urgency
 from cityloop.common.db.migrate import migrate
 from cityloop.common.db.pool import create_pool
@@ -25,7 +25,6 @@ from cityloop.router.app import MIGRATIONS as ROUTER
 from cityloop.router.emergencies.store import EmergencyStatus, LogAction, ProposalStatus
 from cityloop.router.tickets.status import AssignmentStatus, RoutingStatus
 from cityloop.sla.app import MIGRATIONS as SLA
-from cityloop.sla.policy import ClockKind
 from tests.conftest import RUN_ID
 from tests.databases import scratch_database
 

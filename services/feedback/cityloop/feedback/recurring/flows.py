@@ -4,26 +4,14 @@ up to date until a supervisor turns it into a proactive ticket (views.py)."""
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from cityloop.common.contract import types
-from cityloop.common.contract.models import LifecycleEvent, TicketLocation
+from cityloop.common.contract.lifecycle import CallbackOutcome, Dispatched, Merged, TicketCreated
+from cityloop.common.contract.parsing import parse_lifecycle
 from cityloop.common.db.pool import Conn
 from cityloop.common.envelope import CloudEvent
 from cityloop.feedback.recurring import rules, store
-from cityloop.feedback.scores.models import CallbackDetail, DispatchedDetail
 
 HANDLED = frozenset({types.TICKET_CREATED, types.TICKET_DISPATCHED, types.TICKET_MERGED, types.CALLBACK_RECORDED})
-
-
-class _Created(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    location: TicketLocation = Field(default_factory=TicketLocation)
-
-
-class _Merged(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    merged_into: str | None = None
 
 
 def wants(event: CloudEvent) -> bool:
@@ -33,14 +21,12 @@ def wants(event: CloudEvent) -> bool:
 async def on_lifecycle(conn: Conn, event: CloudEvent) -> None:
     if event.type not in HANDLED:
         return
-    data = LifecycleEvent.model_validate(event.data)
-    ticket_id = data.ticket_id
-    if event.type == types.TICKET_CREATED:
-        where = _Created.model_validate(data.detail).location
+    data = parse_lifecycle(event)
+    ticket_id, detail = data.ticket_id, data.detail
+    if isinstance(detail, TicketCreated):
+        where = detail.location
         await store.remember_location(conn, ticket_id, where.address, where.lat, where.lon)
-        return
-    if event.type == types.TICKET_DISPATCHED:
-        detail = DispatchedDetail.model_validate(data.detail)
+    elif isinstance(detail, Dispatched):
         chain = detail.location.chain
         await store.remember_place(
             conn,
@@ -52,16 +38,13 @@ async def on_lifecycle(conn: Conn, event: CloudEvent) -> None:
             dept_code=detail.dept_code,
         )
         await _signal(conn, f"request:{ticket_id}", "request", ticket_id=ticket_id, placed_by=ticket_id, at=event.time)
-    elif event.type == types.TICKET_MERGED:
+    elif isinstance(detail, Merged):
         # A duplicate (并单) is a repeated request about the case's place and category.
-        lead = _Merged.model_validate(data.detail).merged_into
-        if lead:
-            await _signal(conn, f"request:{ticket_id}", "request", ticket_id=ticket_id, placed_by=lead, at=event.time)
-    else:
-        callback = CallbackDetail.model_validate(data.detail)
-        if rules.is_dissatisfied(callback.solved, callback.satisfaction):
-            key = f"dissatisfied:{callback.callback_id}"
-            await _signal(conn, key, "dissatisfied", ticket_id=ticket_id, placed_by=ticket_id, at=event.time)
+        lead = detail.merged_into
+        await _signal(conn, f"request:{ticket_id}", "request", ticket_id=ticket_id, placed_by=lead, at=event.time)
+    elif isinstance(detail, CallbackOutcome) and rules.is_dissatisfied(detail.solved, detail.satisfaction):
+        key = f"dissatisfied:{detail.callback_id}"
+        await _signal(conn, key, "dissatisfied", ticket_id=ticket_id, placed_by=ticket_id, at=event.time)
 
 
 async def _signal(conn: Conn, key: str, kind: str, *, ticket_id: str, placed_by: str, at: datetime) -> None:

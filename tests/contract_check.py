@@ -1,0 +1,72 @@
+"""Every event CityLoop published during a test session, checked against the published JSON Schemas
+(docs/contract/events/): read back from the broker, topic by topic, at the end of the session."""
+
+import json
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from jsonschema import Draft202012Validator
+
+EVENTS = Path(__file__).resolve().parents[1] / "docs" / "contract" / "events"
+#: The topics CityLoop writes (a session's prefix, and a fixture's own, come before them). Department
+#: updates are written by the tests' department systems, some broken on purpose: they are not checked.
+PRODUCED = re.compile(r"(?:^|\.)(ticket\.lifecycle|control\.mode|dept\.[^.]+\.tasks)$")
+
+
+def validators() -> dict[str, Draft202012Validator]:
+    return {p.stem: Draft202012Validator(json.loads(p.read_text())) for p in sorted(EVENTS.glob("*.json"))}
+
+
+def check(payload: bytes, checks: dict[str, Draft202012Validator]) -> tuple[str, list[str]]:
+    """(the event's type, what is wrong with it)."""
+    try:
+        event: dict[str, Any] = json.loads(payload)
+    except ValueError as exc:
+        return "?", [f"not JSON: {exc}"]
+    type_ = str(event.get("type"))
+    validator = checks.get(type_)
+    if validator is None:
+        return type_, [f"{type_!r} is not a published event type"]
+    wrong = [
+        f"{type_} {event.get('id')}: {'/'.join(map(str, e.path)) or 'event'}: {e.message}"
+        for e in validator.iter_errors(event)
+    ]
+    return type_, wrong
+
+
+async def check_published_events(bootstrap: str, prefix: str) -> tuple[Counter[str], list[str]]:
+    """(events checked per type, problems) for every event on the produced topics under ``prefix``."""
+    checks = validators()
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    counted: Counter[str] = Counter()
+    problems: list[str] = []
+    try:
+        topics = [t for t in await consumer.topics() if t.startswith(prefix) and PRODUCED.search(t[len(prefix) :])]
+        partitions = [
+            TopicPartition(topic, p) for topic in topics for p in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        if not partitions:
+            return counted, problems
+        ends = await consumer.end_offsets(partitions)
+        starts = await consumer.beginning_offsets(partitions)
+        remaining = {tp: end for tp, end in ends.items() if end > starts[tp]}
+        if not remaining:
+            return counted, problems
+        consumer.assign(list(remaining))
+        await consumer.seek_to_beginning(*remaining)
+        while remaining:
+            for tp, records in (await consumer.getmany(*remaining, timeout_ms=1000, max_records=5000)).items():
+                for record in records:
+                    if record.value is not None:
+                        type_, wrong = check(record.value, checks)
+                        counted[type_] += 1
+                        problems += wrong
+                if await consumer.position(tp) >= remaining[tp]:
+                    del remaining[tp]
+    finally:
+        await consumer.stop()
+    return counted, problems
