@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from jsonschema import Draft202012Validator
 
 EVENTS = Path(__file__).resolve().parents[1] / "docs" / "contract" / "events"
@@ -40,24 +41,27 @@ def check(payload: bytes, checks: dict[str, Draft202012Validator]) -> tuple[str,
 async def check_published_events(bootstrap: str, prefix: str) -> tuple[Counter[str], list[str]]:
     """(events checked per type, problems) for every event on the produced topics under ``prefix``."""
     checks = validators()
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
-    await consumer.start()
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        topics = [t for t in await admin.list_topics() if t.startswith(prefix) and PRODUCED.search(t[len(prefix) :])]
+        described = await admin.describe_topics(topics) if topics else []
+    finally:
+        await admin.close()
+    partitions = [TopicPartition(d["topic"], p["partition"]) for d in described for p in d["partitions"]]
     counted: Counter[str] = Counter()
     problems: list[str] = []
+    if not partitions:
+        return counted, problems
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    await consumer.start()
     try:
-        topics = [t for t in await consumer.topics() if t.startswith(prefix) and PRODUCED.search(t[len(prefix) :])]
-        partitions = [
-            TopicPartition(topic, p) for topic in topics for p in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
-        if not partitions:
-            return counted, problems
+        # Assigning first makes the consumer fetch these topics' metadata (their partition leaders).
+        consumer.assign(partitions)
         ends = await consumer.end_offsets(partitions)
         starts = await consumer.beginning_offsets(partitions)
         remaining = {tp: end for tp, end in ends.items() if end > starts[tp]}
-        if not remaining:
-            return counted, problems
-        consumer.assign(list(remaining))
-        await consumer.seek_to_beginning(*remaining)
+        await consumer.seek_to_beginning(*partitions)
         while remaining:
             for tp, records in (await consumer.getmany(*remaining, timeout_ms=1000, max_records=5000)).items():
                 for record in records:
