@@ -24,7 +24,7 @@ from typing import Any
 import asyncpg
 
 from cityloop.common.contract import types
-from cityloop.common.contract.models import LifecycleEvent, TicketStatus
+from cityloop.common.contract.models import TicketStatus
 from cityloop.common.db.migrate import migrate
 from cityloop.common.db.pool import create_pool
 from cityloop.common.envelope import CloudEvent
@@ -32,6 +32,7 @@ from cityloop.feedback.app import MIGRATIONS
 from cityloop.feedback.scores import facts, reading
 from cityloop.feedback.scores.models import ScoreItem
 from cityloop.feedback.scores.rules import Level, Period, period_days
+from tests import stand_ins
 from tests.databases import scratch_database
 
 TICKETS = int(os.environ.get("CITYLOOP_BENCH_SCORES_TICKETS", "10000000"))
@@ -150,10 +151,8 @@ async def timed(work: Callable[[], Awaitable[Any]], repeats: int) -> tuple[list[
 
 
 def _event(type_: str, ticket: str, at: datetime, serial: int, **detail: object) -> CloudEvent:
-    data = LifecycleEvent(ticket_id=ticket, status=TicketStatus.DISPATCHED, actor="bench", summary=type_, detail=detail)
-    return CloudEvent(
-        id=f"bench-{serial}", source="/bench", type=type_, time=at, subject=ticket, data=data.model_dump(mode="json")
-    )
+    status = TicketStatus.DISPATCHED
+    return stand_ins.lifecycle("/bench", type_, ticket, status, detail, event_id=f"bench-{serial}", time=at)
 
 
 async def incremental(dsn: str) -> tuple[int, float]:
@@ -173,6 +172,8 @@ async def incremental(dsn: str) -> tuple[int, float]:
                 serial,
                 dept_code=dept,
                 assignment_id=f"A-{ticket}",
+                category="sanitation.garbage",
+                urgency="normal",
                 location={"chain": chain},
             ),
             _event(
@@ -190,6 +191,8 @@ async def incremental(dsn: str) -> tuple[int, float]:
                 at,
                 serial + 2,
                 kind="accept",
+                due_at=at + timedelta(days=1),
+                late=False,
                 dept_code=dept,
                 assignment_id=f"A-{ticket}",
             ),
@@ -198,7 +201,7 @@ async def incremental(dsn: str) -> tuple[int, float]:
                 ticket,
                 at,
                 serial + 3,
-                callback_id=f"inc-cb-{n}",
+                callback_id=n,
                 dept_code=dept,
                 solved=True,
                 satisfaction="satisfied",

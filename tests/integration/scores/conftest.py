@@ -10,7 +10,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from cityloop.common.contract.models import LifecycleEvent, TicketStatus
+from cityloop.common.contract.models import TicketStatus
 from cityloop.common.db.pool import PgPool
 from cityloop.common.envelope import CloudEvent
 from cityloop.common.identity import HEADER, Identity, Role, encode_identity
@@ -18,6 +18,7 @@ from cityloop.common.kafka.producer import EventProducer
 from cityloop.common.topics import TICKET_LIFECYCLE
 from cityloop.feedback.app import create_app
 from cityloop.feedback.settings import FeedbackSettings
+from tests import stand_ins
 from tests.conftest import RUN_ID, TOPIC_PREFIX
 from tests.databases import scratch_database
 
@@ -40,15 +41,8 @@ class Feedback:
     ) -> CloudEvent:
         """Publish a lifecycle event at a chosen moment, as intake, router, sla or callbacks would."""
         self._serial += 1
-        event = CloudEvent(
-            id=f"scores-test-{RUN_ID}-{self._serial}",
-            source="/tests/scores",
-            type=type_,
-            time=at,
-            subject=ticket_id,
-            data=LifecycleEvent(
-                ticket_id=ticket_id, status=status, actor="test", summary=type_, detail=detail
-            ).model_dump(mode="json"),
+        event = stand_ins.lifecycle(
+            "/tests/scores", type_, ticket_id, status, detail, event_id=f"scores-test-{RUN_ID}-{self._serial}", time=at
         )
         await self.republish(event)
         return event

@@ -8,7 +8,7 @@ from cityloop.common.contract.models import TicketStatus
 from cityloop.common.identity import Role
 from tests.integration.scores.conftest import Feedback
 
-CALLBACK_UNREACHABLE = "cityloop.callback.unreachable"
+CALLBACK_UNREACHABLE = types.CALLBACK_UNREACHABLE
 A, B = "sc-a", "sc-b"
 PLACE = {A: ("xa", "xa-s1", "xa-s1-c1-g1"), B: ("xa", "xa-s2", "xa-s2-c1-g1")}
 

@@ -15,9 +15,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI
 
-from cityloop.common.contract.emitter import Emitter
 from cityloop.common.contract.models import TicketStatus
-from cityloop.common.contract.registry import spec_of
 from cityloop.common.db.pool import PgPool
 from cityloop.common.envelope import CloudEvent
 from cityloop.common.identity import HEADER, Identity, Role, encode_identity
@@ -26,6 +24,7 @@ from cityloop.common.topics import TICKET_LIFECYCLE, dept_tasks, ensure_topics
 from cityloop.sla.app import create_app
 from cityloop.sla.policy import Policy, PolicyBook, PolicyRule, Span
 from cityloop.sla.settings import SlaSettings
+from tests import stand_ins
 from tests.conftest import RUN_ID, TOPIC_PREFIX
 from tests.databases import scratch_database
 
@@ -111,11 +110,7 @@ class Sla:
     ) -> CloudEvent:
         """Publish a lifecycle event as the router or feedback would (``detail`` checked against its model;
         ``at``: the event's time, now if None)."""
-        spec = spec_of(type_)
-        assert spec is not None, type_
-        assert spec.detail is not None, type_
-        typed = spec.detail.model_validate(detail)
-        event = Emitter(source="/tests/sla", actor="test").lifecycle(type_, ticket_id, status, type_, typed, time=at)  # type: ignore[arg-type]
+        event = stand_ins.lifecycle("/tests/sla", type_, ticket_id, status, detail, time=at)
         await self.producer.publish(TICKET_LIFECYCLE.name, event)
         return event
 

@@ -5,7 +5,8 @@ up to date until a supervisor turns it into a proactive ticket (views.py)."""
 from datetime import datetime
 
 from cityloop.common.contract import types
-from cityloop.common.contract.lifecycle import CallbackOutcome, Dispatched, Merged, TicketCreated
+from cityloop.common.contract.callbacks import CallbackRecorded
+from cityloop.common.contract.lifecycle import Dispatched, Merged, TicketCreated
 from cityloop.common.contract.parsing import parse_lifecycle
 from cityloop.common.db.pool import Conn
 from cityloop.common.envelope import CloudEvent
@@ -42,7 +43,7 @@ async def on_lifecycle(conn: Conn, event: CloudEvent) -> None:
         # A duplicate (并单) is a repeated request about the case's place and category.
         lead = detail.merged_into
         await _signal(conn, f"request:{ticket_id}", "request", ticket_id=ticket_id, placed_by=lead, at=event.time)
-    elif isinstance(detail, CallbackOutcome) and rules.is_dissatisfied(detail.solved, detail.satisfaction):
+    elif isinstance(detail, CallbackRecorded) and rules.is_dissatisfied(detail.solved, detail.satisfaction):
         key = f"dissatisfied:{detail.callback_id}"
         await _signal(conn, key, "dissatisfied", ticket_id=ticket_id, placed_by=ticket_id, at=event.time)
 

@@ -12,11 +12,19 @@ from datetime import date
 import asyncpg
 
 from cityloop.common.contract import types
-from cityloop.common.contract.models import LifecycleEvent, TicketStatus
+from cityloop.common.contract.callbacks import CallbackRecorded, CallbackUnreachable
+from cityloop.common.contract.lifecycle import (
+    ClockDetail,
+    ClockKind,
+    DeadlineMet,
+    DeadlinesSet,
+    Dispatched,
+)
+from cityloop.common.contract.models import TicketStatus
+from cityloop.common.contract.parsing import parse_lifecycle
 from cityloop.common.db.pool import Conn
 from cityloop.common.envelope import CloudEvent
 from cityloop.feedback.scores import store
-from cityloop.feedback.scores.models import CallbackDetail, ClockDetail, DeadlinesSetDetail, DispatchedDetail
 from cityloop.feedback.scores.rules import (
     CallbackFact,
     Counts,
@@ -31,8 +39,6 @@ from cityloop.feedback.scores.rules import (
 )
 from cityloop.feedback.scores.store import Dims
 
-CALLBACK_UNREACHABLE = "cityloop.callback.unreachable"
-
 HANDLED = frozenset(
     {
         types.TICKET_CREATED,
@@ -45,7 +51,7 @@ HANDLED = frozenset(
         types.SLA_BREACHED,
         types.SLA_DEADLINE_CANCELLED,
         types.CALLBACK_RECORDED,
-        CALLBACK_UNREACHABLE,
+        types.CALLBACK_UNREACHABLE,
     }
 )
 
@@ -63,13 +69,13 @@ def wants(event: CloudEvent) -> bool:
 async def on_lifecycle(conn: Conn, event: CloudEvent) -> None:
     if event.type not in HANDLED:
         return
-    data = LifecycleEvent.model_validate(event.data)
-    ticket_id = data.ticket_id
+    data = parse_lifecycle(event)
+    ticket_id, detail = data.ticket_id, data.detail
     if event.type == types.TICKET_CREATED:
         if data.status is TicketStatus.CLOSED:  # a consultation answered on the spot (直接答复)
             await _exclude(conn, ticket_id, Exclusion.CONSULTATION)
-    elif event.type == types.TICKET_DISPATCHED:
-        await _on_dispatched(conn, ticket_id, DispatchedDetail.model_validate(data.detail))
+    elif isinstance(detail, Dispatched):
+        await _on_dispatched(conn, ticket_id, detail)
     elif event.type == types.TICKET_HANDED_OVER:
         await _exclude(conn, ticket_id, Exclusion.HANDED_OVER)
     elif event.type == types.TICKET_MERGED:
@@ -77,15 +83,15 @@ async def on_lifecycle(conn: Conn, event: CloudEvent) -> None:
     elif event.type == types.TICKET_SPLIT:
         # Split out of a case again: its own facts from now on count (it had none while merged).
         await store.set_ticket_excluded(conn, ticket_id, None)
-    elif event.type == types.SLA_DEADLINES_SET:
-        await _on_deadlines_set(conn, ticket_id, event, DeadlinesSetDetail.model_validate(data.detail))
-    elif event.type in _CLOCK_EVENT:
-        await _on_clock(conn, _CLOCK_EVENT[event.type], ClockDetail.model_validate(data.detail))
-    else:
-        await _on_callback(conn, ticket_id, event, CallbackDetail.model_validate(data.detail))
+    elif isinstance(detail, DeadlinesSet):
+        await _on_deadlines_set(conn, ticket_id, event, detail)
+    elif isinstance(detail, ClockDetail) and event.type in _CLOCK_EVENT:
+        await _on_clock(conn, _CLOCK_EVENT[event.type], detail)
+    elif isinstance(detail, CallbackRecorded | CallbackUnreachable):
+        await _on_callback(conn, ticket_id, event, detail)
 
 
-async def _on_dispatched(conn: Conn, ticket_id: str, detail: DispatchedDetail) -> None:
+async def _on_dispatched(conn: Conn, ticket_id: str, detail: Dispatched) -> None:
     chain = detail.location.chain
     await store.upsert_ticket(
         conn, ticket_id, district=chain.district, street=chain.street, grid=chain.grid, category=detail.category
@@ -101,8 +107,8 @@ def _dims(ticket: asyncpg.Record | None, dept_code: str | None) -> Dims:
     return Dims(dept_code, ticket["street"], ticket["district"])
 
 
-async def _on_deadlines_set(conn: Conn, ticket_id: str, event: CloudEvent, detail: DeadlinesSetDetail) -> None:
-    accept_by = detail.deadlines.get("accept")
+async def _on_deadlines_set(conn: Conn, ticket_id: str, event: CloudEvent, detail: DeadlinesSet) -> None:
+    accept_by = detail.deadlines.get(ClockKind.ACCEPT)
     if accept_by is None or not detail.assignment_id or not detail.dept_code:
         return  # a resolve, callback or re-handle deadline: not a new task to respond to
     await store.set_ticket_mode(conn, ticket_id, detail.mode)
@@ -125,28 +131,30 @@ async def _on_deadlines_set(conn: Conn, ticket_id: str, event: CloudEvent, detai
 
 
 async def _on_clock(conn: Conn, what: str, detail: ClockDetail) -> None:
-    if detail.kind != "accept" or not detail.assignment_id:
+    if detail.kind is not ClockKind.ACCEPT or not detail.assignment_id:
         return
     task = await store.lock_task(conn, detail.assignment_id)
     if task is None:
         return  # an accept clock scoring never saw opened (before scoring existed): nothing to judge
     before = TaskState(task["state"])
-    after = task_transition(before, what, late=detail.late)
+    after = task_transition(before, what, late=isinstance(detail, DeadlineMet) and detail.late)
     if after is before:
         return
     await store.set_task_state(conn, detail.assignment_id, after.value)
     await _count(conn, _fact_dims(task), task["mode"], task["day"], task_counts(after) - task_counts(before))
 
 
-async def _on_callback(conn: Conn, ticket_id: str, event: CloudEvent, detail: CallbackDetail) -> None:
+async def _on_callback(
+    conn: Conn, ticket_id: str, event: CloudEvent, detail: CallbackRecorded | CallbackUnreachable
+) -> None:
     ticket = await store.get_ticket(conn, ticket_id)
-    unreachable = event.type == CALLBACK_UNREACHABLE or detail.outcome == "unreachable"
-    excluded: Exclusion | None = Exclusion.UNREACHABLE if unreachable else None
+    outcome = detail if isinstance(detail, CallbackRecorded) else None
+    excluded: Exclusion | None = Exclusion.UNREACHABLE if outcome is None else None
     if ticket is not None and ticket["excluded"]:
         excluded = Exclusion(ticket["excluded"])
     fact = CallbackFact(
-        solved=None if unreachable else detail.solved,
-        satisfaction=None if unreachable else detail.satisfaction,
+        solved=outcome.solved if outcome else None,
+        satisfaction=outcome.satisfaction.value if outcome else None,
         excluded=excluded,
     )
     dims = _dims(ticket, detail.dept_code)

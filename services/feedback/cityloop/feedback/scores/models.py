@@ -1,74 +1,9 @@
-"""Scoring's boundary models: the parts of other services' lifecycle events it reads, and its HTTP bodies."""
+"""Scoring's HTTP bodies (what it reads from Kafka is typed in libs/common/cityloop/common/contract/)."""
 
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-
-from cityloop.common.contract.models import GridChain, TaskMode
-
-
-class _Incoming(BaseModel):
-    # Producers add fields over time; what scoring does not read must not stop it.
-    model_config = ConfigDict(extra="ignore")
-
-
-class DeptArea(_Incoming):
-    level: str | None = None
-    district: str | None = None
-    street: str | None = None
-
-
-class PlaceDetail(_Incoming):
-    chain: GridChain = Field(default_factory=GridChain)
-
-
-class DispatchedDetail(_Incoming):
-    """``cityloop.ticket.dispatched``: the lead, the category and the place of the ticket."""
-
-    dept_code: str | None = None
-    assignment_id: str | None = None
-    category: str | None = None
-    location: PlaceDetail = Field(default_factory=PlaceDetail)
-    mode: TaskMode | None = None
-    #: Where the lead department itself sits (additive field from router, may be absent).
-    dept_area: DeptArea | None = None
-
-
-class DeadlinesSetDetail(_Incoming):
-    """``cityloop.sla.deadlines_set``: the deadlines sla opened for one assignment."""
-
-    deadlines: dict[str, dt.datetime] = Field(default_factory=dict)
-    dept_code: str | None = None
-    assignment_id: str | None = None
-    mode: Literal["peacetime", "emergency"] = "peacetime"
-
-    @field_validator("mode", mode="before")
-    @classmethod
-    def _unknown_mode_is_peacetime(cls, value: object) -> object:
-        return value if value in {"peacetime", "emergency"} else "peacetime"
-
-
-class ClockDetail(_Incoming):
-    """``cityloop.sla.deadline_met`` / ``breached`` / ``deadline_cancelled``: one clock of one assignment."""
-
-    kind: str
-    late: bool = False
-    dept_code: str | None = None
-    assignment_id: str | None = None
-
-
-class CallbackDetail(_Incoming):
-    """``cityloop.callback.recorded`` / ``cityloop.callback.unreachable``."""
-
-    callback_id: str | int
-    dept_code: str | None = None
-    assignment_id: str | None = None
-    solved: bool | None = None
-    satisfaction: Literal["satisfied", "basically_satisfied", "unsatisfied"] | None = None
-    #: Some producers say ``outcome: unreachable`` on a recorded callback instead of a type of its own.
-    outcome: str | None = None
-
+from pydantic import BaseModel, Field
 
 # --- HTTP -------------------------------------------------------------------------------------------
 
