@@ -72,5 +72,7 @@ def test_first_dispatch_and_merge_count_re_dispatches_do_not() -> None:
     assert sighting_of(event(types.TICKET_MERGED, category="water.pipe_burst")) is not None
     assert sighting_of(event(types.TICKET_DISPATCHED, category="water.pipe_burst", replaces=["A1"])) is None
     assert sighting_of(event(types.TICKET_DISPATCHED, category="water.pipe_burst", split_from="C-1")) is None
-    assert sighting_of(event(types.TICKET_CREATED, category="water.pipe_burst")) is None
-    assert sighting_of(event(types.TICKET_DISPATCHED)) is None  # no category
+    created = {"channel": "hotline", "category": "water.pipe_burst", "description": "水管爆了", "location": {}}
+    created_event = stand_ins.lifecycle("/test", types.TICKET_CREATED, "T9", None, {**created, "created_at": AS_OF})
+    assert sighting_of(created_event) is None
+    assert sighting_of(event(types.TICKET_MERGED)) is None  # a merge that does not say its category
