@@ -2,7 +2,6 @@
 
 import asyncio
 import copy
-import itertools
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
