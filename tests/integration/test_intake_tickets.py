@@ -2,6 +2,7 @@
 
 import asyncio
 import copy
+import itertools
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
