@@ -29,9 +29,7 @@ def _declared_types() -> set[str]:
 
 def test_every_declared_type_is_registered_once_with_a_topic_and_a_description() -> None:
     registered = {s.type for s in all_specs()}
-    # control.mode types are registered by the module that models emergencies.
-    missing = {t for t in _declared_types() - registered if not t.startswith("cityloop.mode.")}
-    assert missing == set()
+    assert _declared_types() - registered == set()
     for spec in all_specs():
         assert spec.topics
         assert set(spec.topics) <= set(TOPIC_FAMILIES)
