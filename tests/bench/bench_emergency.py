@@ -11,6 +11,7 @@ On a database and a topic prefix of its own, with the real router running in thi
 """
 
 import asyncio
+import functools
 import os
 import time
 import uuid
@@ -31,6 +32,7 @@ from cityloop.common.topics import delete_topics_with_prefix
 from tests import stand_ins
 from tests.databases import scratch_database
 
+print = functools.partial(print, flush=True)
 KAFKA = os.environ.get("CITYLOOP_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 SIZES = [int(s) for s in os.environ.get("CITYLOOP_BENCH_EMERGENCY_TICKETS", "10000,100000").split(",") if s]
 DISTRICT = "pd"
@@ -64,8 +66,9 @@ async def seed(pool: PgPool, n: int, streets: list[str]) -> None:
         ).decode()
         for c in chains
     ]
-    location = orjson.dumps({"address": "浦东新区某路1号"}).decode()
-    classification = orjson.dumps({"category": CATEGORY, "confidence": 1.0, "source": "call_taker"}).decode()
+    # Single jsonb parameters go through the pool's JSON codec as dicts; the per-row ones as text, cast.
+    location = {"address": "浦东新区某路1号"}
+    classification = {"category": CATEGORY, "confidence": 1.0, "source": "call_taker"}
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute(
             "INSERT INTO tickets (ticket_id, category, description, location, urgency, citizen, status, created_at,"
@@ -100,8 +103,9 @@ async def outbox_drained(pool: PgPool) -> float:
 
 async def first_routed(pool: PgPool, ticket_id: str, emergency_id: str) -> None:
     while (  # noqa: ASYNC110 — polling another process's commit
+        # dispatched under it, or joined one of its incidents (一件事): routed by the emergency either way
         await pool.fetchval(
-            "SELECT emergency_id FROM tickets WHERE ticket_id = $1 AND status = 'dispatched'", ticket_id
+            "SELECT emergency_id FROM tickets WHERE ticket_id = $1 AND status IN ('dispatched', 'merged')", ticket_id
         )
         != emergency_id
     ):
@@ -205,7 +209,9 @@ async def main() -> None:
                 streets = sorted(s for s in master.streets if s.startswith(f"{DISTRICT}-"))
                 from tests.integration.routing_support import address_in  # noqa: PLC0415
 
-                address = address_in(streets[0])
+                # A street per switch, so that a new ticket does not join the previous one's incident.
+                addresses = iter(address_in(street) for street in streets)
+                address = next(addresses)
                 secret = app.state.runtime.settings.internal_secret
                 producer = AIOKafkaProducer(bootstrap_servers=KAFKA, acks="all", enable_idempotence=True)
                 await producer.start()
@@ -217,7 +223,7 @@ async def main() -> None:
                         started = time.perf_counter()
                         await seed(app.state.runtime.pool, n, streets)
                         print(f"\n{n:,} open tickets seeded in {time.perf_counter() - started:.1f} s")
-                        r = await switch(app, producer, prefix=prefix, address=address, n=n, secret=secret)
+                        r = await switch(app, producer, prefix=prefix, address=next(addresses), n=n, secret=secret)
                         moved, took = int(r["moved_in"]), r["declare_rehome_s"]
                         print(
                             f"  declaration: {moved:,} re-homed to the command in {took:.1f} s"
