@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 
 from cityloop.common.deps import Db, Tx
+from cityloop.common.errors import NotFound
 from cityloop.common.identity import Identity, Role, require_roles
 from cityloop.common.paging import Page
 from cityloop.feedback.callbacks import flows, store
@@ -35,6 +36,11 @@ Settings = Annotated[FeedbackSettings, Depends(settings_of)]
 # Callbacks are made by the hotline's own staff; auditors may read the list.
 Caller = Annotated[Identity, require_roles(Role.CALL_TAKER, Role.DISPATCHER)]
 Reader = Annotated[Identity, require_roles(Role.CALL_TAKER, Role.DISPATCHER, Role.AUDITOR)]
+#: A ticket's callbacks: a department reads those about its own work (the callback's dept_code), nothing else.
+TicketReader = Annotated[
+    Identity,
+    require_roles(Role.CALL_TAKER, Role.DISPATCHER, Role.AUDITOR, Role.COMMAND_CENTRE, Role.ADMIN, Role.DEPARTMENT),
+]
 
 
 def out(row: object, now: datetime) -> CallbackOut:
@@ -58,10 +64,14 @@ async def due(query: Annotated[DueQuery, Query()], conn: Db, _who: Reader) -> Pa
 
 
 @router.get("/{ticket_id}", operation_id="list_ticket_callbacks", response_model=list[CallbackOut])
-async def of_ticket(ticket_id: str, conn: Db, _who: Reader) -> list[CallbackOut]:
-    """Every callback of a ticket, round by round."""
+async def of_ticket(ticket_id: str, conn: Db, who: TicketReader) -> list[CallbackOut]:
+    """Every callback of a ticket, round by round; a department sees only its own (404 when none)."""
     now = datetime.now(UTC)
     rows = await store.of_ticket(conn, ticket_id)
+    if who.role is Role.DEPARTMENT:
+        rows = [r for r in rows if r["dept_code"] == who.dept_code]
+        if not rows:
+            raise NotFound(f"no callbacks for ticket {ticket_id}", "ticket_id")
     return [out(r, now) for r in rows]
 
 

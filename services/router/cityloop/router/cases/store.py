@@ -6,6 +6,7 @@ import asyncpg
 
 from cityloop.common.db.pool import Conn
 from cityloop.common.paging import Keyset
+from cityloop.router.tickets.access import HELD
 
 
 async def insert_case(
@@ -73,13 +74,20 @@ async def close_case(conn: Conn, case_id: str) -> None:
 CASE_ORDER = Keyset(("c.opened_at", "timestamptz"), ("c.id", "text"), descending=True)
 
 
-async def list_cases(conn: Conn, *, status: str | None, limit: int, cursor: str | None) -> list[asyncpg.Record]:
+async def list_cases(
+    conn: Conn, *, status: str | None, limit: int, cursor: str | None, dept_code: str | None = None
+) -> list[asyncpg.Record]:
+    """``dept_code``: only cases in which that department holds an assignment (tickets/access.py HELD)."""
     return await conn.fetch(
         "SELECT c.*, (SELECT count(*) FROM tickets t WHERE t.case_id = c.id) AS tickets FROM cases c"
         " WHERE ($1::text IS NULL OR c.status = $1) AND (SELECT count(*) FROM tickets t WHERE t.case_id = c.id) > 1"
-        f" AND {CASE_ORDER.where(3)} ORDER BY {CASE_ORDER.order_by()} LIMIT $2",
+        " AND ($3::text IS NULL OR EXISTS (SELECT 1 FROM tickets t JOIN assignments a ON a.ticket_id = t.ticket_id"
+        "  WHERE t.case_id = c.id AND a.dept_code = $3 AND a.status = ANY($4::text[])))"
+        f" AND {CASE_ORDER.where(5)} ORDER BY {CASE_ORDER.order_by()} LIMIT $2",
         status,
         limit,
+        dept_code,
+        list(HELD),
         *CASE_ORDER.args(cursor),
     )
 

@@ -45,9 +45,10 @@ async def listing(
 
 
 @router.get("/{correction_id}", operation_id="corrections_get")
-async def get(correction_id: int, _: Submitter, conn: Db) -> dict[str, Any]:
+async def get(correction_id: int, identity: Submitter, conn: Db) -> dict[str, Any]:
+    """A department reads only the corrections it submitted (404 for others')."""
     row = await store.get_correction(conn, correction_id)
-    if row is None:
+    if row is None or (identity.role is Role.DEPARTMENT and row["submitter_dept"] != identity.dept_code):
         raise NotFound(f"no correction {correction_id}", "correction_id")
     return dict(row)
 

@@ -16,6 +16,7 @@ from cityloop.common.paging import Cursor, Limit, Page
 from cityloop.router.dispatcher_actions import flows, store
 from cityloop.router.http import Ctx
 from cityloop.router.rejections import store as rejection_store
+from cityloop.router.tickets import access
 from cityloop.router.tickets import store as tickets
 
 router = APIRouter(prefix="/api/v1/routing", tags=["routing"])
@@ -81,12 +82,13 @@ def _queue_item(r: Any) -> dict[str, Any]:
 
 
 @router.get("/{ticket_id}", operation_id="routing_record")
-async def record(ticket_id: str, _: CurrentIdentity, conn: Tx) -> dict[str, Any]:
-    """How a ticket was routed: classification, location, decision, assignments, rejections, case."""
+async def record(ticket_id: str, identity: CurrentIdentity, conn: Tx) -> dict[str, Any]:
+    """How a ticket was routed: classification, location, decision, assignments, rejections, case.
+    A department reads it only while it holds an assignment of the ticket (404 otherwise)."""
     ticket = await tickets.get_ticket(conn, ticket_id)
-    if ticket is None:
+    assignments = await tickets.assignments_of(conn, ticket_id) if ticket is not None else []
+    if ticket is None or not access.may_read(identity, assignments):
         raise NotFound(f"no ticket {ticket_id}", "ticket_id")
-    assignments = await tickets.assignments_of(conn, ticket_id)
     rejections = await rejection_store.rejections_of(conn, ticket_id)
     return {
         "ticket_id": ticket_id,
