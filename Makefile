@@ -36,7 +36,7 @@ bootstrap: infra
 setup: bootstrap
 
 run: setup
-	@$(PY) scripts/run_all.py
+	@$(PY) -m scripts.run_all
 
 lint: venv
 	$(VENV)/bin/ruff check .

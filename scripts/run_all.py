@@ -7,6 +7,8 @@ import subprocess
 import sys
 import time
 
+from scripts import local_secrets
+
 from cityloop.intake.demo import usage as demo_usage
 from cityloop.intake.settings import IntakeSettings
 
@@ -21,6 +23,10 @@ SERVICES = [
 
 
 def main() -> int:
+    # Random local secrets (generated once into .local/secrets.env), never the published defaults; a value
+    # set in the environment explicitly still wins.
+    local = local_secrets.ensure(local_secrets.secrets_file())
+    os.environ.update({name: value for name, value in local.items() if name not in os.environ})
     env = {**os.environ, "CITYLOOP_LOG_JSON": os.environ.get("CITYLOOP_LOG_JSON", "false")}
     procs = {name: subprocess.Popen([sys.executable, "-m", module], env=env) for name, module, _ in SERVICES}
     print(
