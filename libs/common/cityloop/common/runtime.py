@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from cityloop.common.db.migrate import migrate
 from cityloop.common.db.pool import PgPool, create_pool
+from cityloop.common.housekeeping import run_forever as housekeeping
 from cityloop.common.kafka.connection import client_options
 from cityloop.common.kafka.consumer import EventConsumer, Handler, Wants
 from cityloop.common.kafka.producer import EventProducer
@@ -82,6 +83,17 @@ class ServiceRuntime:
             )
             self._spawn("outbox-relay", relay.run)
         self._spawn("outbox-backlog", OutboxRelay(self._pool, self._producer, schema=s.db_schema).measure_backlog)
+        pool = self._pool
+        self._spawn(
+            "housekeeping",
+            lambda: housekeeping(
+                pool,
+                outbox_days=s.outbox_retention_days,
+                inbox_days=s.inbox_retention_days,
+                batch=s.housekeeping_batch,
+                every_seconds=s.housekeeping_interval_seconds,
+            ),
+        )
         for name, topics, handler, wants in self._consumers:
             consumer = EventConsumer(
                 name=name,
@@ -152,11 +164,19 @@ class ServiceRuntime:
     async def _check_kafka(self) -> None:
         await self.producer.check(TICKET_LIFECYCLE.name)
 
+    async def _check_consumers(self) -> None:
+        # A consumer waiting out an outage is alive but not doing its job: say so, and why.
+        stalled = {name: c.stalled for name, c in self.consumers.items() if c.stalled is not None}
+        if stalled:
+            raise RuntimeError("; ".join(f"{name}: {why}" for name, why in sorted(stalled.items())))
+
     def attach(self, app: FastAPI) -> None:
         """Adds the ops endpoints and what request dependencies need (identity.py)."""
         app.state.internal_secret = self.settings.internal_secret
         app.add_middleware(HttpMetrics, service=self.settings.service_name)
-        app.include_router(ops_router({"database": self._check_db, "kafka": self._check_kafka}))
+        app.include_router(
+            ops_router({"database": self._check_db, "kafka": self._check_kafka, "consumers": self._check_consumers})
+        )
 
     @contextlib.asynccontextmanager
     async def lifespan(self, _app: FastAPI) -> AsyncIterator[None]:

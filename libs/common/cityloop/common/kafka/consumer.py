@@ -6,6 +6,13 @@ after the batch's transactions committed, so a crash redelivers and the inbox tu
 no-op. A handler refuses an event by raising ``Refused``: it goes to the DLQ, nothing changes. An event
 that does not match its type's schema (``SchemaError`` from contract/parsing.py) goes to the DLQ at once
 with the field named: retrying cannot mend it.
+
+An outage (kafka/failures.py sorts the errors) is waited out on the SAME event, with capped exponential
+backoff and no limit, so valid events are never dead-lettered by a database restart and per-key order
+holds. While waiting, every assigned partition is paused and ``getmany`` keeps being called (it returns
+nothing for paused partitions): that keeps the member inside ``max_poll_interval_ms`` so a long outage does
+not turn into a rebalance loop (aiokafka issue #848). ``stalled`` says why, for ``/readyz``. Any other
+unexpected exception (a bug) gets a few attempts, then the DLQ.
 """
 
 import asyncio
@@ -16,18 +23,12 @@ from typing import Any
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from prometheus_client import Counter, Histogram
-from tenacity import (
-    AsyncRetrying,
-    retry_if_exception_type,
-    retry_if_not_exception_type,
-    stop_after_attempt,
-    wait_exponential,
-)
 
 from cityloop.common import inbox
 from cityloop.common.contract.parsing import SchemaError
 from cityloop.common.db.pool import Conn, PgPool
 from cityloop.common.envelope import CloudEvent, EnvelopeError
+from cityloop.common.kafka.failures import Failure, backoff, classify
 from cityloop.common.kafka.producer import EventProducer
 from cityloop.common.metrics import events as event_metrics
 from cityloop.common.topics import full_name
@@ -73,6 +74,7 @@ class EventConsumer:
         topic_prefix: str,
         group_prefix: str = "cityloop",
         max_attempts: int = 3,
+        max_backoff_seconds: float = 30.0,
         options: Mapping[str, Any] | None = None,
         wants: Wants | None = None,
     ) -> None:
@@ -84,6 +86,10 @@ class EventConsumer:
         self._pool = pool
         self._producer = producer
         self._max_attempts = max_attempts
+        self._max_backoff = max_backoff_seconds
+        #: Why this consumer is waiting out an outage right now (None when it is not); read by /readyz.
+        self.stalled: str | None = None
+        self._paused = False
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap,
             group_id=f"{topic_prefix}{group_prefix}.{name}",
@@ -111,8 +117,10 @@ class EventConsumer:
                 self.ready.set()
                 for tp, records in batches.items():
                     for record in records:
-                        await self._process(tp, record)
-                    await self._consumer.commit({tp: records[-1].offset + 1})
+                        if not await self._process(tp, record):
+                            break  # the partition went to another member while we waited: it resumes there
+                    else:
+                        await self._consumer.commit({tp: records[-1].offset + 1})
                 if time.monotonic() >= self._lag_due:
                     self._lag_due = time.monotonic() + 5.0
                     await self._measure_lag()
@@ -135,57 +143,104 @@ class EventConsumer:
             position = await self._consumer.position(tp)
             event_metrics.lag(self._group, tp.topic, self._prefix, tp.partition, end - position)
 
-    async def _process(self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes]) -> None:
+    async def _process(self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes]) -> bool:
+        """Apply, skip or dead-letter one record; False if ``tp`` was lost while an outage was waited out."""
         try:
             event = CloudEvent.from_bytes(record.value)
         except EnvelopeError as exc:
-            await self._dead_letter(tp, record, reason=str(exc), event_id=None, reason_class="envelope")
-            return
+            return await self._dead_letter(tp, record, reason=str(exc), event_id=None, reason_class="envelope")
         if self._wants is not None and not self._wants(event):
             EVENTS_CONSUMED.labels(self.name, "skipped").inc()
             event_metrics.consumed(self.name, tp.topic, self._prefix, event.type, "skipped")
-            return
+            return True
         # Every log line written while this event is handled, in any module, carries its ids.
         with structlog.contextvars.bound_contextvars(
             consumer=self.name, event_id=event.id, event_type=event.type, ticket_id=event.subject
         ):
             started = time.perf_counter()
             try:
-                applied = await self._apply_with_retries(event)
-            except (Refused, SchemaError) as exc:
-                log.warning("event.refused", reason=exc.reason)
-                cls = "schema" if isinstance(exc, SchemaError) else "refused"
-                await self._dead_letter(
-                    tp, record, reason=exc.reason, event_id=event.id, reason_class=cls, type_=event.type
-                )
-                return
-            except Exception as exc:  # retries exhausted: park it in the DLQ rather than block the partition
-                log.exception("event.failed")
-                await self._dead_letter(
-                    tp,
-                    record,
-                    reason=f"handler failed: {exc!r}",
-                    event_id=event.id,
-                    reason_class="handler_error",
-                    type_=event.type,
-                )
-                return
+                outcome = await self._apply_until_settled(tp, event)
+            finally:
+                self._recovered()
+            if outcome is None:
+                return False
+            if isinstance(outcome, BaseException):
+                return await self._dead_letter_failure(tp, record, event, outcome)
             HANDLE_SECONDS.labels(self.name).observe(time.perf_counter() - started)
-            EVENTS_CONSUMED.labels(self.name, "applied" if applied else "duplicate").inc()
-            event_metrics.consumed(self.name, tp.topic, self._prefix, event.type, "applied" if applied else "duplicate")
-            log.debug("event.applied" if applied else "event.duplicate")
+            EVENTS_CONSUMED.labels(self.name, "applied" if outcome else "duplicate").inc()
+            event_metrics.consumed(self.name, tp.topic, self._prefix, event.type, "applied" if outcome else "duplicate")
+            log.debug("event.applied" if outcome else "event.duplicate")
+            return True
 
-    async def _apply_with_retries(self, event: CloudEvent) -> bool:
-        async for attempt in AsyncRetrying(
-            stop=stop_after_attempt(self._max_attempts),
-            wait=wait_exponential(multiplier=0.2, max=5),
-            # Only errors are retried: a CancelledError (shutdown) must end the consumer, not be retried.
-            retry=retry_if_exception_type(Exception) & retry_if_not_exception_type((Refused, SchemaError)),
-            reraise=True,
-        ):
-            with attempt:
+    async def _apply_until_settled(self, tp: TopicPartition, event: CloudEvent) -> bool | Exception | None:
+        """True/False once applied/duplicate; the exception if the event must be dead-lettered; None if the
+        partition was lost while waiting. Outages are retried without limit, other errors a few times."""
+        attempt = 0
+        outage = 0
+        while True:
+            attempt += 1
+            try:
                 return await self.apply(event)
-        raise AssertionError("unreachable: AsyncRetrying reraises")
+            except Exception as exc:  # sorted below; a CancelledError (shutdown) is not an Exception
+                failure = classify(exc, refused=Refused)
+                if failure in (Failure.REFUSED, Failure.SCHEMA):
+                    return exc
+                if failure is Failure.INFRASTRUCTURE:
+                    outage += 1
+                    delay = backoff(outage, cap=self._max_backoff)
+                    self.stalled = f"waiting out an outage (attempt {outage}, next in {delay:.1f}s): {exc!r}"
+                    log.warning("event.outage_retry", attempt=outage, retry_in=delay, error=repr(exc))
+                elif attempt >= self._max_attempts:
+                    log.exception("event.failed")
+                    return exc
+                else:
+                    delay = backoff(attempt, cap=self._max_backoff)
+                    log.warning("event.retry", attempt=attempt, retry_in=delay, error=repr(exc))
+                if not await self._wait(tp, delay):
+                    return None
+
+    async def _wait(self, tp: TopicPartition, seconds: float) -> bool:
+        """Sleep ``seconds`` with every assigned partition paused, still polling so the group keeps us;
+        False if ``tp`` is no longer ours afterwards."""
+        deadline = time.monotonic() + seconds
+        while True:
+            # Paused again on every turn: a rebalance hands partitions back unpaused.
+            self._consumer.pause(*self._consumer.assignment())
+            self._paused = True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            fetched = await self._consumer.getmany(timeout_ms=max(1, int(min(remaining, 1.0) * 1000)))
+            for other, records in fetched.items():
+                # Fetched between a rebalance and our pause: put the position back so nothing is skipped.
+                self._consumer.seek(other, records[0].offset)
+        return tp in self._consumer.assignment()
+
+    def _recovered(self) -> None:
+        if self.stalled is not None:
+            log.info("event.outage_over")
+            self.stalled = None
+        if self._paused:
+            self._consumer.resume(*self._consumer.assignment())
+            self._paused = False
+
+    async def _dead_letter_failure(
+        self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes], event: CloudEvent, exc: Exception
+    ) -> bool:
+        if isinstance(exc, Refused | SchemaError):
+            log.warning("event.refused", reason=exc.reason)
+            cls = "schema" if isinstance(exc, SchemaError) else "refused"
+            return await self._dead_letter(
+                tp, record, reason=exc.reason, event_id=event.id, reason_class=cls, type_=event.type
+            )
+        return await self._dead_letter(
+            tp,
+            record,
+            reason=f"handler failed: {exc!r}",
+            event_id=event.id,
+            reason_class="handler_error",
+            type_=event.type,
+        )
 
     async def apply(self, event: CloudEvent) -> bool:
         """Apply one event exactly once; False if it had been applied already."""
@@ -204,10 +259,9 @@ class EventConsumer:
         event_id: str | None,
         reason_class: str,
         type_: str | None = None,
-    ) -> None:
-        EVENTS_CONSUMED.labels(self.name, "dead_lettered").inc()
-        event_metrics.consumed(self.name, tp.topic, self._prefix, type_, "dead_lettered")
-        event_metrics.dead_lettered(self.name, tp.topic, self._prefix, reason_class)
+    ) -> bool:
+        """Park ``record`` in its topic's DLQ; a broker outage is waited out like any other (False if
+        ``tp`` was lost meanwhile)."""
         logical = tp.topic[len(self._prefix) :] if tp.topic.startswith(self._prefix) else tp.topic
         headers = [
             ("cityloop-dlq-reason", reason.encode()),
@@ -217,6 +271,28 @@ class EventConsumer:
         if event_id:
             headers.append(("cityloop-dlq-event-id", event_id.encode()))
         key = record.key.decode(errors="replace") if record.key else None
-        future = await self._producer.send_raw(dlq_name(logical), record.value or b"", key=key, headers=headers)
-        await future
+        outage = 0
+        try:
+            while True:
+                try:
+                    future = await self._producer.send_raw(
+                        dlq_name(logical), record.value or b"", key=key, headers=headers
+                    )
+                    await future
+                    break
+                except Exception as exc:
+                    if classify(exc) is not Failure.INFRASTRUCTURE:
+                        raise
+                    outage += 1
+                    delay = backoff(outage, cap=self._max_backoff)
+                    self.stalled = f"waiting to dead-letter (attempt {outage}): {exc!r}"
+                    log.warning("event.dead_letter_retry", attempt=outage, retry_in=delay, error=repr(exc))
+                    if not await self._wait(tp, delay):
+                        return False
+        finally:
+            self._recovered()
+        EVENTS_CONSUMED.labels(self.name, "dead_lettered").inc()
+        event_metrics.consumed(self.name, tp.topic, self._prefix, type_, "dead_lettered")
+        event_metrics.dead_lettered(self.name, tp.topic, self._prefix, reason_class)
         log.warning("event.dead_lettered", consumer=self.name, reason=reason, source=tp.topic, offset=record.offset)
+        return True
