@@ -160,10 +160,3 @@ class OutboxRelay:
             pending.set(row["n"])
             oldest.set(float(row["age"]))
             await asyncio.sleep(every_seconds)
-
-    async def prune(self, older_than_hours: int = 72) -> int:
-        """Published rows are kept a while for forensics, then deleted."""
-        result = await self._pool.execute(
-            "DELETE FROM outbox WHERE published_at < now() - make_interval(hours => $1)", older_than_hours
-        )
-        return int(result.split()[-1])

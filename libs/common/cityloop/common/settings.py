@@ -45,6 +45,13 @@ class CommonSettings(BaseSettings):
     outbox_idle_seconds: float = Field(default=0.5, gt=0)
     #: False when the relay runs as its own process (``python -m cityloop.common.relay_process <service>``).
     outbox_relay_in_process: bool = True
+    #: Housekeeping (housekeeping.py). The inbox remembers applied event ids longer than any copy of an
+    #: event can come back: topics keep 30 days and DLQs 90 (topics.py), so a replay is still recognised.
+    inbox_retention_days: float = Field(default=120, gt=90)
+    #: Published outbox rows kept for forensics (longer than the topics, which hold the same events).
+    outbox_retention_days: float = Field(default=35, gt=0)
+    housekeeping_interval_seconds: float = Field(default=3600, gt=0)
+    housekeeping_batch: int = Field(default=5000, ge=1)
 
     @model_validator(mode="after")
     def _no_default_secret_in_production(self) -> "CommonSettings":
