@@ -1,14 +1,15 @@
 """`make run`: start the four services and feedback's stream worker as separate processes, say where
-everything is, stop on Ctrl-C."""
+everything is, restart one that dies (scripts/supervisor.py), stop them all on Ctrl-C."""
 
 import os
 import signal
-import subprocess
 import sys
 import time
 
 from scripts import local_secrets
+from scripts.supervisor import Supervisor
 
+from cityloop.common.logging import configure_logging
 from cityloop.intake.demo import usage as demo_usage
 from cityloop.intake.settings import IntakeSettings
 
@@ -28,7 +29,9 @@ def main() -> int:
     local = local_secrets.ensure(local_secrets.secrets_file())
     os.environ.update({name: value for name, value in local.items() if name not in os.environ})
     env = {**os.environ, "CITYLOOP_LOG_JSON": os.environ.get("CITYLOOP_LOG_JSON", "false")}
-    procs = {name: subprocess.Popen([sys.executable, "-m", module], env=env) for name, module, _ in SERVICES}
+    configure_logging("run", json=env["CITYLOOP_LOG_JSON"] == "true")
+    supervisor = Supervisor({name: [sys.executable, "-m", module] for name, module, _ in SERVICES}, env)
+    supervisor.start()
     print(
         "\nCityLoop is starting.\n"
         "  API gateway:  http://127.0.0.1:8000/api/v1   docs: http://127.0.0.1:8000/docs"
@@ -48,24 +51,12 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    exit_code = 0
     while not stopping:
-        for name, proc in procs.items():
-            if proc.poll() is not None:
-                print(f"{name} exited with {proc.returncode}; stopping the others", file=sys.stderr)
-                exit_code, stopping = 1, True
+        supervisor.tick()
         time.sleep(0.5)
-    for proc in procs.values():
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + 15
-    for proc in procs.values():
-        try:
-            proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    supervisor.stop()
     print("CityLoop services stopped.")
-    return exit_code
+    return 0
 
 
 if __name__ == "__main__":
