@@ -105,6 +105,7 @@ class ServiceRuntime:
                 topic_prefix=s.topic_prefix,
                 options=client_options(s),
                 wants=wants,
+                max_message_bytes=s.max_message_bytes,
             )
             self.consumers[name] = consumer
             self._spawn(f"consumer:{name}", consumer.run)

@@ -52,6 +52,8 @@ class CommonSettings(BaseSettings):
     outbox_retention_days: float = Field(default=35, gt=0)
     housekeeping_interval_seconds: float = Field(default=3600, gt=0)
     housekeeping_batch: int = Field(default=5000, ge=1)
+    #: A consumed message larger than this goes to the DLQ unparsed (kafka/consumer.py).
+    max_message_bytes: int = Field(default=1_048_576, ge=1024)
 
     @model_validator(mode="after")
     def _no_default_secret_in_production(self) -> "CommonSettings":

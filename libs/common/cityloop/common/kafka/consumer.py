@@ -75,6 +75,7 @@ class EventConsumer:
         group_prefix: str = "cityloop",
         max_attempts: int = 3,
         max_backoff_seconds: float = 30.0,
+        max_message_bytes: int = 1_048_576,
         options: Mapping[str, Any] | None = None,
         wants: Wants | None = None,
     ) -> None:
@@ -87,6 +88,7 @@ class EventConsumer:
         self._producer = producer
         self._max_attempts = max_attempts
         self._max_backoff = max_backoff_seconds
+        self._max_bytes = max_message_bytes
         #: Why this consumer is waiting out an outage right now (None when it is not); read by /readyz.
         self.stalled: str | None = None
         self._paused = False
@@ -145,6 +147,10 @@ class EventConsumer:
 
     async def _process(self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes]) -> bool:
         """Apply, skip or dead-letter one record; False if ``tp`` was lost while an outage was waited out."""
+        size = len(record.value or b"")
+        if size > self._max_bytes:  # refused before parsing: a hostile payload costs no more than its read
+            reason = f"message of {size} bytes exceeds the limit of {self._max_bytes}"
+            return await self._dead_letter(tp, record, reason=reason, event_id=None, reason_class="envelope")
         try:
             event = CloudEvent.from_bytes(record.value)
         except EnvelopeError as exc:
