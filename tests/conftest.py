@@ -7,6 +7,7 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
+import structlog
 
 from cityloop.common.topics import delete_topics_with_prefix
 from tests.databases import dsn_for, scratch_database
@@ -18,6 +19,15 @@ TEST_DB = f"cityloop_test_{RUN_ID}"
 
 
 TEST_DSN = dsn_for(TEST_DB)
+
+# structlog's default console renderer draws exceptions with rich, locals included: under load one crash
+# report takes seconds and stalls the event loop every service of the `loop` fixture shares.
+structlog.configure(
+    processors=[
+        *structlog.get_config()["processors"][:-1],
+        structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback),
+    ]
+)
 
 
 @pytest.fixture(scope="session", autouse=True)
