@@ -255,7 +255,7 @@ async def run(argv: Sequence[str], settings: CommonSettings | None = None) -> in
                 "headers": entry.headers,
                 "event": entry.event or entry.value.decode(errors="replace"),
             }
-            print(json.dumps(shown, ensure_ascii=False, indent=2))
+            print(json.dumps(shown, ensure_ascii=False))  # one line per entry: pipe to jq
     elif args.command == "replay":
         for entry in await dlq.replay(chosen, operator=operator):
             print(json.dumps({"replayed": entry.summary()}, ensure_ascii=False))
