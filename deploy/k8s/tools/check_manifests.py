@@ -168,9 +168,8 @@ def code_facts(repo: Path) -> dict[str, Any]:
     assert static, "STATIC_TOPICS not found in topics.py"
     static_vars = [v.strip() for v in static.group(1).split(",") if v.strip()]
     topics = {specs[v][0]: specs[v] for v in static_vars}
-    for v in static_vars:  # all_topics(): a DLQ (1 partition) for each static topic but control.mode
-        if v != "CONTROL_MODE":
-            topics[f"{specs[v][0]}.dlq"] = (f"{specs[v][0]}.dlq", 1, {})
+    for v in static_vars:  # all_topics(): a DLQ (1 partition) for each static topic
+        topics[f"{specs[v][0]}.dlq"] = (f"{specs[v][0]}.dlq", 1, {})
     consumers: dict[str, list[tuple[str, list[str]]]] = {}
     ports: dict[str, int] = {}
     for svc in SERVICES:

@@ -47,7 +47,7 @@ def dept_tasks(dept_code: str) -> TopicSpec:
 
 def all_topics(dept_codes: Iterable[str] = ()) -> list[TopicSpec]:
     specs = list(STATIC_TOPICS)
-    specs += [dlq(s) for s in STATIC_TOPICS if s is not CONTROL_MODE]
+    specs += [dlq(s) for s in STATIC_TOPICS]
     specs += [dept_tasks(code) for code in dept_codes]
     return specs
 
