@@ -18,6 +18,8 @@ import uvicorn
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.conftest import KAFKA, TOPIC_PREFIX
+from tests.dept_system import DeptSystem
 from tests.integration.conftest import Loop
 from tests.integration.test_skeleton_loop import fresh_ticket, wait_for_timeline
 
@@ -75,6 +77,17 @@ async def create_tickets(loop: Loop, n: int) -> list[str]:
     for ticket_id in ids:
         await wait_for_timeline(loop.intake, ticket_id, "cityloop.sla.deadlines_set")
     return ids
+
+
+async def accept_and_resolve(loop: Loop, ticket_id: str) -> None:
+    """The department accepts in time and resolves: a 响应率 to show and a callback due (the 三率 and
+    callbacks panels)."""
+    async with DeptSystem(KAFKA, TOPIC_PREFIX, "pd-sanitation") as dept:
+        task = await dept.next_task(ticket_id)
+        await dept.answer(task, "cityloop.dept.accepted", note="已签收")
+        await wait_for_timeline(loop.intake, ticket_id, "cityloop.ticket.accepted")
+        await dept.answer(task, "cityloop.dept.resolved", note="已处理")
+    await wait_for_timeline(loop.intake, ticket_id, "cityloop.callback.opened")
 
 
 async def test_documented_metrics_exist_count_once_and_carry_no_unbounded_labels(loop: Loop) -> None:
@@ -205,7 +218,8 @@ async def test_every_dashboard_expression_returns_data_from_make_observes_promet
         assert started.returncode == 0, started.stderr
         assert f"http://127.0.0.1:{port}" in started.stdout
         try:
-            await create_tickets(loop, 3)
+            ids = await create_tickets(loop, 3)
+            await accept_and_resolve(loop, ids[0])
             expressions = dashboard_expressions()
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as prometheus:
                 # Rule files are the production ones.

@@ -12,6 +12,7 @@ from cityloop.common.service_app import service_app
 from cityloop.common.topics import FEEDBACK_HOTSPOTS, TICKET_LIFECYCLE
 from cityloop.feedback.callbacks import flows as callback_flows
 from cityloop.feedback.callbacks import links as callback_links
+from cityloop.feedback.callbacks import metrics as callback_metrics
 from cityloop.feedback.callbacks import views as callback_views
 from cityloop.feedback.hotspots import api as hotspots_api
 from cityloop.feedback.hotspots import feed as hotspots_feed
@@ -20,6 +21,7 @@ from cityloop.feedback.recurring import flows as recurring_flows
 from cityloop.feedback.recurring import views as recurring_views
 from cityloop.feedback.scores import api as scores_api
 from cityloop.feedback.scores import facts as score_facts
+from cityloop.feedback.scores import metrics as score_metrics
 from cityloop.feedback.settings import FeedbackSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -38,6 +40,8 @@ def create_app(settings: FeedbackSettings | None = None) -> FastAPI:
     # Hot spots are counted by the stream worker (python -m cityloop.feedback.signals), served from here.
     runtime.consume("feedback.hotspots", [FEEDBACK_HOTSPOTS.name], hotspots_feed.on_snapshot, wants=hotspots_feed.wants)
     runtime.background("hotspots.gauges", lambda: hotspots_metrics.keep_fresh(runtime))
+    runtime.background("scores.gauges", lambda: score_metrics.keep_fresh(runtime))
+    runtime.background("callbacks.gauges", lambda: callback_metrics.keep_fresh(runtime))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

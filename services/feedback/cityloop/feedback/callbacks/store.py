@@ -207,6 +207,15 @@ async def due(
     return await conn.fetch(sql, *args)
 
 
+async def due_counts(conn: Conn, *, now: datetime) -> list[asyncpg.Record]:
+    """Due callbacks per district and overdue or not (the partial index callbacks_due holds only these)."""
+    return await conn.fetch(
+        "SELECT district, coalesce(due_by < $1, false) AS overdue, count(*)::int AS count FROM callbacks"
+        " WHERE status = 'due' GROUP BY 1, 2",
+        now,
+    )
+
+
 async def of_ticket(conn: Conn, ticket_id: str) -> list[asyncpg.Record]:
     return await conn.fetch("SELECT * FROM callbacks WHERE ticket_id = $1 ORDER BY id", ticket_id)
 
