@@ -1,4 +1,4 @@
-"""The CloudEvents 1.0 envelope, structured JSON mode, used on every topic (see contract.md)."""
+"""The CloudEvents 1.0 envelope, structured JSON mode, used on every topic (see docs/contract/README.md)."""
 
 import uuid
 from datetime import UTC, datetime

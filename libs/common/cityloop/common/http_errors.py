@@ -1,4 +1,4 @@
-"""One JSON error shape for every HTTP error, naming each bad field and the problem (contract.md):
+"""One JSON error shape for every HTTP error, naming each bad field and the problem (the documented error format):
 ``{"error", "message", "fields": [{"field", "problem"}], "request_id"}``.
 
 The handlers here cover a domain refusal (errors.py), bad input, an HTTP error (404, 405, 401...) and,

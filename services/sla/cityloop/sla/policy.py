@@ -1,6 +1,6 @@
 """Deadline policies (时限): how long each clock runs, per category, urgency and mode.
 
-Defaults follow domain.md: accept (签收 and first contact) 1 working day, resolve (办结) 5, at most 15
+Defaults follow the published local rules: accept (签收 and first contact) 1 working day, resolve (办结) 5, at most 15
 with an approved extension (延期), callback 2, re-handle (重办) 3. Urgent and critical tickets (a gas
 leak) run on the wall clock, around the clock: dispatched and accepted within 15 minutes of the report,
 on site (到场) within 1 hour; emergency mode runs every clock in minutes. ``policy_for`` picks the most

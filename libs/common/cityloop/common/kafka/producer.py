@@ -20,7 +20,7 @@ class EventProducer:
         self, bootstrap: str, topic_prefix: str, *, client_id: str, options: Mapping[str, Any] | None = None
     ) -> None:
         self.topic_prefix = topic_prefix
-        # aiokafka's defaults are acks=1 and no idempotence: weaker than we promise (notes-kafka.md).
+        # aiokafka's defaults are acks=1 and no idempotence: weaker than we promise.
         self._producer = AIOKafkaProducer(
             bootstrap_servers=bootstrap,
             client_id=client_id,

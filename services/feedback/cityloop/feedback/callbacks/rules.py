@@ -1,4 +1,4 @@
-"""The callback rules as pure functions over plain values (domain.md, "Callback and scoring")."""
+"""The callback rules as pure functions over plain values (the hotline's 回访 and 重办 rules)."""
 
 import hashlib
 import secrets

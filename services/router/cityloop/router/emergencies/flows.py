@@ -3,7 +3,7 @@ the caller's transaction: the emergency's row, its log line and its ``control.mo
 outbox) commit together.
 
 Ordering with routing: these calls take the mode lock exclusively, routing takes it shared (see
-dispatch.py), so a ticket routed by the old set of emergencies has committed before the change does, and
+dispatch/flows.py), so a ticket routed by the old set of emergencies has committed before the change does, and
 the re-homing that follows the change (rehoming.py) finds it.
 """
 

@@ -1,4 +1,4 @@
-"""The rules of emergency mode, as domain.md "Two modes" states them. Pure functions over plain data.
+"""The rules of emergency mode, as the city's 平战结合 (two modes) rules state them. Pure functions over plain data.
 
 - Which emergency applies to a ticket: its category is covered and its place is in scope; where scopes
   overlap the higher level wins (I beats IV), a tie goes to the earlier declaration (then the id).
