@@ -19,9 +19,10 @@ from cityloop.common import outbox
 from cityloop.common.contract import types
 from cityloop.common.contract.lifecycle import ClockStep, StepKind
 from cityloop.common.db.pool import PgPool
+from cityloop.common.metrics.labels import Bounded
 from cityloop.sla import events, ladder, queries
 from cityloop.sla.deadlines import escalation_span
-from cityloop.sla.metrics import BREACHES, FIRED, LATENESS, STEPS, BoundedLabel, dept_labels
+from cityloop.sla.metrics import BREACHES, FIRED, LATENESS, STEPS, dept_labels
 from cityloop.sla.settings import SlaSettings
 
 _LIFECYCLE: dict[StepKind, tuple[str, str, str]] = {
@@ -103,8 +104,8 @@ class Firer:
     def __init__(self, pool: PgPool, settings: SlaSettings) -> None:
         self._pool = pool
         self._settings = settings
-        self._dept = BoundedLabel(settings.metric_label_limit)
-        self._category = BoundedLabel(settings.metric_label_limit)
+        self._dept = Bounded(settings.metric_label_limit)
+        self._category = Bounded(settings.metric_label_limit)
 
     async def fire_due(self, now: datetime | None = None) -> int:
         """One round; returns how many steps fired."""

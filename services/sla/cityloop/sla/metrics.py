@@ -1,7 +1,6 @@
 """sla's Prometheus metrics: live timers, firings, lateness, breaches by department and category."""
 
 import asyncio
-import threading
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -45,27 +44,6 @@ def dept_labels(dept_code: str | None) -> tuple[str, str]:
         if district.isalpha() and dept_type.isalpha() and len(district) <= 8 and len(dept_type) <= 24:
             return dept_type, district
     return "other", "other"
-
-
-class BoundedLabel:
-    """Passes the first ``limit`` distinct values through and maps every later one to ``other``, so a
-    label never grows without bound (department codes come from data, not code)."""
-
-    def __init__(self, limit: int) -> None:
-        self._limit = limit
-        self._seen: set[str] = set()
-        self._lock = threading.Lock()
-
-    def __call__(self, value: str | None) -> str:
-        if not value:
-            return "unknown"
-        with self._lock:
-            if value in self._seen:
-                return value
-            if len(self._seen) < self._limit:
-                self._seen.add(value)
-                return value
-        return "other"
 
 
 async def count_live_timers(pool: PgPool, every_seconds: float) -> None:
