@@ -1,6 +1,7 @@
 """Every event CityLoop published during a test session, checked against the published JSON Schemas
 (docs/contract/events/): read back from the broker, topic by topic, at the end of the session."""
 
+import asyncio
 import json
 import re
 from collections import Counter
@@ -14,6 +15,8 @@ from jsonschema import Draft202012Validator
 EVENTS = Path(__file__).resolve().parents[1] / "docs" / "contract" / "events"
 #: The topics CityLoop writes (a session's prefix, and a fixture's own, come before them). Department
 #: updates are written by the tests' department systems, some broken on purpose: they are not checked.
+#: How long the end-of-session read of every produced topic may take before it reports what it missed.
+READ_SECONDS = 180
 PRODUCED = re.compile(r"(?:^|\.)(ticket\.lifecycle|control\.mode|dept\.[^.]+\.tasks)$")
 
 
@@ -62,15 +65,23 @@ async def check_published_events(bootstrap: str, prefix: str) -> tuple[Counter[s
         starts = await consumer.beginning_offsets(partitions)
         remaining = {tp: end for tp, end in ends.items() if end > starts[tp]}
         await consumer.seek_to_beginning(*partitions)
+        # Every partition's position is checked each round, not only those that returned records: a
+        # partition whose last offsets hold no records (e.g. transaction markers) returns nothing and
+        # would otherwise be waited on forever. A time limit turns a stuck read into a named problem.
+        deadline = asyncio.get_running_loop().time() + READ_SECONDS
         while remaining:
-            for tp, records in (await consumer.getmany(*remaining, timeout_ms=1000, max_records=5000)).items():
+            for records in (await consumer.getmany(*remaining, timeout_ms=1000, max_records=5000)).values():
                 for record in records:
                     if record.value is not None:
                         type_, wrong = check(record.value, checks)
                         counted[type_] += 1
                         problems += wrong
+            for tp in list(remaining):
                 if await consumer.position(tp) >= remaining[tp]:
                     del remaining[tp]
+            if remaining and asyncio.get_running_loop().time() > deadline:
+                problems += [f"{tp.topic}/{tp.partition}: not read to its end in {READ_SECONDS} s" for tp in remaining]
+                break
     finally:
         await consumer.stop()
     return counted, problems
