@@ -64,7 +64,7 @@ async def assign(
     """Record the assignment and send the task (cityloop.task.assigned) to the department's topic. The
     task carries no deadlines: sla computes them from the catalogue's days and follows with
     cityloop.task.updated (change deadline_set)."""
-    assignment_id = f"A-{uuid.uuid4().hex[:16]}"
+    assignment_id = new_assignment_id()
     mode = mode or TaskMode()
     await store.insert_assignment(
         conn,
@@ -77,10 +77,40 @@ async def assign(
         mode=mode.kind,
         emergency_id=mode.emergency_id,
     )
-    task = TaskAssigned(
+    task = task_for(
         ticket_id=ticket_id,
         assignment_id=assignment_id,
         dept_code=dept.code,
+        role=role,
+        category=category,
+        snapshot=snapshot,
+        location=location,
+        mode=mode,
+    )
+    await outbox.enqueue(conn, dept_tasks(dept.code).name, EMIT.task(types.TASK_ASSIGNED, task))
+    return assignment_id
+
+
+def new_assignment_id() -> str:
+    return f"A-{uuid.uuid4().hex[:16]}"
+
+
+def task_for(
+    *,
+    ticket_id: str,
+    assignment_id: str,
+    dept_code: str,
+    role: str,
+    category: Category,
+    snapshot: TicketSnapshot,
+    location: Location,
+    mode: TaskMode,
+) -> TaskAssigned:
+    """The task a department receives for one assignment (assign() and emergency re-homing both send it)."""
+    return TaskAssigned(
+        ticket_id=ticket_id,
+        assignment_id=assignment_id,
+        dept_code=dept_code,
         role="lead" if role == "lead" else "assist",
         category=category.code,
         category_name=category.name,
@@ -95,8 +125,6 @@ async def assign(
         mode=mode,
         citizen=snapshot.citizen,
     )
-    await outbox.enqueue(conn, dept_tasks(dept.code).name, EMIT.task(types.TASK_ASSIGNED, task))
-    return assignment_id
 
 
 async def withdraw(conn: Conn, assignment: asyncpg.Record, reason: str) -> None:

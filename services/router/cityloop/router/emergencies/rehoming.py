@@ -16,7 +16,6 @@ so ``reconcile`` after a restart finishes whatever a crash interrupted.
 
 import asyncio
 import time
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,8 +35,6 @@ from cityloop.common.contract.lifecycle import (
     RoutedLocation,
 )
 from cityloop.common.contract.models import (
-    TaskAssigned,
-    TaskLocation,
     TaskMode,
     TaskUpdated,
     TaskWithdrawn,
@@ -49,7 +46,7 @@ from cityloop.common.runtime import ServiceRuntime
 from cityloop.common.topics import TICKET_LIFECYCLE, dept_tasks
 from cityloop.router.context import RouterContext
 from cityloop.router.dispatch.rules import Classification, RoutingTicket, route
-from cityloop.router.effects import EMIT, chain_of, effective_urgency
+from cityloop.router.effects import EMIT, chain_of, effective_urgency, new_assignment_id, task_for
 from cityloop.router.emergencies import rules, store
 from cityloop.router.emergencies.metrics import REHOME_SECONDS, REHOMED, TICKETS
 from cityloop.router.masterdata.model import Category, Department, MasterData
@@ -177,7 +174,7 @@ def plan_ticket(
     location = stored_location(ticket)
     urgency = effective_urgency(snapshot, category)
     for dept_code, role in plan.create:
-        assignment_id = f"A-{uuid.uuid4().hex[:16]}"
+        assignment_id = new_assignment_id()
         batch.inserts.append(
             (
                 assignment_id,
@@ -189,23 +186,15 @@ def plan_ticket(
                 mode.emergency_id,
             )
         )
-        assigned = TaskAssigned(
+        assigned = task_for(
             ticket_id=ticket_id,
             assignment_id=assignment_id,
             dept_code=dept_code,
-            role="lead" if role == "lead" else "assist",
-            category=category.code,
-            category_name=category.name,
-            description=snapshot.description,
-            location=TaskLocation(
-                chain=chain_of(location),
-                address_masked=snapshot.location.address,
-                lat=snapshot.location.lat,
-                lon=snapshot.location.lon,
-            ),
-            urgency=urgency,
+            role=role,
+            category=category,
+            snapshot=snapshot,
+            location=location,
             mode=mode,
-            citizen=snapshot.citizen,
         )
         batch.events.append(
             (
