@@ -23,7 +23,9 @@ def test_the_city_has_a_realistic_shape(master: MasterData) -> None:
     levels = Counter(d.level for d in master.departments.values())
     assert levels["city"] >= 15
     assert levels["district"] >= 16 * 15
-    assert levels["street"] == 3 * len(master.streets)
+    # office, enforcement squad, community work office, and the platform of its communities and grids
+    assert levels["street"] == 4 * len(master.streets)
+    assert all(master.platform(s) is not None for s in master.streets)
 
 
 def test_department_codes_are_valid_topic_names(master: MasterData) -> None:
@@ -45,7 +47,10 @@ def test_every_category_has_an_owner_in_every_district_and_street(master: Master
     for category in master.categories.values():
         for resp in filter(None, (category.lead, *category.assists)):
             for street in master.streets.values():
-                unit = master.unit(resp.type, resp.level, district=street.district, street=street.code)
+                if resp.below_platforms:
+                    unit = master.platform(street.code)
+                else:
+                    unit = master.unit(resp.type, resp.level, district=street.district, street=street.code)
                 assert unit is not None, f"{category.code}: no {resp} for {street.code}"
 
 

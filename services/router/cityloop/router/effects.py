@@ -3,6 +3,7 @@
 the caller's transaction, through the outbox."""
 
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 import asyncpg
@@ -15,6 +16,7 @@ from cityloop.common.contract.models import (
     TaskAssigned,
     TaskLocation,
     TaskMode,
+    TaskUnit,
     TaskUpdated,
     TaskWithdrawn,
     TicketSnapshot,
@@ -24,7 +26,7 @@ from cityloop.common.db.pool import Conn
 from cityloop.common.envelope import CloudEvent
 from cityloop.common.topics import TICKET_LIFECYCLE, dept_tasks
 from cityloop.router.dispatch.location import Location
-from cityloop.router.masterdata.model import Category, Department
+from cityloop.router.masterdata.model import Category, Department, Unit
 from cityloop.router.tickets import store
 
 ACTOR = "router"
@@ -60,6 +62,7 @@ async def assign(
     why: dict[str, Any],
     final: bool = False,
     mode: TaskMode | None = None,
+    unit: Unit | None = None,
 ) -> str:
     """Record the assignment and send the task (cityloop.task.assigned) to the department's topic. The
     task carries no deadlines: sla computes them from the catalogue's days and follows with
@@ -76,6 +79,7 @@ async def assign(
         final=final,
         mode=mode.kind,
         emergency_id=mode.emergency_id,
+        unit=task_unit(unit).model_dump(mode="json") if unit else None,
     )
     task = task_for(
         ticket_id=ticket_id,
@@ -86,6 +90,7 @@ async def assign(
         snapshot=snapshot,
         location=location,
         mode=mode,
+        unit=unit,
     )
     await outbox.enqueue(conn, dept_tasks(dept.code).name, EMIT.task(types.TASK_ASSIGNED, task))
     return assignment_id
@@ -105,6 +110,7 @@ def task_for(
     snapshot: TicketSnapshot,
     location: Location,
     mode: TaskMode,
+    unit: Unit | None = None,
 ) -> TaskAssigned:
     """The task a department receives for one assignment (assign() and emergency re-homing both send it)."""
     return TaskAssigned(
@@ -124,7 +130,14 @@ def task_for(
         urgency=effective_urgency(snapshot, category),
         mode=mode,
         citizen=snapshot.citizen,
+        unit=task_unit(unit) if unit else None,
     )
+
+
+def task_unit(unit: Unit) -> TaskUnit:
+    """A community or grid unit as its platform's task names it (五级应用)."""
+    chain = GridChain(district=unit.district, street=unit.street, community=unit.community, grid=unit.grid)
+    return TaskUnit(level="grid" if unit.level == "grid" else "community", code=unit.code, name=unit.name, chain=chain)
 
 
 async def withdraw(conn: Conn, assignment: asyncpg.Record, reason: str) -> None:
@@ -139,7 +152,7 @@ async def withdraw(conn: Conn, assignment: asyncpg.Record, reason: str) -> None:
     await outbox.enqueue(conn, dept_tasks(assignment["dept_code"]).name, EMIT.task(types.TASK_WITHDRAWN, data))
 
 
-async def tell(conn: Conn, assignment: asyncpg.Record, change: str, note: str) -> None:
+async def tell(conn: Conn, assignment: Mapping[str, Any] | asyncpg.Record, change: str, note: str) -> None:
     """A cityloop.task.updated to the holder of a live assignment (merged, split ...)."""
     data = TaskUpdated(
         ticket_id=assignment["ticket_id"],

@@ -36,9 +36,12 @@ ESTIMATED_DEADLINES = Counter(
 
 def dept_labels(dept_code: str | None) -> tuple[str, str]:
     """(department type, district) from a department code of the city model (router's
-    data/generate_city.py): ``city-<type>``, ``<district>-<type>``, ``<district>-s<NN>-<type>``. Both are
+    data/generate_city.py): ``city-<type>``, ``<district>-<type>``, ``<district>-s<NN>-<type>``, the
+    platform ``<district>-s<NN>``. Both are
     small sets (about 20 types, 17 districts + city); anything else is ``other``."""
     parts = (dept_code or "").split("-")
+    if len(parts) == 2 and parts[1][:1] == "s" and parts[1][1:].isdigit() and parts[0].isalpha():
+        return "platform", parts[0]  # a street's platform (its code is the street's: ``<district>-s<NN>``)
     if len(parts) == 2 or (len(parts) == 3 and parts[1][:1] == "s" and parts[1][1:].isdigit()):
         district, dept_type = parts[0], parts[-1]
         if district.isalpha() and dept_type.isalpha() and len(district) <= 8 and len(dept_type) <= 24:

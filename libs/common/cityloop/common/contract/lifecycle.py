@@ -18,6 +18,7 @@ from cityloop.common.contract.models import (
     Deadlines,
     GridChain,
     TaskMode,
+    TaskUnit,
     TicketSnapshot,
     TicketStatus,
     Urgency,
@@ -196,6 +197,8 @@ class Dispatched(RoutingDetail):
     emergency_deadlines: EmergencyDeadlines | None = None
     #: Set when an emergency's declaration, change or stand-down moved this open ticket (not a new routing).
     rehomed: Rehomed | None = None
+    #: 五级应用: the residents' committee or grid team that leads, through its street's platform (dept_code).
+    unit: TaskUnit | None = None
 
 
 class Merged(Detail):
@@ -211,6 +214,9 @@ class Merged(Detail):
     #: The ticket's own category and place, as on ``cityloop.ticket.dispatched`` (counted for hot spots).
     category: str | None = None
     location: RoutedLocation | None = None
+    #: Set when the case was re-dispatched (a new lead): the lead assignments this statement replaces. The
+    #: ticket joined the case earlier; it is not a new sighting.
+    replaces: list[str] | None = None
 
 
 class Split(Detail):

@@ -44,6 +44,19 @@ class TaskLocation(ContractData):
     lon: float | None = None
 
 
+class TaskUnit(ContractData):
+    """五级应用: the residents' committee (level ``community``) or grid team (level ``grid``) a task is for.
+    Such units have no topic of their own: the task travels on their street platform's topic
+    (``dept.<street code>.tasks``, ``dept_code`` the street's code), whose system forwards it to the unit
+    and accepts, reports or rejects on the unit's behalf."""
+
+    level: Literal["community", "grid"]
+    code: str
+    name: str
+    #: The unit's own place: its street, its community and, for a grid team, its grid.
+    chain: GridChain
+
+
 class TaskMode(ContractData):
     kind: Literal["peacetime", "emergency"] = "peacetime"
     emergency_id: str | None = None
@@ -82,6 +95,8 @@ class TaskAssigned(ContractData):
     #: so the contract stays additive.
     deadlines: Deadlines | None = None
     citizen: MaskedContact = Field(default_factory=MaskedContact)
+    #: Set when the task is for a community or grid unit, received by its street's platform.
+    unit: TaskUnit | None = None
 
 
 class TaskUpdated(ContractData):

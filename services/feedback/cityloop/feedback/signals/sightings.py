@@ -46,7 +46,7 @@ def sighting_of(event: CloudEvent) -> Sighting | None:
         if detail.replaces or detail.split_from:
             return None  # a second routing of a ticket already counted (re-dispatch, re-homing, split)
         category, chain = detail.category, detail.location.chain
-    elif isinstance(detail, Merged) and detail.category and detail.location is not None:
+    elif isinstance(detail, Merged) and detail.category and detail.location is not None and not detail.replaces:
         category, chain = detail.category, detail.location.chain
     else:
         return None

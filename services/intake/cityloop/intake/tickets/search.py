@@ -4,6 +4,7 @@ from typing import Any
 
 import asyncpg
 
+from cityloop.common.db.like import escape_like
 from cityloop.common.db.pool import Conn
 from cityloop.common.paging import Keyset
 from cityloop.intake.tickets.store import TICKET_COLUMNS
@@ -28,8 +29,7 @@ class TicketQuery:
 
 
 def _like(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+    return f"%{escape_like(text)}%"
 
 
 #: Ticket lists: newest first.

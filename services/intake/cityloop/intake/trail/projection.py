@@ -57,6 +57,8 @@ class TicketChange:
     assign: list[Assignment] = field(default_factory=list)
     end_assignment: str | None = None  # an assignment id, or a dept code when the id is unknown
     end_all_assignments: bool = False
+    #: assignment ids that end (a merged ticket's previous lead, after its case was re-dispatched)
+    end_assignments: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -100,6 +102,8 @@ def project(event_type: str, data: Lifecycle[Detail], current: TicketStatus) -> 
         change.assign = [Assignment(detail.assignment_id or f"{dept}:{data.ticket_id}", dept, "lead")]
         change.dept_code = dept
         change.agency = detail.dept_name or dept
+        # The case re-dispatched: the previous lead no longer holds this citizen's ticket.
+        change.end_assignments = list(detail.replaces or [])
     elif isinstance(detail, Split):
         change.end_all_assignments = True  # split from a case: it will be routed on its own
         change.release_dept = "*"

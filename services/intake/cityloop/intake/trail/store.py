@@ -54,6 +54,13 @@ async def apply_change(conn: Conn, ticket_id: str, change: TicketChange) -> None
             ticket_id,
             change.end_assignment,
         )
+    if change.end_assignments:
+        await conn.execute(
+            "UPDATE ticket_assignments SET ended_at = now()"
+            " WHERE ticket_id = $1 AND assignment_id = ANY($2::text[]) AND ended_at IS NULL",
+            ticket_id,
+            change.end_assignments,
+        )
     if change.end_all_assignments:
         await conn.execute(
             "UPDATE ticket_assignments SET ended_at = now() WHERE ticket_id = $1 AND ended_at IS NULL", ticket_id

@@ -1,7 +1,9 @@
 """并单 carried out: find the open case a new ticket repeats, let the ticket join it, and make every
 citizen's ticket in a case follow what its lead's department does."""
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from cityloop.common.contract import types
 from cityloop.common.contract.lifecycle import DeptStep, Merged, RoutedLocation
@@ -12,7 +14,7 @@ from cityloop.router.cases.rules import MergeMatch, OpenCase, find_case
 from cityloop.router.dispatch.location import Location
 from cityloop.router.dispatch.rules import Decision
 from cityloop.router.effects import EMIT, announce, tell
-from cityloop.router.masterdata.model import Category, MasterData
+from cityloop.router.masterdata.model import Category, Department, MasterData
 from cityloop.router.tickets import store as tickets
 from cityloop.router.tickets.status import RoutingStatus
 
@@ -67,6 +69,43 @@ async def merge_into(
     )
     summary = f"merged into case {case} (ticket {row['lead_ticket']})"
     await announce(conn, EMIT.lifecycle(types.TICKET_MERGED, ticket_id, status, summary, merged, actor=actor))
+
+
+async def restate_members(
+    conn: Conn,
+    *,
+    case_id: str,
+    lead_ticket: str,
+    lead: Department,
+    assignment_id: str,
+    why: dict[str, Any],
+    replaces: Sequence[str],
+    actor: str,
+) -> None:
+    """The case's lead ticket has a new lead department: each ticket merged into it says so again
+    (cityloop.ticket.merged with ``replaces``), so every citizen's ticket shows who handles it now."""
+    members = [m for m in await store.case_members(conn, case_id) if m["ticket_id"] != lead_ticket]
+    members = [m for m in members if m["status"] == RoutingStatus.MERGED]
+    for member in members:
+        merged = Merged(
+            case_id=case_id,
+            merged_into=lead_ticket,
+            dept_code=lead.code,
+            dept_name=lead.name,
+            assignment_id=assignment_id,
+            why=why,
+            replaces=list(replaces),
+        )
+        summary = f"case {case_id} is now handled by {lead.name}"
+        await announce(
+            conn,
+            EMIT.lifecycle(
+                types.TICKET_MERGED, member["ticket_id"], TicketStatus.DISPATCHED, summary, merged, actor=actor
+            ),
+        )
+    if members:
+        holder = {"id": assignment_id, "ticket_id": lead_ticket, "dept_code": lead.code}
+        await tell(conn, holder, "merged", f"{len(members)} other citizens' tickets are merged into this case")
 
 
 async def follow_lead(

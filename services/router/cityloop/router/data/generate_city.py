@@ -5,8 +5,8 @@ generated names elsewhere. Space is a lattice of cells of about 450 m: districts
 communities and grids are nested rectangles inside them, one grid per cell, so coordinates resolve by
 arithmetic. Every community lies along one road with a house-number range; its grids split that range,
 so "road + number" resolves to a grid (numbers run to about 2000 per road). Departments: city and
-district bureaus of every type, and three units per street (the street office, the enforcement squad,
-the community work office).
+district bureaus of every type, and four units per street (the street office, the enforcement squad,
+the community work office, and the street's platform, which serves its communities and grids).
 """
 
 import csv
@@ -128,6 +128,9 @@ CITY_UNITS = {
     "enforcement": "市城市管理行政执法局",
 }
 STREET_UNITS = {"street": "{s}办事处", "enforcement": "{s}城管执法中队", "community": "{s}社区（居委会）工作办"}
+#: The street's platform (街镇网格化综合管理中心): its code is the street's own, its topic dept.<street>.tasks
+#: carries the tasks of the street's residents' committees and grid teams (五级应用).
+STREET_PLATFORM = "{s}网格化综合管理中心"
 
 
 @dataclass(frozen=True)
@@ -203,6 +206,7 @@ def generate() -> dict[str, list[list[str]]]:
                 suffixes = ["镇"] if dcode in TOWN_DISTRICTS and rng.random() < 0.7 else ["街道"]
                 sname = names.take(suffixes, real_names)
             tables["streets"].append([scode, sname, dcode])
+            tables["departments"].append([scode, STREET_PLATFORM.format(s=sname), "platform", "street", dcode, scode])
             for utype, pattern in STREET_UNITS.items():
                 suffix = "office" if utype == "street" else utype
                 tables["departments"].append(

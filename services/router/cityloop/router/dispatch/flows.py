@@ -2,9 +2,10 @@
 (并单, cases/flows.py), or record the assignments and send the tasks (主办 + 协办), or hand it over, or
 queue it for a dispatcher. Every outcome is announced on ticket.lifecycle with ``why``."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 from cityloop.common.contract import types
@@ -25,14 +26,14 @@ from cityloop.common.db.pool import Conn
 from cityloop.common.envelope import CloudEvent
 from cityloop.router import metrics
 from cityloop.router.cases import store as cases
-from cityloop.router.cases.flows import matching_case, merge_into
+from cityloop.router.cases.flows import matching_case, merge_into, restate_members
 from cityloop.router.cases.rules import joining
 from cityloop.router.context import RouterContext
 from cityloop.router.dispatch import store
 from cityloop.router.dispatch.classify import classify
 from cityloop.router.dispatch.location import Location, locate
 from cityloop.router.dispatch.rules import Classification, Decision, RoutingTicket, route
-from cityloop.router.effects import ACTOR, EMIT, announce, assign, chain_of, effective_urgency
+from cityloop.router.effects import ACTOR, EMIT, announce, assign, chain_of, effective_urgency, task_unit
 from cityloop.router.emergencies import metrics as emergency_metrics
 from cityloop.router.emergencies import rules as emergency_rules
 from cityloop.router.emergencies import store as emergency_store
@@ -101,10 +102,12 @@ async def apply_decision(
     merge: bool = True,
     final: bool = False,
     replaces: Sequence[str] = (),
+    kept_assists: Mapping[str, str] = MappingProxyType({}),
     routing: RoutingDetail | None = None,
 ) -> str:
     """Carry out ``decision``; returns what happened: dispatched, merged, handed_over or needs_dispatcher.
-    ``routing`` says how the decision came about (a dispatcher's confirmation, correction, arbitration)."""
+    ``routing`` says how the decision came about (a dispatcher's confirmation, correction, arbitration).
+    ``kept_assists`` (dept code -> assignment id): live assist tasks the re-routing keeps, not sent again."""
     extra: dict[str, Any] = routing.model_dump(exclude_none=True) if routing is not None else {}
     if replaces:
         extra["replaces"] = list(replaces)
@@ -191,9 +194,13 @@ async def apply_decision(
         why=decision.why_record(),
         final=final,
         mode=mode,
+        unit=decision.unit,
     )
     assists = []
     for dept in decision.assists:
+        if dept.code in kept_assists:
+            assists.append(AssistAssignment(dept_code=dept.code, assignment_id=kept_assists[dept.code]))
+            continue
         assist_id = await assign(
             conn,
             ticket_id=ticket_id,
@@ -208,6 +215,18 @@ async def apply_decision(
         assists.append(AssistAssignment(dept_code=dept.code, assignment_id=assist_id))
     existing = await cases.case_of_ticket(conn, ticket_id)
     case_id = existing["id"] if existing else f"C-{ticket_id}"
+    if existing is not None and existing["lead_ticket"] == ticket_id:
+        # A case re-dispatched (correction, 改派, arbitration): its merged tickets follow the new lead.
+        await restate_members(
+            conn,
+            case_id=case_id,
+            lead_ticket=ticket_id,
+            lead=decision.lead,
+            assignment_id=lead_id,
+            why=decision.why_record(),
+            replaces=replaces,
+            actor=actor,
+        )
     if existing is None:
         await cases.insert_case(
             conn,
@@ -246,6 +265,7 @@ async def apply_decision(
                 location=location_detail(location),
                 final=final,
                 why=decision.why_record(),
+                unit=task_unit(decision.unit) if decision.unit else None,
                 **extra,
             ),
             actor=actor,

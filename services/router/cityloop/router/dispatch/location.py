@@ -5,7 +5,7 @@ it to a dispatcher, it never guesses.
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from cityloop.router.masterdata.model import Grid, MasterData
 
@@ -122,14 +122,15 @@ def _from_text(text: str, master: MasterData) -> Location:
             road_streets = {master.communities[g.community].street for g in span.grids}
             if len(road_streets) == 1:
                 street = master.streets[road_streets.pop()]
-                candidates.append(Location("street", street.district, street.code, how="road (number not found)"))
-    if not candidates:
-        community = max(
-            (c for c in master.communities.values() if c.name in text), key=lambda c: len(c.name), default=None
-        )
-        if community is not None:
-            street = master.streets[community.street]
-            candidates.append(Location("community", street.district, street.code, community.code, how="community"))
+                # The road without a known number: a community named along it places the ticket deeper.
+                named = _community_named(text, master, street.code)
+                candidates.append(
+                    replace(named, how="road and community")
+                    if named
+                    else Location("street", street.district, street.code, how="road (number not found)")
+                )
+    if not candidates and (named := _community_named(text, master)) is not None:
+        candidates.append(named)
     if not candidates and len(streets) == 1:
         street = master.streets[next(iter(streets))]
         candidates.append(Location("street", street.district, street.code, how="street name"))
@@ -143,6 +144,33 @@ def _from_text(text: str, master: MasterData) -> Location:
     return found
 
 
+def _refined(found: Location, grid: Grid | None, master: MasterData) -> Location | None:
+    """``found`` (a place the text named) completed down to ``grid``, if the grid lies inside it; the text
+    stays the authority on where, the point only fills in what it left out."""
+    if grid is None or found.level == "grid":
+        return None
+    at = at_grid(grid, master, f"{found.how}, grid by coordinates")
+    same = (
+        (found.district is None or found.district == at.district)
+        and (found.street is None or found.street == at.street)
+        and (found.community is None or found.community == at.community)
+    )
+    return at if same else None
+
+
+def _community_named(text: str, master: MasterData, street: str | None = None) -> Location | None:
+    """The community the text names (the longest name wins), within ``street`` when given."""
+    community = max(
+        (c for c in master.communities.values() if c.name in text and (street is None or c.street == street)),
+        key=lambda c: len(c.name),
+        default=None,
+    )
+    if community is None:
+        return None
+    home = master.streets[community.street]
+    return Location("community", home.district, home.code, community.code, how="community")
+
+
 def locate(address: str | None, lat: float | None, lon: float | None, master: MasterData) -> Location:
     """Address text first (people say where); coordinates when the text does not place it."""
     problems = []
@@ -151,7 +179,9 @@ def locate(address: str | None, lat: float | None, lon: float | None, master: Ma
         found = _from_text(normalise(address), master)
         if found.resolved:
             if point is not None:
-                return Location(**{**found.__dict__, "point": point})
+                # Down the chain to the grid (五级应用) when the point lies inside what the text named.
+                deeper = _refined(found, master.grid_at(*point), master)
+                return Location(**{**(deeper or found).__dict__, "point": point})
             return found
         problems.append(found.problem or "address not understood")
     if point is not None:

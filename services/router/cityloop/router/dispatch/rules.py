@@ -12,7 +12,7 @@ from typing import Literal
 from cityloop.common.contract.emergencies import Emergency
 from cityloop.router.dispatch.location import Location
 from cityloop.router.emergencies import rules as emergency_rules
-from cityloop.router.masterdata.model import Category, Department, MasterData, Responsibility
+from cityloop.router.masterdata.model import PLATFORM, Category, Department, MasterData, Responsibility, Unit
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,8 @@ class Decision:
     supervisors: tuple[str, ...] = field(default=())
     #: the emergency the ticket is routed under; None in peacetime
     emergency: Emergency | None = None
+    #: 五级应用: the residents' committee or grid team that leads, when ``lead`` is its street's platform
+    unit: Unit | None = None
 
     def __post_init__(self) -> None:
         # A read-only copy: the caller's dict can change without changing the decision, and nobody can
@@ -82,7 +84,8 @@ class Decision:
 
 
 def _area_of(resp: Responsibility, location: Location) -> tuple[str | None, str | None] | None:
-    """(district, street) the unit must serve, or None when the location is not precise enough."""
+    """(district, street) the unit must serve, or None when the location is not precise enough. A
+    community or grid unit is served through its street: the street must be known."""
     if resp.level == "city":
         return None, None
     if resp.level == "district":
@@ -91,16 +94,31 @@ def _area_of(resp: Responsibility, location: Location) -> tuple[str | None, str 
 
 
 def unit_for(resp: Responsibility, location: Location, master: MasterData) -> Department | None:
+    """The department that receives the task: for a community or grid unit, its street's platform."""
     area = _area_of(resp, location)
     if area is None:
         return None
+    if resp.below_platforms:
+        return master.platform(area[1])
     return master.unit(resp.type, resp.level, district=area[0], street=area[1])
+
+
+def lower_unit(resp: Responsibility, location: Location, master: MasterData) -> Unit | None:
+    """The residents' committee or grid team at ``location``, when the location reaches that level."""
+    if not resp.below_platforms:
+        return None
+    return master.lower_unit(resp.level, community=location.community, grid=location.grid)
 
 
 def allowed_owner(dept: Department, category: Category, location: Location) -> bool:
     """May ``dept`` own ``category`` at ``location`` per the catalogue (its lead or an assist type, serving
     that place)? Used when a department suggests another owner (改派)."""
     for resp in (category.lead, *category.assists):
+        if resp is not None and resp.below_platforms and dept.type == PLATFORM:
+            # 五级应用: the street's platform answers for its communities and grids.
+            if dept.street == location.street:
+                return True
+            continue
         if resp is None or resp.type != dept.type or resp.level != dept.level:
             continue
         if dept.level == "city":
@@ -173,6 +191,7 @@ def route(
     if category.lead is None:
         return _to_dispatcher("no_unit", f"{category.code} has no responsible department", why, category)
 
+    lead_unit: Unit | None = None
     if ticket.lead_override:
         lead = master.departments.get(ticket.lead_override)
         if lead is None:
@@ -189,6 +208,14 @@ def route(
             return _to_dispatcher("no_unit", f"no {category.lead} unit serves that location", why, category)
         lead = found
         why["rule"] = f"{category.code} -> {category.lead}"
+        if category.lead.below_platforms:
+            lead_unit = lower_unit(category.lead, ticket.location, master)
+            if lead_unit is not None:
+                why["unit"] = f"{lead_unit.name} ({lead_unit.code}), through the platform {lead.code}"
+            else:
+                why["unit_problem"] = (
+                    f"the location does not reach the {category.lead.level}: the street's platform assigns it"
+                )
     assists = []
     unplaced = []
     for resp in category.assists:
@@ -208,4 +235,5 @@ def route(
         lead=lead,
         assists=tuple(assists),
         supervisors=tuple(master.supervisors(lead)),
+        unit=lead_unit,
     )

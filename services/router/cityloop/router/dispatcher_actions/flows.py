@@ -20,7 +20,7 @@ from cityloop.router.context import RouterContext
 from cityloop.router.corrections import proposals
 from cityloop.router.dispatch.flows import apply_decision
 from cityloop.router.dispatch.location import Location, at_grid, locate
-from cityloop.router.dispatch.rules import Classification, RoutingTicket, route
+from cityloop.router.dispatch.rules import Classification, Decision, RoutingTicket, route
 from cityloop.router.effects import EMIT, announce, tell, withdraw
 from cityloop.router.masterdata.model import MasterData
 from cityloop.router.rejections import store as rejections
@@ -65,6 +65,17 @@ async def _label(conn: Conn, ticket: asyncpg.Record, category: str, source: str,
     )
 
 
+def keeps_assist(live: asyncpg.Record, decision: Decision, *, lead: str | None, category_before: str | None) -> bool:
+    """Does a live assignment survive a dispatcher's re-routing? Only an assist (协办) the new decision
+    names again, when the dispatcher moved the lead alone (correction with a department, arbitration):
+    the category, so the task's content, is unchanged. Everything else is withdrawn and sent anew."""
+    if lead is None or live["role"] == "lead" or decision.outcome != "dispatch" or decision.category is None:
+        return False
+    if decision.category.code != category_before or live["dept_code"] == lead:
+        return False
+    return live["dept_code"] in {d.code for d in decision.assists}
+
+
 async def _reroute(
     conn: Conn,
     ctx: RouterContext,
@@ -97,10 +108,15 @@ async def _reroute(
         field = {"unresolved_location": "address", "unclassified": "category"}.get(decision.queue_reason or "")
         raise Invalid(f"still not routable: {decision.why.get('problem')}", field or "dept_code", error="not_routable")
     replaced = []
+    kept: dict[str, str] = {}
     for live in await tickets.live_assignments(conn, ticket["ticket_id"]):
-        if lead is None or live["role"] == "lead" or decision.outcome == "handover":
-            await withdraw(conn, live, f"re-routed by a dispatcher ({identity.subject})")
-            replaced.append(live["id"])
+        if keeps_assist(live, decision, lead=lead, category_before=ticket["category"]):
+            # The same task for the same matter: the assisting department keeps it (a second one would
+            # be a duplicate on its topic).
+            kept[live["dept_code"]] = live["id"]
+            continue
+        await withdraw(conn, live, f"re-routed by a dispatcher ({identity.subject})")
+        replaced.append(live["id"])
     outcome = await apply_decision(
         conn,
         ticket_id=ticket["ticket_id"],
@@ -114,6 +130,7 @@ async def _reroute(
         merge=False,
         final=final,
         replaces=replaced,
+        kept_assists=kept,
         routing=routing,
     )
     return {"ticket_id": ticket["ticket_id"], "outcome": outcome, "category": code, "why": decision.why_record()}

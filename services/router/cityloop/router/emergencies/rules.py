@@ -208,11 +208,15 @@ def default_participants(
             for resp in (category.lead, *category.assists):
                 if resp is None:
                     continue
-                found = master.unit(
-                    resp.type,
-                    resp.level,
-                    district=district,
-                    street=street if resp.level == "street" else None,
+                found = (
+                    master.platform(street)
+                    if resp.below_platforms
+                    else master.unit(
+                        resp.type,
+                        resp.level,
+                        district=district,
+                        street=street if resp.level == "street" else None,
+                    )
                 )
                 if found is not None and found.code not in units:
                     units.append(found.code)

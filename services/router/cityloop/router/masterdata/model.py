@@ -9,6 +9,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 LEVELS = ("city", "district", "street", "community", "grid")
+#: 五级应用: the levels below the platforms. Their units (residents' committees, grid teams) have no topic
+#: of their own; their tasks go to their street's platform (a department of type PLATFORM, code = street).
+UNIT_LEVELS = ("community", "grid")
+PLATFORM = "platform"
 
 # The lattice every grid is a cell of (see data/generate_city.py).
 ORIGIN_LAT, ORIGIN_LON = 30.70, 121.00
@@ -71,12 +75,31 @@ class Responsibility:
     @classmethod
     def parse(cls, text: str) -> "Responsibility":
         level, _, dept_type = text.partition(":")
-        if level not in ("city", "district", "street") or not dept_type:
-            raise ValueError(f"responsibility must be 'city|district|street:<type>', not {text!r}")
+        if level not in LEVELS or not dept_type:
+            raise ValueError(f"responsibility must be 'city|district|street|community|grid:<type>', not {text!r}")
         return cls(level, dept_type)
+
+    @property
+    def below_platforms(self) -> bool:
+        """A residents' committee or a grid team: reached through its street's platform."""
+        return self.level in UNIT_LEVELS
 
     def __str__(self) -> str:
         return f"{self.level}:{self.type}"
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A residents' committee (居委会, level community) or a grid team (网格, level grid): a routing target
+    whose tasks travel on its street platform's topic, named in the task's ``unit``."""
+
+    level: str
+    code: str
+    name: str
+    district: str
+    street: str
+    community: str
+    grid: str | None = None
 
 
 @dataclass(frozen=True)
@@ -204,6 +227,26 @@ class MasterData:
         """The concrete department of ``dept_type`` at ``level`` serving the given area."""
         area = {"city": "city", "district": district, "street": street}.get(level)
         return self._units.get((dept_type, level, area)) if area else None
+
+    def platform(self, street: str | None) -> Department | None:
+        """The street's platform, which receives the tasks of its communities and grids."""
+        return self._units.get((PLATFORM, "street", street)) if street else None
+
+    def lower_unit(self, level: str, *, community: str | None, grid: str | None) -> Unit | None:
+        """The residents' committee of ``community`` or the team of ``grid``; None when the place is not
+        known that precisely."""
+        if level == "grid" and grid is not None and grid in self.grids:
+            cell = self.grids[grid]
+            home = self.communities[cell.community]
+            district = self.streets[home.street].district
+            number = int(cell.code.rsplit("-g", 1)[-1])
+            name = f"{home.name}第{number}网格"
+            return Unit("grid", cell.code, name, district, home.street, home.code, cell.code)
+        if level == "community" and community is not None and community in self.communities:
+            home = self.communities[community]
+            district = self.streets[home.street].district
+            return Unit("community", home.code, f"{home.name}居委会", district, home.street, home.code)
+        return None
 
     def supervisors(self, dept: Department) -> list[str]:
         """Who escalation goes to, bottom-up: at each level above ``dept``, the unit of the same type,

@@ -6,6 +6,7 @@ from typing import Any
 
 import asyncpg
 
+from cityloop.common.db import like
 from cityloop.common.db.pool import Conn
 from cityloop.common.paging import Keyset
 from cityloop.router.data.files import CityFiles
@@ -205,7 +206,7 @@ async def list_departments(
     return await conn.fetch(
         "SELECT * FROM departments WHERE ($1::text IS NULL OR type = $1) AND ($2::text IS NULL OR level = $2)"
         " AND ($3::text IS NULL OR district = $3) AND ($4::text IS NULL OR street = $4)"
-        " AND ($5::text IS NULL OR name LIKE '%' || $5 || '%' OR code LIKE $5 || '%')"
+        " AND ($5::text IS NULL OR name LIKE $8 OR code LIKE $9)"
         f" AND {BY_CODE.where(7)} ORDER BY {BY_CODE.order_by()} LIMIT $6",
         type_,
         level,
@@ -214,6 +215,8 @@ async def list_departments(
         q,
         limit,
         *BY_CODE.args(cursor),
+        like.contains(q),
+        like.starts_with(q),
     )
 
 
@@ -221,8 +224,8 @@ async def list_categories(
     conn: Conn, *, parent: str | None, q: str | None, handover: bool | None, limit: int, cursor: str | None
 ) -> list[asyncpg.Record]:
     return await conn.fetch(
-        "SELECT * FROM categories WHERE ($1::text IS NULL OR parent = $1 OR code LIKE $1 || '.%')"
-        " AND ($2::text IS NULL OR name LIKE '%' || $2 || '%' OR code LIKE '%' || $2 || '%')"
+        "SELECT * FROM categories WHERE ($1::text IS NULL OR parent = $1 OR code LIKE $6)"
+        " AND ($2::text IS NULL OR name LIKE $7 OR code LIKE $7)"
         " AND ($3::boolean IS NULL OR (handover_to IS NOT NULL) = $3)"
         f" AND {BY_CODE.where(5)} ORDER BY {BY_CODE.order_by()} LIMIT $4",
         parent,
@@ -230,6 +233,8 @@ async def list_categories(
         handover,
         limit,
         *BY_CODE.args(cursor),
+        like.starts_with(None if parent is None else f"{parent}."),
+        like.contains(q),
     )
 
 
@@ -255,9 +260,15 @@ async def list_jurisdictions(
     base, parent_column = _JURISDICTION_SQL[level]
     name_column = "road" if level == "grids" else "name"
     clauses = [f"($1::text IS NULL OR {parent_column} = $1)" if parent_column else "($1::text IS NULL)"]
-    clauses.append(f"($2::text IS NULL OR {name_column} LIKE '%' || $2 || '%' OR code LIKE $2 || '%')")
+    clauses.append(f"($2::text IS NULL OR {name_column} LIKE $5 OR code LIKE $6)")
     clauses.append(BY_CODE.where(4))
     where = " AND ".join(clauses)
     return await conn.fetch(
-        f"{base} WHERE {where} ORDER BY {BY_CODE.order_by()} LIMIT $3", parent, q, limit, *BY_CODE.args(cursor)
+        f"{base} WHERE {where} ORDER BY {BY_CODE.order_by()} LIMIT $3",
+        parent,
+        q,
+        limit,
+        *BY_CODE.args(cursor),
+        like.contains(q),
+        like.starts_with(q),
     )

@@ -36,10 +36,11 @@ async def insert_assignment(
     final: bool = False,
     mode: str = "peacetime",
     emergency_id: str | None = None,
+    unit: dict[str, Any] | None = None,
 ) -> None:
     await conn.execute(
-        "INSERT INTO assignments (id, ticket_id, dept_code, role, status, reason, final, mode, emergency_id)"
-        " VALUES ($1, $2, $3, $4, 'assigned', $5, $6, $7, $8)",
+        "INSERT INTO assignments (id, ticket_id, dept_code, role, status, reason, final, mode, emergency_id, unit)"
+        " VALUES ($1, $2, $3, $4, 'assigned', $5, $6, $7, $8, $9)",
         assignment_id,
         ticket_id,
         dept_code,
@@ -48,6 +49,7 @@ async def insert_assignment(
         final,
         mode,
         emergency_id,
+        unit,
     )
 
 
