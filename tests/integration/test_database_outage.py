@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import asyncpg
+import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from cityloop.router.data.files import city_files
@@ -125,3 +126,51 @@ async def test_a_database_outage_mid_load_routes_every_ticket_and_dead_letters_n
     assert grown == {}
     ready = await loop.feedback.get("/readyz")
     assert ready.json()["checks"]["consumers"] == "ok"
+
+
+async def readiness(loop: Loop, service: str) -> httpx.Response:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=loop.apps[service]), base_url="http://s") as client:
+        return await client.get("/readyz")
+
+
+async def test_with_the_database_away_every_service_is_not_ready_and_recovers_by_itself(loop: Loop) -> None:
+    services = sorted(loop.apps)
+    not_ready: dict[str, dict[str, Any]] = {}
+    admin = await asyncpg.connect(ADMIN_DSN)
+    try:
+        await admin.execute(f'ALTER DATABASE "{TEST_DB}" ALLOW_CONNECTIONS false')
+        try:
+            async with asyncio.timeout(60):
+                while len(not_ready) < len(services):
+                    # Backends opened since the last round are killed too: what a restart looks like.
+                    await admin.execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                        " WHERE datname = $1 AND pid <> pg_backend_pid()",
+                        TEST_DB,
+                    )
+                    for service in services:
+                        response = await readiness(loop, service)
+                        if response.status_code == 503:
+                            not_ready.setdefault(service, response.json())
+            # Meanwhile the API refuses politely: 503 with Retry-After in the JSON error format, no hang.
+            refused = await loop.intake.post("/api/v1/tickets", json=fresh_ticket())
+        finally:
+            await admin.execute(f'ALTER DATABASE "{TEST_DB}" ALLOW_CONNECTIONS true')
+    finally:
+        await admin.close()
+
+    for service, body in not_ready.items():
+        assert body["ready"] is False, service
+        assert body["checks"]["database"].startswith("failed: "), (service, body)
+    assert refused.status_code == 503, refused.text
+    assert refused.json()["error"] == "unavailable"
+    assert int(refused.headers["Retry-After"]) >= 1
+    # Nobody restarts anything: every service finds its database again and says so.
+    async with asyncio.timeout(60):
+        while True:
+            answers = {service: await readiness(loop, service) for service in services}
+            if all(a.status_code == 200 for a in answers.values()):
+                break
+            await asyncio.sleep(0.2)
+    assert all(a.json()["ready"] is True for a in answers.values())
+    await create(loop, fresh_ticket())

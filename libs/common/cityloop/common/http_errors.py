@@ -1,7 +1,8 @@
 """One JSON error shape for every HTTP error, naming each bad field and the problem (the documented error format):
 ``{"error", "message", "fields": [{"field", "problem"}], "request_id"}``.
 
-The handlers here cover a domain refusal (errors.py), bad input, an HTTP error (404, 405, 401...) and,
+The handlers here cover a domain refusal (errors.py), bad input, an HTTP error (404, 405, 401...), an outage
+of the database (503 with Retry-After) and,
 as Starlette's last resort, an unexpected exception; request_context.py catches the unexpected ones first.
 """
 
@@ -18,6 +19,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cityloop.common.errors import DomainError
+from cityloop.common.kafka.failures import Failure, classify
 from cityloop.common.request_context import current_request_id, internal_error_body, request_id_of
 
 log = structlog.get_logger(__name__)
@@ -102,6 +104,23 @@ async def _data_error(_: Request, exc: Exception) -> JSONResponse:
     return problem(422, "validation_failed", f"a value is out of range or not storable: {type(exc).__name__}")
 
 
+async def _outage(request: Request, exc: Exception) -> JSONResponse:
+    # The database away or saturated (its pool's wait ran out, db/pool.py): not the request's fault and
+    # not a bug, so a 503 the client retries after Retry-After rather than a 500 or a hung connection. Any
+    # other error of these families is not an outage (kafka/failures.py sorts them): it stays a 500.
+    if classify(exc) is not Failure.INFRASTRUCTURE:
+        raise exc
+    runtime = getattr(request.app.state, "runtime", None)
+    retry_after = runtime.settings.retry_after_seconds if runtime is not None else 2
+    log.warning("http.unavailable", error=repr(exc), path=request.url.path, retry_after=retry_after)
+    return problem(
+        503,
+        "unavailable",
+        "the service cannot reach its database or every connection is busy; retry after Retry-After seconds",
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
 async def _unexpected(request: Request, exc: Exception) -> Response:
     # Only reached for an error raised outside RequestContext (a middleware mounted around it).
     request_id = request_id_of(request.scope) or current_request_id()
@@ -117,5 +136,8 @@ def install_error_handlers(app: FastAPI) -> None:
     # argument encoding errors (e.g. an int out of int64 range, asyncpg.exceptions._base.DataError).
     app.add_exception_handler(asyncpg.exceptions.DataError, _data_error)
     app.add_exception_handler(asyncpg_base.DataError, _data_error)
+    # Outages: OSError covers the pool's TimeoutError and refused or reset connections.
+    for family in (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        app.add_exception_handler(family, _outage)
     # Starlette hands an `Exception` handler to ServerErrorMiddleware: JSON instead of its text/plain.
     app.add_exception_handler(Exception, _unexpected)

@@ -1,5 +1,6 @@
 """``/metrics``, ``/healthz`` and ``/readyz``: the same three endpoints on every service."""
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, Response
@@ -10,6 +11,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, disable_created_metrics, gene
 disable_created_metrics()  # type: ignore[no-untyped-call]
 
 ReadinessCheck = Callable[[], Awaitable[None]]
+#: How long /readyz waits for each check (a probe's own timeout is typically a few seconds).
+CHECK_SECONDS = 2.0
 
 
 def ops_router(checks: dict[str, ReadinessCheck]) -> APIRouter:
@@ -28,8 +31,13 @@ def ops_router(checks: dict[str, ReadinessCheck]) -> APIRouter:
         results: dict[str, str] = {}
         for name, check in checks.items():
             try:
-                await check()
+                # A dependency that does not answer (a stopped broker, a saturated pool) must not hang
+                # the probe: not answering in time is a failure like any other.
+                async with asyncio.timeout(CHECK_SECONDS):
+                    await check()
                 results[name] = "ok"
+            except TimeoutError:
+                results[name] = f"failed: no answer within {CHECK_SECONDS:g} s"
             except Exception as exc:  # any failure means "not ready"; the body says which and why
                 results[name] = f"failed: {exc!r}"
         ready = all(v == "ok" for v in results.values())

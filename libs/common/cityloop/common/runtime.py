@@ -3,6 +3,7 @@ outbox relay and the consumers, supervised; plus the ops endpoints. Used from a 
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from cityloop.common.db.pool import PgPool, create_pool
 from cityloop.common.housekeeping import run_forever as housekeeping
 from cityloop.common.kafka.connection import client_options
 from cityloop.common.kafka.consumer import EventConsumer, Handler, Wants
+from cityloop.common.kafka.failures import Failure, classify
 from cityloop.common.kafka.producer import EventProducer
 from cityloop.common.metrics.http import HttpMetrics
 from cityloop.common.ops import ops_router
@@ -22,6 +24,10 @@ from cityloop.common.settings import CommonSettings
 from cityloop.common.topics import TICKET_LIFECYCLE, TopicProvisioner, TopicSpec, all_topics, ensure_topics
 
 log = structlog.get_logger(__name__)
+
+#: A crashed worker's first pause before its restart, and the longest (seconds).
+RESTART_FIRST = 0.5
+RESTART_CAP = 30.0
 
 
 class ServiceRuntime:
@@ -63,7 +69,13 @@ class ServiceRuntime:
 
     async def start(self) -> None:
         s = self.settings
-        self._pool = await create_pool(s.database_url, s.db_schema, min_size=s.db_pool_min, max_size=s.db_pool_max)
+        self._pool = await create_pool(
+            s.database_url,
+            s.db_schema,
+            min_size=s.db_pool_min,
+            max_size=s.db_pool_max,
+            wait_seconds=s.db_pool_wait_seconds,
+        )
         await migrate(self._pool, s.db_schema, self._migrations)
         await self.ensure_topics(all_topics())
         for step in self._startup:
@@ -129,18 +141,25 @@ class ServiceRuntime:
 
     async def _supervise(self, name: str, work: Callable[[], Awaitable[None]]) -> None:
         # A worker that dies (broker gone for a moment, database restart) comes back after a pause
-        # instead of leaving the service alive but deaf.
-        delay = 0.5
+        # instead of leaving the service alive but deaf. The pause doubles while it keeps dying at once and
+        # starts small again after a good run, so an outage next week is not met with the longest pause.
+        delay = RESTART_FIRST
         while True:
+            started = time.monotonic()
             try:
                 await work()
                 return
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("worker.crashed", worker=name, restart_in=delay)
+            except Exception as exc:
+                if time.monotonic() - started >= RESTART_CAP:
+                    delay = RESTART_FIRST
+                if classify(exc) is Failure.INFRASTRUCTURE:  # an outage, not a bug: no traceback per round
+                    log.warning("worker.outage", worker=name, restart_in=delay, error=repr(exc))
+                else:
+                    log.exception("worker.crashed", worker=name, restart_in=delay)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
+                delay = min(delay * 2, RESTART_CAP)
 
     async def wait_consumers_ready(self) -> None:
         """Until every consumer has joined its group and polled once (used by tests and readiness)."""

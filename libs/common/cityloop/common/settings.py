@@ -33,6 +33,11 @@ class CommonSettings(BaseSettings):
     database_url: str = "postgresql://cityloop@127.0.0.1:55432/cityloop"
     db_pool_min: int = Field(default=2, ge=1)
     db_pool_max: int = Field(default=10, ge=1)
+    #: How long a request or a consumer waits for a free pooled connection before giving up (db/pool.py):
+    #: a saturated database answers 503 + Retry-After instead of queueing callers until they time out.
+    db_pool_wait_seconds: float = Field(default=5.0, gt=0)
+    #: What a 503 (database saturated or away, http_errors.py) tells the client to wait before retrying.
+    retry_after_seconds: int = Field(default=2, ge=1)
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     #: Signs the identity the gateway hands to services (identity.py). The development default is

@@ -7,7 +7,7 @@ import orjson
 
 # asyncpg's stubs make Pool generic, the runtime class is not subscriptable: one alias serves both.
 if TYPE_CHECKING:
-    from asyncpg.pool import PoolConnectionProxy
+    from asyncpg.pool import PoolAcquireContext, PoolConnectionProxy
 
     PgPool = asyncpg.Pool[asyncpg.Record]
     #: A connection, whether taken from the pool or opened directly.
@@ -24,18 +24,41 @@ async def _init_connection(conn: Conn) -> None:
         )
 
 
-async def create_pool(dsn: str, schema: str, *, min_size: int = 2, max_size: int = 10) -> PgPool:
+class BoundedPool(PgPool):
+    """asyncpg's pool, except that ``acquire`` waits at most ``wait_seconds`` (None: forever) unless the
+    caller passes its own timeout. When every connection is busy, a request gets a ``TimeoutError`` that
+    http_errors.py answers with 503 + Retry-After, and a consumer one that kafka/failures.py waits out,
+    instead of all of them queueing without end behind a saturated database."""
+
+    wait_seconds: float | None = None
+
+    def acquire(self, *, timeout: float | None = None) -> "PoolAcquireContext[asyncpg.Record]":
+        return super().acquire(timeout=self.wait_seconds if timeout is None else timeout)
+
+
+async def create_pool(
+    dsn: str, schema: str, *, min_size: int = 2, max_size: int = 10, wait_seconds: float | None = None
+) -> PgPool:
+    """A pool bound to ``schema``; ``wait_seconds`` bounds the wait for a free connection (BoundedPool)."""
     # The schema must exist before connections use it as their search_path.
     conn = await asyncpg.connect(dsn)
     try:
         await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
     finally:
         await conn.close()
-    pool: PgPool = await asyncpg.create_pool(
+    # What asyncpg.create_pool does, with our class (it has no parameter for one).
+    pool = BoundedPool(
         dsn,
         min_size=min_size,
         max_size=max_size,
+        max_queries=50_000,
+        max_inactive_connection_lifetime=300.0,
         init=_init_connection,
+        loop=None,
+        connection_class=asyncpg.Connection,
+        record_class=asyncpg.Record,
         server_settings={"search_path": schema, "application_name": f"cityloop-{schema}"},
     )
+    pool.wait_seconds = wait_seconds
+    await pool
     return pool
