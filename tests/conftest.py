@@ -16,6 +16,7 @@ KAFKA = os.environ.get("CITYLOOP_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 RUN_ID = uuid.uuid4().hex[:8]
 TOPIC_PREFIX = f"test-{RUN_ID}."
 TEST_DB = f"cityloop_test_{RUN_ID}"
+MAX_MESSAGE_BYTES = 512 * 1024
 
 
 TEST_DSN = dsn_for(TEST_DB)
@@ -38,6 +39,9 @@ def test_environment() -> None:
     os.environ["CITYLOOP_TOPIC_PREFIX"] = TOPIC_PREFIX
     os.environ["CITYLOOP_KAFKA_BOOTSTRAP"] = KAFKA
     os.environ["CITYLOOP_LOG_JSON"] = "false"
+    # Below the broker's own 1 MB message limit, so a test can send a message over ours
+    # (tests/integration/test_poison_events.py).
+    os.environ["CITYLOOP_MAX_MESSAGE_BYTES"] = str(MAX_MESSAGE_BYTES)
     # Task topics appear with a department's first task (topics.TopicProvisioner), not ~900 per run.
     os.environ["CITYLOOP_ROUTER_TASK_TOPICS_AT_START"] = "false"
 
