@@ -12,7 +12,7 @@ ROOTS := libs/common services/intake services/router services/sla services/feedb
 help:
 	@echo "make run    set up everything, then run the four services and the API gateway"
 	@echo "make test   set up everything, then lint, type-check and run all tests on the real broker and database"
-	@echo "make bench  run the benchmarks;  make k8s-validate  render and validate the Kubernetes manifests"
+	@echo "make bench  run the benchmarks (BENCH_SCALE=small: a minute each);  make k8s-validate  render and validate the Kubernetes manifests"
 	@echo "make observe  a local Prometheus scraping the running services (make run) with the production alerts"
 	@echo "make down   stop Kafka and PostgreSQL;  make clean  also delete their data;  make distclean  also the venv"
 
@@ -71,8 +71,10 @@ k8s-validate:
 observe: venv
 	@scripts/infra/prometheus.sh start
 
+# The benchmarks (tests/bench/__main__.py): one table, also in $(CITYLOOP_HOME)/bench/results.json. Starts the
+# services unless they already run; `make bench BENCH="intake e2e"` runs only those; BENCH_SCALE=small.
 bench: setup
-	$(PY) -m tests.bench
+	$(PY) -m tests.bench $(BENCH)
 
 down:
 	@scripts/infra/down.sh

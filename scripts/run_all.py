@@ -23,6 +23,12 @@ SERVICES = [
 ]
 
 
+def _port(name: str, default: int) -> int:
+    # Each service reads CITYLOOP_<NAME>_HTTP_PORT itself; the banner says the same (make bench runs a stack
+    # on ports of its own, tests/bench/stack.py).
+    return int(os.environ.get(f"CITYLOOP_{name.upper()}_HTTP_PORT", default))
+
+
 def main() -> int:
     # Random local secrets (generated once into .local/secrets.env), never the published defaults; a value
     # set in the environment explicitly still wins.
@@ -32,11 +38,11 @@ def main() -> int:
     configure_logging("run", json=env["CITYLOOP_LOG_JSON"] == "true")
     supervisor = Supervisor({name: [sys.executable, "-m", module] for name, module, _ in SERVICES}, env)
     supervisor.start()
+    gateway = f"http://127.0.0.1:{_port('intake', 8000)}"
     print(
         "\nCityLoop is starting.\n"
-        "  API gateway:  http://127.0.0.1:8000/api/v1   docs: http://127.0.0.1:8000/docs"
-        "   OpenAPI: http://127.0.0.1:8000/openapi.json\n"
-        + "".join(f"  {name:<9} metrics: http://127.0.0.1:{port}/metrics\n" for name, _, port in SERVICES)
+        f"  API gateway:  {gateway}/api/v1   docs: {gateway}/docs   OpenAPI: {gateway}/openapi.json\n"
+        + "".join(f"  {name:<9} metrics: http://127.0.0.1:{_port(name, port)}/metrics\n" for name, _, port in SERVICES)
         + "  Kafka: 127.0.0.1:9092   PostgreSQL: 127.0.0.1:55432 (database cityloop)\n"
         "Ctrl-C stops the services (Kafka and PostgreSQL keep running; `make down` stops them).\n",
         flush=True,

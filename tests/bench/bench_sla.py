@@ -1,13 +1,17 @@
 """`python -m tests.bench sla`: 2,000,000 live timers; firing lateness, rate and sla's peak memory,
-each against a raw-Postgres baseline measured in the same run.
+each against a raw-Postgres-and-Kafka baseline doing the same work, measured in the same run.
 
 Phases, on a database of its own (dropped at the end) and a topic prefix of its own:
 1. load 2,000,000 live clocks (COPY);
-2. baseline: a bare SQL firing loop in its own process (claim + mark, FOR UPDATE SKIP LOCKED, no events):
-   a steady schedule of RATE timers/s, then a backlog drained at full speed;
+2. baseline: a bare firing loop in its own process that does the same work as sla's, minus sla's rules:
+   claim due rows and mark them (FOR UPDATE SKIP LOCKED), write two outbox rows per firing in the same
+   transaction (the sizes of sla's trail and department-task events), and a relay in the same process
+   that publishes them to Kafka (acks=all, idempotence) and marks them; a steady schedule of RATE
+   timers/s, then a backlog drained at full speed;
 3. the real sla service in its own process: the same steady schedule, then the same backlog; each firing
    also writes two events (trail + department task) that the outbox relay publishes to Kafka.
 Lateness = when the firing transaction recorded the step minus when the step was due.
+Size: CITYLOOP_BENCH_SLA_TIMERS (default 2,000,000; BENCH_SCALE=small: 100,000).
 """
 
 import asyncio
@@ -25,18 +29,20 @@ from typing import Any
 import asyncpg
 import httpx
 import orjson
+from aiokafka import AIOKafkaProducer
 
 from cityloop.common.db.migrate import migrate
 from cityloop.common.db.pool import Conn, create_pool
 from cityloop.common.topics import all_topics, delete_topics_with_prefix, dept_tasks, ensure_topics
 from cityloop.sla import queries
 from cityloop.sla.app import MIGRATIONS
+from tests.bench.figures import record
 from tests.databases import scratch_database
 
-LIVE = 2_000_000
+LIVE = int(os.environ.get("CITYLOOP_BENCH_SLA_TIMERS", "2000000"))
 RATE = 2_000  # timers falling due per second in the steady phases: the issue's target rate
-STEADY_SECONDS = 30
-BACKLOG = 60_000
+STEADY_SECONDS = 30 if LIVE >= 1_000_000 else 10
+BACKLOG = 60_000 if LIVE >= 1_000_000 else 20_000
 DEPT = "bench-dept"
 KAFKA = os.environ.get("CITYLOOP_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 GROUPS = ("base_steady", "base_backlog", "sla_steady", "sla_backlog")
@@ -154,21 +160,60 @@ def rss_kib(pid: int) -> tuple[int, int]:
 # --- the baseline: a bare firing loop, run as its own process -----------------------------------------
 
 
-async def raw_loop(dsn: str, seconds: float) -> None:
-    """Claim due rows and mark them fired, nothing else: what Postgres alone costs per timer."""
-    conn = await asyncpg.connect(dsn, server_settings={"search_path": "sla"})
+#: The baseline's events: as large as sla's (a trail event and a department task, about 1 KB each).
+RAW_EVENT = orjson.dumps({"specversion": "1.0", "type": "bench.raw", "data": {"pad": "x" * 900}})
+
+
+async def raw_loop(dsn: str, seconds: float, bootstrap: str, prefix: str) -> None:
+    """Claim due rows, mark them fired and write two outbox rows each in one transaction; a relay publishes
+    the rows to Kafka and marks them: sla's work without sla's rules."""
+    fire_conn = await asyncpg.connect(dsn, server_settings={"search_path": "sla"})
+    relay_conn = await asyncpg.connect(dsn, server_settings={"search_path": "sla"})
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=2)
+    await producer.start()
+    topics = [f"{prefix}ticket.lifecycle", f"{prefix}{dept_tasks(DEPT).name}"]
     stop = time.monotonic() + seconds
-    while time.monotonic() < stop:
-        fired = await conn.fetchval(
-            "WITH due AS (SELECT id FROM clocks WHERE next_fire_at <= now()"
-            "  ORDER BY next_fire_at LIMIT 2000 FOR UPDATE SKIP LOCKED)"
-            " UPDATE clocks c SET fired_due_at = c.next_fire_at, fired_at = clock_timestamp(), step = 2,"
-            "  fire_count = c.fire_count + 1, next_fire_at = c.next_fire_at + interval '1 day'"
-            " FROM due WHERE c.id = due.id RETURNING 1"
-        )
-        if fired is None:
-            await asyncio.sleep(0.02)
-    await conn.close()
+
+    async def fire() -> None:
+        while time.monotonic() < stop:
+            fired = await fire_conn.fetchval(
+                "WITH due AS (SELECT id FROM clocks WHERE next_fire_at <= now()"
+                "  ORDER BY next_fire_at LIMIT 2000 FOR UPDATE SKIP LOCKED),"
+                " fired AS (UPDATE clocks c SET fired_due_at = c.next_fire_at, fired_at = clock_timestamp(),"
+                "  step = 2, fire_count = c.fire_count + 1, next_fire_at = c.next_fire_at + interval '1 day'"
+                "  FROM due WHERE c.id = due.id RETURNING c.ticket_id),"
+                " added AS (INSERT INTO raw_outbox (topic, key, event_id, payload)"
+                "  SELECT t.topic, f.ticket_id, gen_random_uuid()::text, $2 FROM fired f"
+                "  CROSS JOIN unnest($1::text[]) AS t(topic) RETURNING 1)"
+                " SELECT count(*) FROM fired",
+                topics,
+                RAW_EVENT,
+            )
+            if not fired:
+                await asyncio.sleep(0.02)
+
+    async def relay() -> None:
+        while time.monotonic() < stop + 30:
+            async with relay_conn.transaction():
+                rows = await relay_conn.fetch(
+                    "SELECT id, topic, key, payload FROM raw_outbox WHERE published_at IS NULL ORDER BY id LIMIT 500"
+                )
+                if rows:
+                    sent = [await producer.send(r["topic"], r["payload"], key=r["key"].encode()) for r in rows]
+                    await asyncio.gather(*sent)
+                    await relay_conn.execute(
+                        "UPDATE raw_outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
+                        [r["id"] for r in rows],
+                    )
+            if not rows:
+                await asyncio.sleep(0.02)
+
+    try:
+        await asyncio.gather(fire(), relay())
+    finally:
+        await producer.stop()
+        await fire_conn.close()
+        await relay_conn.close()
 
 
 async def run_process(args: list[str], env: dict[str, str], log: Path) -> asyncio.subprocess.Process:
@@ -184,10 +229,13 @@ async def watch_memory(pid: int, peak: list[int], stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), 0.5)
 
 
-async def measure_baseline(conn: Conn, dsn: str, spans: dict[str, tuple[int, int]], log: Path) -> dict[str, Any]:
+async def measure_baseline(
+    conn: Conn, dsn: str, prefix: str, spans: dict[str, tuple[int, int]], log: Path
+) -> dict[str, Any]:
     start = datetime.now(UTC) + timedelta(seconds=3)
     await schedule(conn, spans["base_steady"], start, RATE)
-    proc = await run_process(["-m", "tests.bench.bench_sla", "--raw-loop", dsn, str(STEADY_SECONDS + 60)], {}, log)
+    argv = ["-m", "tests.bench.bench_sla", "--raw-loop", dsn, str(STEADY_SECONDS + 120), KAFKA, prefix]
+    proc = await run_process(argv, {}, log)
     peak = [0]
     stop = asyncio.Event()
     watcher = asyncio.create_task(watch_memory(proc.pid, peak, stop))
@@ -197,12 +245,41 @@ async def measure_baseline(conn: Conn, dsn: str, spans: dict[str, tuple[int, int
         await schedule(conn, spans["base_backlog"], datetime.now(UTC), None)
         await wait_fired(conn, spans["base_backlog"], 120)
         backlog = await lateness(conn, spans["base_backlog"])
+        relay_started = time.monotonic()
+        async with asyncio.timeout(300):
+            await wait_until_zero(conn, "SELECT count(*) FROM raw_outbox WHERE published_at IS NULL")
+        relay_tail = time.monotonic() - relay_started
+        pickup = await publish_pickup(conn, "raw_outbox", spans["base_steady"])
+        published = int(await conn.fetchval("SELECT count(*) FROM raw_outbox"))
     finally:
         stop.set()
         await watcher
         proc.send_signal(signal.SIGTERM)
         await proc.wait()
-    return {"steady": steady, "backlog": backlog, "peak_kib": peak[0]}
+    return {
+        "steady": steady,
+        "backlog": backlog,
+        "peak_kib": peak[0],
+        "relay_tail_s": relay_tail,
+        "published": published,
+        "publish_p50": pickup[0],
+        "publish_p99": pickup[1],
+    }
+
+
+async def publish_pickup(conn: Conn, table: str, span: tuple[int, int]) -> tuple[float, float]:
+    """p50 and p99 of due -> published for the events of the clocks in ``span``."""
+    row = await conn.fetchrow(
+        "SELECT percentile_cont(0.5) WITHIN GROUP"
+        "  (ORDER BY extract(epoch FROM o.published_at - c.fired_due_at)) AS p50,"
+        " percentile_cont(0.99) WITHIN GROUP"
+        "  (ORDER BY extract(epoch FROM o.published_at - c.fired_due_at)) AS p99"
+        f" FROM {table} o JOIN clocks c ON c.ticket_id = o.key"
+        " WHERE c.id BETWEEN $1 AND $2",
+        *span,
+    )
+    assert row is not None
+    return float(row["p50"] or 0.0), float(row["p99"] or 0.0)
 
 
 def _free_port() -> int:
@@ -250,15 +327,7 @@ async def measure_sla(
                 await wait_until_zero(conn, "SELECT count(*) FROM outbox WHERE published_at IS NULL")
             relay_tail = time.monotonic() - relay_started
             published = int(await conn.fetchval("SELECT count(*) FROM outbox"))
-            pickup = await conn.fetchrow(
-                "SELECT percentile_cont(0.5) WITHIN GROUP"
-                "  (ORDER BY extract(epoch FROM o.published_at - c.fired_due_at)) AS p50,"
-                " percentile_cont(0.99) WITHIN GROUP"
-                "  (ORDER BY extract(epoch FROM o.published_at - c.fired_due_at)) AS p99"
-                " FROM outbox o JOIN clocks c ON c.ticket_id = o.key"
-                " WHERE c.id BETWEEN $1 AND $2",
-                *spans["sla_steady"],
-            )
+            pickup = await publish_pickup(conn, "outbox", spans["sla_steady"])
             metrics = (await http.get("/metrics")).text
         live = next(
             (float(line.split()[-1]) for line in metrics.splitlines() if line.startswith("cityloop_sla_live_timers ")),
@@ -269,15 +338,14 @@ async def measure_sla(
         await watcher
         proc.send_signal(signal.SIGTERM)
         await proc.wait()
-    assert pickup is not None
     return {
         "steady": steady,
         "backlog": backlog,
         "backlog_wall_s": time.monotonic() - backlog_start,
         "relay_tail_s": relay_tail,
         "published": published,
-        "publish_p50": float(pickup["p50"] or 0.0),
-        "publish_p99": float(pickup["p99"] or 0.0),
+        "publish_p50": pickup[0],
+        "publish_p99": pickup[1],
         "ready_kib": ready_kib,
         "peak_kib": peak[0],
         "live_gauge": live,
@@ -293,7 +361,7 @@ def report(loaded_s: float, base: dict[str, Any], sla: dict[str, Any]) -> None:
     lines = [
         f"live timers: {LIVE:,} loaded in {loaded_s:.0f} s (sla's gauge read {sla['live_gauge']:,.0f})",
         f"steady phase: {RATE:,} timers/s falling due for {STEADY_SECONDS} s ({ss['total']:,} timers)",
-        "                         sla service       raw-Postgres baseline   ratio",
+        "                         sla service       raw baseline (same work)  ratio",
         f"  lateness p50           {ss['p50'] * 1000:8.1f} ms       {bs['p50'] * 1000:8.1f} ms"
         f"             {_ratio(ss['p50'], bs['p50'])}",
         f"  lateness p99           {ss['p99'] * 1000:8.1f} ms       {bs['p99'] * 1000:8.1f} ms"
@@ -309,6 +377,9 @@ def report(loaded_s: float, base: dict[str, Any], sla: dict[str, Any]) -> None:
         f"outbox relay: {sla['published']:,} events published; steady-phase due->relay pickup"
         f" p50 {sla['publish_p50'] * 1000:.0f} ms, p99 {sla['publish_p99'] * 1000:.0f} ms;"
         f" backlog published {sla['relay_tail_s']:.1f} s after the last firing",
+        f"baseline relay: {base['published']:,} events published; steady-phase due->published"
+        f" p50 {base['publish_p50'] * 1000:.0f} ms, p99 {base['publish_p99'] * 1000:.0f} ms;"
+        f" backlog published {base['relay_tail_s']:.1f} s after the last firing",
         f"peak memory (VmHWM): sla {sla['peak_kib'] / 1024:.0f} MiB (at ready {sla['ready_kib'] / 1024:.0f} MiB),"
         f" baseline loop {base['peak_kib'] / 1024:.0f} MiB, ratio {_ratio(sla['peak_kib'], base['peak_kib'])}",
     ]
@@ -316,6 +387,39 @@ def report(loaded_s: float, base: dict[str, Any], sla: dict[str, Any]) -> None:
     lines.append(f"machine: {os.cpu_count()} cores, load average {load1:.1f} (1 min) {load5:.1f} (5 min) at the end")
     print("\n".join(lines), flush=True)
     print("json:", orjson.dumps({"base": base, "sla": sla}).decode(), flush=True)
+    same = "raw loop + relay, same work"
+    live = f"{LIVE:,} live timers, {RATE:,}/s due"
+    for name, key in (("p50", "p50"), ("p99", "p99"), ("max", "max")):
+        record(
+            f"timer lateness {name}, steady",
+            ss[key] * 1000,
+            "ms",
+            baseline=bs[key] * 1000,
+            baseline_name=same,
+            better="lower",
+            target="<= 1 s" if name == "p99" else "",
+            note=live,
+        )
+    record("firing rate, steady", ss["rate"], "/s", baseline=bs["rate"], baseline_name=same, target=">= 2000/s")
+    backlog = f"{BACKLOG:,} due at once"
+    record("backlog drain rate", sb["rate"], "/s", baseline=bb["rate"], baseline_name=same, note=backlog)
+    record(
+        "due -> published p99, steady",
+        sla["publish_p99"] * 1000,
+        "ms",
+        baseline=base["publish_p99"] * 1000,
+        baseline_name=same,
+        better="lower",
+    )
+    record(
+        "sla peak RSS (VmHWM)",
+        sla["peak_kib"] / 1024,
+        "MiB",
+        baseline=base["peak_kib"] / 1024,
+        baseline_name="raw loop process",
+        better="lower",
+        target="<= 200 MB",
+    )
 
 
 async def main() -> None:
@@ -330,6 +434,8 @@ async def main() -> None:
             await migrate(pool, "sla", MIGRATIONS)
             await pool.close()
             conn = await asyncpg.connect(dsn, server_settings={"search_path": "sla"})
+            # The baseline's own outbox, shaped like sla's (so sla's relay never sees the baseline's rows).
+            await conn.execute("CREATE TABLE raw_outbox (LIKE outbox INCLUDING ALL)")
             try:
                 sizes = {"base_steady": RATE * STEADY_SECONDS, "base_backlog": BACKLOG}
                 sizes |= {"sla_steady": RATE * STEADY_SECONDS, "sla_backlog": BACKLOG}
@@ -339,7 +445,7 @@ async def main() -> None:
                 spans = await load(conn, sizes)
                 loaded_s = time.monotonic() - started
                 print(f"loaded in {loaded_s:.0f} s; measuring the raw-Postgres baseline ...", flush=True)
-                base = await measure_baseline(conn, dsn, spans, log)
+                base = await measure_baseline(conn, dsn, prefix, spans, log)
                 print("measuring the sla service ...", flush=True)
                 sla = await measure_sla(conn, dsn, prefix, spans, log)
             finally:
@@ -351,7 +457,7 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "--raw-loop":
-        asyncio.run(raw_loop(sys.argv[2], float(sys.argv[3])))
+    if len(sys.argv) == 6 and sys.argv[1] == "--raw-loop":
+        asyncio.run(raw_loop(sys.argv[2], float(sys.argv[3]), sys.argv[4], sys.argv[5]))
     else:
         asyncio.run(main())
