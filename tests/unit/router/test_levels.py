@@ -82,3 +82,14 @@ def test_a_road_without_its_number_and_a_community_name_reach_the_community(mast
     community = master.communities[grid.community]
     found = locate(f"浦东新区{grid.road}{community.name}", None, None, master)
     assert (found.level, found.community) == ("community", community.code)
+
+
+def test_desks_are_the_ops_centres_over_a_unit_nearest_first(master: MasterData) -> None:
+    """督办 desks: a district bureau's, a street unit's and a street platform's is the district ops centre,
+    then the city's; a city bureau's the city's; the city ops centre has none above it."""
+    assert master.desks(master.departments["pd-sanitation"]) == ["pd-ops", "city-ops"]
+    assert master.desks(master.departments["pd-s01-enforcement"]) == ["pd-ops", "city-ops"]
+    assert master.desks(master.departments["pd-s01"]) == ["pd-ops", "city-ops"]
+    assert master.desks(master.departments["pd-ops"]) == ["city-ops"]
+    assert master.desks(master.departments["city-sanitation"]) == ["city-ops"]
+    assert master.desks(master.departments["city-ops"]) == []

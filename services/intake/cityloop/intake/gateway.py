@@ -42,6 +42,7 @@ OWNERS: dict[str, str] = {
     "corrections": "router",
     "emergencies": "router",
     "deadlines": "sla",
+    "supervision": "sla",
     "callbacks": "feedback",
     "scores": "feedback",
     "hotspots": "feedback",

@@ -1,4 +1,5 @@
-"""The sla process: keeps clocks from ticket.lifecycle, runs the firing loop, serves /api/v1/deadlines."""
+"""The sla process: keeps clocks from ticket.lifecycle, runs the firing loop, serves /api/v1/deadlines and
+the 督办 desks at /api/v1/supervision."""
 
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from cityloop.sla.api import deadlines_router
 from cityloop.sla.firing import Firer
 from cityloop.sla.metrics import count_live_timers
 from cityloop.sla.settings import SlaSettings
+from cityloop.sla.supervision.views import supervision_router
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -38,4 +40,5 @@ def create_app(settings: SlaSettings | None = None) -> FastAPI:
 
     app = service_app(runtime, title="CityLoop sla")
     app.include_router(deadlines_router())
+    app.include_router(supervision_router())
     return app

@@ -8,7 +8,7 @@ extension requested -> a pending request (extensions.py decides it).
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import asyncpg
@@ -69,6 +69,8 @@ class Owner:
     mode: Mode
     command_unit: str | None
     supervisors: list[str]
+    #: 督办 desks over the owner, nearest first (router's Dispatched.desks)
+    desks: list[str] = field(default_factory=list)
 
 
 def plan_clock(
@@ -105,6 +107,7 @@ def plan_clock(
         escalate_seconds=every.seconds,
         step=step,
         next_fire_at=first_at,
+        desks=[] if kind is ClockKind.CALLBACK else owner.desks,
     )
 
 
@@ -173,6 +176,7 @@ async def _on_dispatched(
         mode=mode,
         command_unit=detail.command_unit,
         supervisors=detail.supervisors,
+        desks=detail.desks,
     )
     policy = with_catalogue_days(
         policy_for(settings.policies, category=detail.category, urgency=detail.urgency, mode=mode),
@@ -296,6 +300,7 @@ async def _owner_of(conn: Conn, ticket_id: str, detail: _Ids) -> Owner:
         mode=latest["mode"],
         command_unit=latest["command_unit"],
         supervisors=list(latest["supervisors"]),
+        desks=list(latest["desks"]),
     )
 
 

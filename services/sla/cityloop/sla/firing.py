@@ -24,6 +24,9 @@ from cityloop.sla import events, ladder, queries
 from cityloop.sla.deadlines import escalation_span
 from cityloop.sla.metrics import BREACHES, FIRED, LATENESS, STEPS, dept_labels
 from cityloop.sla.settings import SlaSettings
+from cityloop.sla.supervision import flows as desk_flows
+from cityloop.sla.supervision import rules as desk_rules
+from cityloop.sla.supervision import store as desk_store
 
 _LIFECYCLE: dict[StepKind, tuple[str, str, str]] = {
     # step -> (lifecycle type, task.updated change, summary template)
@@ -41,6 +44,10 @@ class Firing:
     scheduled_at: datetime
     advance: queries.Advance
     outgoing: list[events.Outgoing]
+    #: a 督办 step that puts the late task on a desk (supervision/)
+    placed: desk_store.Placed | None = None
+    #: a 通报 step, counted per department and period
+    notice: desk_store.Notice | None = None
 
 
 def plan_firing(clock: Mapping[str, Any] | asyncpg.Record, settings: SlaSettings, now: datetime) -> Firing:
@@ -95,7 +102,42 @@ def plan_firing(clock: Mapping[str, Any] | asyncpg.Record, settings: SlaSettings
         change=None if kind == "callback" else change,
     )
     advance = queries.Advance(clock["id"], number, scheduled, next_step, next_at)
-    return Firing(step, scheduled, advance, outgoing)
+    placed, notice = None, None
+    if step.kind is StepKind.SUPERVISE and kind != "callback" and step.level is not None:
+        placed, more = _on_desk(clock, step.level, summary, fired_clock, now)
+        outgoing += more
+    elif step.kind is StepKind.NOTICE and kind != "callback":
+        notice = desk_store.Notice(clock["id"], clock["ticket_id"], dept, kind, now)
+    return Firing(step, scheduled, advance, outgoing, placed, notice)
+
+
+def _on_desk(
+    clock: Mapping[str, Any] | asyncpg.Record, level: int, summary: str, fired: events.FiredClock, now: datetime
+) -> tuple[desk_store.Placed | None, list[events.Outgoing]]:
+    """督办 with a desk: the ``level``-th supervise step puts the late task on the desk over the
+    department (the same supervision, moved up, at later steps); the desk hears it on its own topic."""
+    desks = list(clock["desks"] or [])
+    desk = desk_rules.desk_at(level, desks)
+    if desk is None:
+        return None, []
+    placed = desk_store.Placed(
+        clock_id=clock["id"],
+        ticket_id=clock["ticket_id"],
+        assignment_id=clock["assignment_id"],
+        dept_code=clock["dept_code"],
+        category=clock["category"],
+        kind=clock["kind"],
+        due_at=clock["due_at"],
+        desk=desk,
+        level=level,
+        desks=desks,
+        at=now,
+    )
+    below = desk_rules.desk_at(level - 1, desks)
+    if below == desk:
+        return placed, []  # already on this desk (the chain of desks is shorter than the ladder)
+    event_id = events.firing_event_id(fired.clock_id, fired.step, fired.scheduled_at, "supervision")
+    return placed, desk_flows.on_desk(placed, escalated_from=below, note=summary, by="sla", event_id=event_id, time=now)
 
 
 class Firer:
@@ -116,6 +158,10 @@ class Firer:
                 return 0
             firings = [plan_firing(clock, self._settings, now) for clock in claimed]
             await queries.advance_clocks(conn, [f.advance for f in firings], now)
+            if placed := [f.placed for f in firings if f.placed is not None]:
+                await desk_store.place(conn, placed)
+            if notices := [f.notice for f in firings if f.notice is not None]:
+                await desk_store.record_notices(conn, notices)
             await outbox.enqueue_many(conn, [o for f in firings for o in f.outgoing])
         self._observe(claimed, firings)
         return len(firings)

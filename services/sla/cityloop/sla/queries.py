@@ -1,7 +1,7 @@
 """Every SQL statement of sla, in one place."""
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import asyncpg
@@ -11,7 +11,7 @@ from cityloop.common.paging import Keyset
 
 # What the firing loop needs of a clock; nothing more is read per round.
 _FIRING_COLUMNS = (
-    "id, ticket_id, assignment_id, dept_code, category, kind, mode, command_unit, supervisors,"
+    "id, ticket_id, assignment_id, dept_code, category, kind, mode, command_unit, supervisors, desks,"
     " step, next_fire_at, warn_at, due_at, escalate_days, escalate_seconds"
 )
 
@@ -38,12 +38,14 @@ class NewClock:
     escalate_seconds: float | None
     step: int
     next_fire_at: datetime
+    #: 督办 desks over the owner, nearest first (contract Dispatched.desks)
+    desks: list[str] = field(default_factory=list)
 
 
 _NEW_CLOCK_COLUMNS = (
     "ticket_id, assignment_id, dept_code, category, urgency, mode, command_unit, supervisors, kind, opened_by,"
     " started_at, warn_at, due_at, latest_due_at, estimated, warn_ratio, escalate_days, escalate_seconds,"
-    " step, next_fire_at"
+    " step, next_fire_at, desks"
 )
 
 
@@ -69,6 +71,7 @@ def _clock_values(c: NewClock) -> tuple[object, ...]:
         c.escalate_seconds,
         c.step,
         c.next_fire_at,
+        c.desks,
     )
 
 
@@ -76,7 +79,7 @@ async def insert_clock(conn: Conn, clock: NewClock) -> int | None:
     """The new clock's id; None when the event that opens it was applied before."""
     value = await conn.fetchval(
         f"INSERT INTO clocks ({_NEW_CLOCK_COLUMNS})"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
         " ON CONFLICT (opened_by, kind) WHERE opened_by IS NOT NULL DO NOTHING RETURNING id",
         *_clock_values(clock),
     )

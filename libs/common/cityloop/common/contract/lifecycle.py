@@ -184,6 +184,9 @@ class Dispatched(RoutingDetail):
     policy: CataloguePolicy = Field(default_factory=CataloguePolicy)
     #: Department codes up the jurisdiction chain (street -> district -> city), for 督办.
     supervisors: list[str] = Field(default_factory=list)
+    #: 督办 desks: the operations centres that supervise the lead, nearest first (district ops for a street
+    #: or district unit, then city ops); sla puts a late task on their desk (contract/supervision.py).
+    desks: list[str] = Field(default_factory=list)
     assists: list[AssistAssignment] = Field(default_factory=list)
     case_id: str | None = None
     location: RoutedLocation = Field(default_factory=RoutedLocation)

@@ -4,6 +4,8 @@
 TASK_ASSIGNED = "cityloop.task.assigned"
 TASK_UPDATED = "cityloop.task.updated"
 TASK_WITHDRAWN = "cityloop.task.withdrawn"
+# to the supervising unit's own topic (督办 desk): a late task of a unit it supervises (contract/supervision.py)
+TASK_SUPERVISED = "cityloop.task.supervised"
 
 # dept.updates: every department's system -> CityLoop
 DEPT_ACCEPTED = "cityloop.dept.accepted"
@@ -43,6 +45,8 @@ SLA_ESCALATED = "cityloop.sla.escalated"
 SLA_DEADLINE_CANCELLED = "cityloop.sla.deadline_cancelled"
 SLA_EXTENSION_APPROVED = "cityloop.sla.extension_approved"
 SLA_EXTENSION_REJECTED = "cityloop.sla.extension_rejected"
+#: 督办 desk: a supervision opened, urged, given a deadline, escalated or closed (contract/supervision.py)
+SLA_SUPERVISION = "cityloop.sla.supervision"
 CALLBACK_OPENED = "cityloop.callback.opened"
 CALLBACK_RECORDED = "cityloop.callback.recorded"
 # 回访 steps (contract/callbacks.py types their detail): an operator took the item, the citizen could not be

@@ -260,6 +260,7 @@ async def apply_decision(
                 reported_at=snapshot.created_at,
                 policy=CataloguePolicy(accept_days=category.accept_days, resolve_days=category.resolve_days),
                 supervisors=list(decision.supervisors),
+                desks=master.desks(decision.lead),
                 assists=assists,
                 case_id=case_id,
                 location=location_detail(location),

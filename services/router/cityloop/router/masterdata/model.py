@@ -248,6 +248,18 @@ class MasterData:
             return Unit("community", home.code, f"{home.name}居委会", district, home.street, home.code)
         return None
 
+    def desks(self, dept: Department) -> list[str]:
+        """The 督办 desks over ``dept``, nearest first: the operations centre of the platform that
+        supervises it (its district's for a street or district unit), then the city's."""
+        chain: list[str] = []
+        district_ops = self.unit("ops", "district", district=dept.district, street=None)
+        if dept.level in ("street", "district") and district_ops is not None and district_ops.code != dept.code:
+            chain.append(district_ops.code)
+        city_ops = self.unit("ops", "city", district=None, street=None)
+        if city_ops is not None and city_ops.code != dept.code:
+            chain.append(city_ops.code)
+        return chain
+
     def supervisors(self, dept: Department) -> list[str]:
         """Who escalation goes to, bottom-up: at each level above ``dept``, the unit of the same type,
         else that level's operations centre (街道 › 区 › 市)."""

@@ -1,0 +1,1 @@
+"""督办 with a desk (contract/supervision.py)."""
