@@ -9,7 +9,7 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from cityloop.router.data.files import catalogue_file
+from cityloop.router.data.files import training_phrasings
 from cityloop.router.dispatch.location import address_key
 from cityloop.router.masterdata.model import Grid, MasterData
 
@@ -28,6 +28,21 @@ OPENERS = [
     "我想问一下，",
     "喂，你好，",
     "实在没办法了才打电话，",
+    # how a call-taker types it up
+    "市民来电反映：",
+    "来电人称",
+    "来电人称：",
+    "市民反映：",
+    "市民反映",
+    "来电人反映：",
+    "来电者表示，",
+    "市民来电：",
+    "市民急电：",
+    "市民来电咨询：",
+    "来电人（女）反映：",
+    "来电人（男，姓王）称：",
+    "市民张女士来电反映：",
+    "市民李先生来电称，",
 ]
 PLACES = [
     "我家楼下",
@@ -43,6 +58,62 @@ PLACES = [
     "公园门口",
     "隔壁楼",
     "我们这条街上",
+]
+#: roads and how people give an address: noise the model must learn to ignore
+ROADS = [
+    "长宁路",
+    "中山北路",
+    "罗阳街",
+    "共和新路",
+    "金沙江路",
+    "浦东大道",
+    "漕溪路",
+    "沪太路",
+    "江川路",
+    "人民路",
+    "解放路",
+    "建国西路",
+    "四平路",
+    "新村路",
+    "曹杨路",
+    "张杨路",
+    "虹梅路",
+    "龙华中路",
+    "淞滨路",
+    "南京东路",
+]
+DISTRICTS = [
+    "宝山区",
+    "嘉定区",
+    "杨浦区",
+    "普陀区",
+    "静安区",
+    "虹口区",
+    "浦东新区",
+    "长宁区",
+    "徐汇区",
+    "黄浦区",
+    "闵行区",
+    "青浦区",
+    "松江区",
+    "金山区",
+    "奉贤区",
+    "崇明区",
+]
+ADDRESS_AFTER = ["，地址{d}{r}{n}号", "，地址是{d}{r}{n}弄", "，地点在{r}{n}号附近", "（{d}{r}{n}号）", "，{d}{r}"]
+ADDRESS_BEFORE = ["{d}{r}{n}号，", "我住在{d}{r}{n}弄，", "在{r}和{r2}路口，", "{d}{r}这边，"]
+#: what callers add that says nothing about the matter
+ASIDES = [
+    "，之前打过电话说会处理的",
+    "，找过物业他们说不归他们管",
+    "，居委会也来看过了",
+    "，我也不知道该找谁",
+    "，家里有老人小孩",
+    "，说了好几次了",
+    "，拍了照片可以发给你们",
+    "，上次打电话的工单号我忘了",
+    "，我上班忙白天没时间",
+    "，邻居们都有意见",
 ]
 TIMES = ["", "", "已经一个星期了", "从上个月开始就这样", "这几天", "昨天晚上", "最近一直这样", "好久了"]
 CLOSINGS = [
@@ -108,16 +179,28 @@ def _paraphrase(phrase: str, rng: random.Random) -> str:
     return phrase.replace("{n}", str(rng.choice([2, 3, 4, 5, 7, 10])))
 
 
+def _address(forms: Sequence[str], rng: random.Random) -> str:
+    form = rng.choice(forms)
+    return form.format(d=rng.choice(DISTRICTS), r=rng.choice(ROADS), r2=rng.choice(ROADS), n=rng.randint(1, 999))
+
+
 def compose(phrases: Sequence[str], rng: random.Random, *, typo_rate: float, second: str | None = None) -> str:
     core = _paraphrase(rng.choice(phrases), rng)
     parts = [rng.choice(OPENERS)]
-    if rng.random() < 0.35:
+    address_first = rng.random() < 0.15
+    if address_first:
+        parts.append(_address(ADDRESS_BEFORE, rng))
+    elif rng.random() < 0.3:
         parts.append(f"在{rng.choice(PLACES)}，")
     parts.append(core)
     if rng.random() < 0.3 and len(phrases) > 1:
         parts.append("，而且" + _paraphrase(rng.choice(phrases), rng))
     if time := rng.choice(TIMES):
         parts.append("，" + time)
+    if not address_first and rng.random() < 0.3:
+        parts.append(_address(ADDRESS_AFTER, rng))
+    if rng.random() < 0.15:
+        parts.append(rng.choice(ASIDES))
     if second:
         parts.append(rng.choice(["。另外，", "，还有就是", "。顺便说一下，"]) + _paraphrase(second, rng))
     if closing := rng.choice(CLOSINGS):
@@ -158,7 +241,7 @@ def generate(
     a category's phrasings may be used (the evaluation holds some out). With ``master``, each request
     also gets an address that resolves to a known grid."""
     rng = random.Random(seed)
-    all_phrases = catalogue_file().phrasings()
+    all_phrases = training_phrasings()
     codes = list(categories) if categories is not None else sorted(all_phrases)
     grids = sorted(master.grids) if master else []
     out = []

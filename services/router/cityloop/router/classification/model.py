@@ -1,5 +1,7 @@
 """The classifier: TF-IDF over jieba words (and word pairs) and character n-grams (robust to typos),
-a multinomial logistic regression, and the catalogue's keywords added as evidence on top.
+a multinomial logistic regression, and the catalogue's keywords added as evidence on top. Its
+probabilities are calibrated (calibration.py) and each prediction carries the bar it must pass to be
+routed without a person.
 
 Stored as plain arrays (numpy ``.npz``, no pickle): a row in the database can hold a model but can never
 run code when loaded.
@@ -16,6 +18,7 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
+from cityloop.router.classification.calibration import Bar, Calibration, probabilities
 from cityloop.router.classification.segment import normalise, words
 
 #: How much one catalogue keyword found in the text adds to a category's score (in logits).
@@ -25,10 +28,15 @@ KEYWORD_WEIGHT = 1.0
 @dataclass(frozen=True)
 class Prediction:
     category: str
+    #: calibrated probability of ``category``
     confidence: float
-    #: the best few (category, probability), best first
+    #: the best few (category, calibrated probability), best first
     candidates: list[tuple[str, float]] = field(default_factory=list)
     keywords: list[str] = field(default_factory=list)
+    #: calibrated top-1 minus top-2
+    margin: float = 0.0
+    #: what ``confidence`` and ``margin`` must reach for ``category`` to be routed without a person
+    bar: Bar = field(default_factory=lambda: Bar(0.5, 0.0))
 
 
 class _WordAnalyzer:
@@ -56,6 +64,7 @@ class TextClassifier:
         intercept: np.ndarray,
         classes: list[str],
         keywords: dict[str, list[str]],
+        calibration: Calibration | None = None,
     ) -> None:
         self._word_vec = word_vec
         self._char_vec = char_vec
@@ -63,6 +72,8 @@ class TextClassifier:
         self._intercept = intercept
         self.classes = classes
         self.keywords = keywords
+        #: a model stored before calibration existed keeps the old rule: raw probability >= 0.5
+        self.calibration = calibration or Calibration()
         self._kw_index = [(kw, i) for i, code in enumerate(classes) for kw in keywords.get(code, [])]
 
     # ------------------------------------------------------------------ training
@@ -101,24 +112,45 @@ class TextClassifier:
                 found[i].append(kw)
         return hits, found
 
+    def with_calibration(self, calibration: Calibration) -> "TextClassifier":
+        return TextClassifier(
+            word_vec=self._word_vec,
+            char_vec=self._char_vec,
+            coef=self._coef,
+            intercept=self._intercept,
+            classes=self.classes,
+            keywords=self.keywords,
+            calibration=calibration,
+        )
+
+    def scores(self, texts: Sequence[str]) -> tuple[np.ndarray, list[list[list[str]]]]:
+        """Uncalibrated logits (keyword evidence included), one row per text, and the keywords found
+        per text and class."""
+        logits = np.asarray(self._features(texts) @ self._coef.T) + self._intercept
+        found_all = []
+        for i, text in enumerate(texts):
+            hits, found = self._keyword_hits(text)
+            logits[i] += KEYWORD_WEIGHT * hits
+            found_all.append(found)
+        return logits, found_all
+
     def predict_many(self, texts: Sequence[str]) -> list[Prediction]:
         if not texts:
             return []
-        logits = np.asarray(self._features(texts) @ self._coef.T) + self._intercept
+        scores, found = self.scores(texts)
         out = []
-        for row, text in zip(logits, texts, strict=True):
-            hits, found = self._keyword_hits(text)
-            scores = row + KEYWORD_WEIGHT * hits
-            probs = np.exp(scores - scores.max())
-            probs /= probs.sum()
+        for probs, found_here in zip(probabilities(scores, self.calibration.temperature), found, strict=True):
             order = np.argsort(-probs)[:3]
             best = int(order[0])
+            category = self.classes[best]
             out.append(
                 Prediction(
-                    category=self.classes[best],
+                    category=category,
                     confidence=float(probs[best]),
                     candidates=[(self.classes[int(i)], round(float(probs[int(i)]), 4)) for i in order],
-                    keywords=found[best],
+                    keywords=found_here[best],
+                    margin=float(probs[best] - probs[int(order[1])]),
+                    bar=self.calibration.bar_for(category),
                 )
             )
         return out
@@ -143,6 +175,7 @@ class TextClassifier:
             intercept=self._intercept,
             classes=np.array(self.classes),
             keywords=np.array(json.dumps(self.keywords, ensure_ascii=False)),
+            calibration=np.array(self.calibration.to_json()),
         )
         return buffer.getvalue()
 
@@ -160,6 +193,7 @@ class TextClassifier:
                 intercept=z["intercept"],
                 classes=[str(c) for c in z["classes"]],
                 keywords=keywords,
+                calibration=Calibration.from_json(str(z["calibration"])) if "calibration" in z.files else None,
             )
 
 

@@ -1,15 +1,18 @@
 """The loop of data production and use: labelled examples (dispatcher corrections, confirmations,
-upheld rejections) plus generated seed examples -> a new model, stored in the database so every replica
-and every restart uses it. Runs on command (API, CLI) and on a schedule."""
+upheld rejections) plus generated seed examples -> a new calibrated model, stored in the database so every
+replica and every restart uses it. Runs on command (API, CLI) and on a schedule, one replica at a time."""
 
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import asyncpg
 import structlog
 
-from cityloop.common.db.pool import PgPool
+from cityloop.common.db.locks import schema_lock_key
+from cityloop.common.db.pool import Conn, PgPool
 from cityloop.router.classification import store
+from cityloop.router.classification.calibration import calibrate
 from cityloop.router.classification.generator import generate
 from cityloop.router.classification.model import TextClassifier
 from cityloop.router.data.files import catalogue_file
@@ -44,9 +47,55 @@ def catalogue_keywords() -> dict[str, list[str]]:
     return {entry.code: list(entry.kw) for entry in catalogue_file().category}
 
 
+#: held-out generated requests per category the calibration is fitted on
+CALIBRATION_PER_CATEGORY = 12
+
+
+def train_model(data: TrainingSet, keywords: dict[str, list[str]], *, seed: int) -> TextClassifier:
+    """The model in use: trained on every example, then calibrated on generated requests it never saw
+    (another seed: other openers, places, typos and second matters around the catalogue's phrasings)."""
+    model = TextClassifier.train(data.texts, data.labels, keywords)
+    held_out = generate(per_category=CALIBRATION_PER_CATEGORY, seed=seed + 1)
+    scores, _ = model.scores([r.text for r in held_out])
+    return model.with_calibration(calibrate(scores, [r.category for r in held_out], model.classes))
+
+
+def _info(row: asyncpg.Record, **more: object) -> dict[str, object]:
+    return {
+        "model_id": row["id"],
+        "trigger": row["trigger"],
+        "seed_examples": row["seed_examples"],
+        "labelled_examples": row["labelled_examples"],
+        "last_example_id": row["last_example_id"],
+        **more,
+    }
+
+
 async def train_and_store(pool: PgPool, settings: RouterSettings, *, trigger: str) -> dict[str, object]:
+    """Train and store a new model. Replicas take turns (an advisory lock); one that waited while another
+    trained on every example it knows of takes that model instead of training the same one again."""
+    lock = schema_lock_key("classifier-retrain", settings.db_schema)
     async with pool.acquire() as conn:
-        rows = await store.examples(conn)
+        asked_after_model = await store.latest_model_id(conn)
+        asked_with_example = await store.last_example_id(conn)
+        await conn.execute("SELECT pg_advisory_lock($1)", lock)
+        try:
+            latest = await store.latest_model(conn, with_blob=False)
+            if (
+                latest is not None
+                and latest["id"] > asked_after_model
+                and latest["last_example_id"] >= asked_with_example
+            ):
+                info = _info(latest, shared=True)
+                log.info("classifier.trained_meanwhile", asked_by=trigger, **info)
+                return info
+            return await _train_and_store(conn, settings, trigger=trigger)
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock($1)", lock)
+
+
+async def _train_and_store(conn: Conn, settings: RouterSettings, *, trigger: str) -> dict[str, object]:
+    rows = await store.examples(conn)
     last = max((r["id"] for r in rows), default=0)
     keywords = catalogue_keywords()
     data = training_set(
@@ -56,10 +105,10 @@ async def train_and_store(pool: PgPool, settings: RouterSettings, *, trigger: st
         seed=settings.seed_generator_seed,
         labelled_weight=settings.labelled_weight,
     )
-    # CPU-bound for a few seconds: off the event loop, so consumers keep their group membership.
-    model = await asyncio.to_thread(TextClassifier.train, data.texts, data.labels, keywords)
+    # CPU-bound for some seconds: off the event loop, so consumers keep their group membership.
+    model = await asyncio.to_thread(train_model, data, keywords, seed=settings.seed_generator_seed)
     blob = model.to_bytes()
-    async with pool.acquire() as conn, conn.transaction():
+    async with conn.transaction():
         model_id = await store.insert_model(
             conn,
             seed_examples=data.seed_examples,
@@ -76,6 +125,7 @@ async def train_and_store(pool: PgPool, settings: RouterSettings, *, trigger: st
         "labelled_examples": data.labelled_examples,
         "last_example_id": last,
         "bytes": len(blob),
+        "calibration": model.calibration.as_dict(),
     }
     log.info("classifier.trained", **info)
     return info

@@ -23,6 +23,10 @@ from cityloop.router.masterdata.model import (
 HERE = Path(__file__).parent
 CATALOGUE_FILE = HERE / "catalogue.toml"
 CITY_DIR = HERE / "city"
+#: more ways citizens put each category, for the request generator
+PHRASINGS_FILE = HERE / "phrasings.toml"
+#: requests written by hand in citizens' own words, labelled; for evaluation only (see README, "Router")
+REALISTIC_FILE = HERE / "realistic_requests.jsonl"
 
 
 class _Strict(BaseModel):
@@ -93,6 +97,21 @@ def catalogue_file() -> CatalogueFile:
         if entry.code.rsplit(".", 1)[0] not in groups:
             raise ValueError(f"{entry.code}: its group is not declared")
     return parsed
+
+
+class PhrasingsFile(_Strict):
+    say: dict[str, list[str]]
+
+
+@cache
+def training_phrasings() -> dict[str, list[str]]:
+    """How citizens put each category: the catalogue's ``say`` first, then phrasings.toml's."""
+    catalogue = catalogue_file().phrasings()
+    with PHRASINGS_FILE.open("rb") as fh:
+        extra = PhrasingsFile.model_validate(tomllib.load(fh)).say
+    if unknown := sorted(set(extra) - set(catalogue)):
+        raise ValueError(f"{PHRASINGS_FILE.name}: no catalogue category {unknown}")
+    return {code: say + extra.get(code, []) for code, say in catalogue.items()}
 
 
 def _rows(name: str) -> list[dict[str, str]]:

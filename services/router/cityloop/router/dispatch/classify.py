@@ -13,4 +13,12 @@ def classify(snapshot: TicketSnapshot, model: TextClassifier | None, master: Mas
     if model is None:
         return Classification(None, 0.0, "none")
     p = model.predict(snapshot.description)
-    return Classification(p.category, p.confidence, "model", tuple(p.candidates), tuple(p.keywords))
+    return Classification(
+        p.category,
+        p.confidence,
+        "model",
+        tuple(p.candidates),
+        tuple(p.keywords),
+        margin=p.margin,
+        bar=(p.bar.confidence, p.bar.margin),
+    )

@@ -20,15 +20,22 @@ class Classification:
     """What the ticket is about and how sure we are. ``source``: call_taker, model or dispatcher."""
 
     category: str | None
+    #: the model's is calibrated (classification/calibration.py); a person's is 1.0
     confidence: float
     source: str
     candidates: tuple[tuple[str, float], ...] = ()
     keywords: tuple[str, ...] = ()
+    #: calibrated top-1 minus top-2
+    margin: float = 1.0
+    #: (confidence, margin) the model asks of this category to route it without a person; None: the
+    #: policy's confidence_threshold applies
+    bar: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)
 class RoutingPolicy:
-    #: below this a dispatcher confirms the category (the dispatcher queue)
+    #: below this a dispatcher confirms the category (the dispatcher queue), for a classification that
+    #: brings no calibrated bar of its own
     confidence_threshold: float = 0.5
     #: 110/119/120/122 matters are handed over from this confidence on: a missed fire costs more than a
     #: needless call to 119, so the bar is lower than for routing
@@ -145,9 +152,26 @@ def _why(ticket: RoutingTicket, category: Category | None, master: MasterData) -
         why["keywords"] = list(c.keywords)
     if c.candidates and c.source == "model":
         why["candidates"] = [[code, p] for code, p in c.candidates]
+        why["margin"] = round(c.margin, 4)
+    if c.bar is not None:
+        why["bar"] = {"confidence": c.bar[0], "margin": c.bar[1]}
     if ticket.location.problem:
         why["location_problem"] = ticket.location.problem
     return why
+
+
+def unsure(c: Classification, policy: RoutingPolicy) -> str | None:
+    """Why ``c`` is not sure enough to route without a person, or None when it is."""
+    if c.bar is None:
+        if c.confidence < policy.confidence_threshold:
+            return f"classification confidence {c.confidence:.2f} below {policy.confidence_threshold:.2f}"
+        return None
+    confidence, margin = c.bar
+    if c.confidence < confidence:
+        return f"calibrated confidence {c.confidence:.2f} below {confidence:.2f}"
+    if c.margin < margin:
+        return f"margin over the runner-up {c.margin:.2f} below {margin:.2f}"
+    return None
 
 
 def _to_dispatcher(reason: str, problem: str, why: dict[str, object], category: Category | None) -> Decision:
@@ -169,8 +193,7 @@ def route(
     if category.handover_to and c.confidence >= policy.handover_threshold:
         why["rule"] = f"{category.code} is handed over to {category.handover_to}, never routed"
         return Decision("handover", why, category=category, handover_to=category.handover_to)
-    if c.confidence < policy.confidence_threshold:
-        problem = f"classification confidence {c.confidence:.2f} below {policy.confidence_threshold:.2f}"
+    if (problem := unsure(c, policy)) is not None:
         return _to_dispatcher("low_confidence", problem, why, category)
     emergency = emergency_rules.applicable(modes, category.code, ticket.location.district, ticket.location.street)
     if emergency is not None and (under := emergency_rules.route_under(emergency, category, master)) is not None:

@@ -46,4 +46,6 @@ def stored_classification(row: asyncpg.Record) -> Classification:
         c.get("source") or "none",
         tuple((str(a), float(b)) for a, b in c.get("candidates") or []),
         tuple(c.get("keywords") or []),
+        margin=float(c.get("margin", 1.0)),
+        bar=(float(c["bar"][0]), float(c["bar"][1])) if c.get("bar") else None,
     )
