@@ -83,7 +83,10 @@ class EventProducer:
         await future
 
     async def check(self, topic: str) -> None:
-        """Readiness: the broker answers metadata for ``topic``."""
+        """Readiness: the broker answers a metadata request now and knows ``topic``. ``partitions_for``
+        alone answers from the client's cache, which still holds the topic while the broker is away."""
         partitions = await self._producer.partitions_for(full_name(topic, self.topic_prefix))
         if not partitions:
             raise RuntimeError(f"topic {full_name(topic, self.topic_prefix)} has no partitions")
+        if not await self._producer.client.force_metadata_update():
+            raise RuntimeError("no broker answered a metadata request")
