@@ -4,6 +4,7 @@ request id, whatever raised it and wherever; the id is in the log and on the res
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -141,3 +142,41 @@ async def test_a_real_route_failing_unexpectedly_answers_json() -> None:
     assert response.json()["request_id"] == "req-from-gateway"
     assert response.headers["X-Request-ID"] == "req-from-gateway"
     assert any(e.get("request_id") == "req-from-gateway" for e in logs if e["event"] == "http.unexpected_error")
+
+
+def _outage_app() -> FastAPI:
+    settings = CommonSettings(retry_after_seconds=3)
+    app = service_app(ServiceRuntime(settings, migrations=None), title="kernel test")
+
+    @app.get("/api/v1/pool-busy", operation_id="pool_busy")
+    async def pool_busy() -> dict[str, str]:
+        raise TimeoutError  # what BoundedPool.acquire raises when its wait is over (db/pool.py)
+
+    @app.get("/api/v1/db-restarting", operation_id="db_restarting")
+    async def db_restarting() -> dict[str, str]:
+        raise asyncpg.exceptions.CannotConnectNowError("the database system is starting up")
+
+    @app.get("/api/v1/duplicate", operation_id="duplicate")
+    async def duplicate() -> dict[str, str]:
+        raise asyncpg.exceptions.UniqueViolationError("duplicate key value violates unique constraint")
+
+    return app
+
+
+@pytest.mark.parametrize("path", ["/api/v1/pool-busy", "/api/v1/db-restarting"])
+async def test_an_outage_under_a_request_is_a_503_with_retry_after_in_the_json_error_format(path: str) -> None:
+    async with _client(_outage_app()) as client:
+        response = await client.get(path)
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "3"
+    body = response.json()
+    assert body["error"] == "unavailable"
+    assert body["request_id"] == response.headers["X-Request-ID"]
+
+
+async def test_a_database_error_that_is_no_outage_stays_a_500() -> None:
+    async with _client(_outage_app()) as client:
+        response = await client.get("/api/v1/duplicate")
+    assert response.status_code == 500
+    assert response.json()["error"] == "internal_error"
+    assert "Retry-After" not in response.headers
