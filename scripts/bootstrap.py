@@ -34,7 +34,7 @@ async def main() -> None:
     for settings, folder in services:
         pool = await create_pool(settings.database_url, settings.db_schema, min_size=1, max_size=2)
         try:
-            applied = await migrate(pool, settings.db_schema, folder)  # type: ignore[arg-type]
+            applied = await migrate(pool, settings.db_schema, folder, settings=settings)  # type: ignore[arg-type]
             print(f"==> migrations {settings.db_schema}: {len(applied)} applied now")
             if isinstance(settings, RouterSettings):
                 async with pool.acquire() as conn:

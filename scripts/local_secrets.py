@@ -4,13 +4,23 @@ is refused by a local installation. `make test` keeps the test environment's own
 
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
-#: Setting (environment variable) -> how many random bytes it gets.
-GENERATED = {
+#: Setting (environment variable) -> how many random bytes it gets, or what makes its value.
+GENERATED: dict[str, int | Callable[[], str]] = {
     "CITYLOOP_INTERNAL_SECRET": 48,  # signs the gateway's identity header (libs/common identity.py)
     "CITYLOOP_INTAKE_JWT_SECRET": 48,  # signs access tokens (intake accounts)
+    # The personal-data vault (intake vault/keys.py): its key-encryption key, named local1, and the key of
+    # the phone blind index.
+    "CITYLOOP_INTAKE_VAULT_KEY": 48,
+    "CITYLOOP_INTAKE_VAULT_KEY_ID": lambda: "local1",
+    "CITYLOOP_INTAKE_VAULT_INDEX_KEY": 48,
 }
+
+
+def _generate(how: int | Callable[[], str]) -> str:
+    return secrets.token_urlsafe(how) if isinstance(how, int) else how()
 
 
 def secrets_file(home: str | None = None) -> Path:
@@ -29,7 +39,7 @@ def read(path: Path) -> dict[str, str]:
 def ensure(path: Path) -> dict[str, str]:
     """The local secrets, generating (only) the missing ones; the file is readable by its owner only."""
     values = read(path) if path.exists() else {}
-    missing = {name: secrets.token_urlsafe(size) for name, size in GENERATED.items() if not values.get(name)}
+    missing = {name: _generate(how) for name, how in GENERATED.items() if not values.get(name)}
     if missing or not path.exists():
         values.update(missing)
         path.parent.mkdir(parents=True, exist_ok=True)

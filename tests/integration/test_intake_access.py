@@ -96,7 +96,9 @@ async def test_personal_data_is_masked_in_every_response_for_roles_without_the_r
         "is_company": False,
         "company": None,
         "masked": True,
+        "contact_ref": created.json()["citizen"]["contact_ref"],  # opaque: the same for every ticket of a phone
     }
+    assert created.json()["citizen"]["contact_ref"].startswith("C-")
     await wait_for_timeline(loop.intake, ticket_id, types.TICKET_DISPATCHED)
     for username in ("dispatcher", "command", "auditor", "calltaker"):  # calltaker did not take this call
         async with await loop.signed_in(username) as client:

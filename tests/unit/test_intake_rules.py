@@ -36,7 +36,7 @@ def test_masks_keep_only_what_identifies_nobody() -> None:
     assert mask_name("张三") == "张*"
     assert mask_id_number("310101199001011234") == "310**************4"
     assert mask_email("xiaoming@example.cn") == "x***@example.cn"
-    assert mask_address("黄浦区人民大道200号") == "黄浦区人民******"
+    assert mask_address("黄浦区人民大道200号") == "黄浦区人民大道***"  # down to the road, never the number
     assert mask_phone(None) is None
 
 

@@ -21,9 +21,21 @@ def test_secrets_are_random_generated_once_and_private(tmp_path: Path) -> None:
     defaults = {
         CommonSettings.model_fields["internal_secret"].default,
         IntakeSettings.model_fields["jwt_secret"].default,
+        IntakeSettings.model_fields["vault_key"].default,
+        IntakeSettings.model_fields["vault_index_key"].default,
     }
     assert not defaults & set(first.values())
-    assert all(len(value) >= 32 for value in first.values())
+    assert all(len(value) >= 32 for name, value in first.items() if not name.endswith("_KEY_ID"))
+    # The vault's keys are usable as generated (32-byte AES keys, the current one among them).
+    vault = IntakeSettings(
+        environment="production",
+        jwt_secret=first["CITYLOOP_INTAKE_JWT_SECRET"],
+        internal_secret=first["CITYLOOP_INTERNAL_SECRET"],
+        vault_key=first["CITYLOOP_INTAKE_VAULT_KEY"],
+        vault_key_id=first["CITYLOOP_INTAKE_VAULT_KEY_ID"],
+        vault_index_key=first["CITYLOOP_INTAKE_VAULT_INDEX_KEY"],
+    ).keyring()
+    assert vault.current == "local1"
 
 
 def test_a_missing_secret_is_added_and_the_others_kept(tmp_path: Path) -> None:

@@ -45,7 +45,13 @@ RECOMMENDED_LABELS = tuple(
 CORE_GROUPS = {"", "apps", "policy", "autoscaling", "networking.k8s.io", "batch", "rbac.authorization.k8s.io"}
 # Secrets the manifests use but do not contain: made by an operator from a resource here (checked below),
 # or created out of band (README, "Secrets").
-EXTERNAL_SECRETS = {"cityloop-internal", "cityloop-intake-jwt", "cityloop-backup-s3", "cityloop-api-tls"}
+EXTERNAL_SECRETS = {
+    "cityloop-internal",
+    "cityloop-intake-jwt",
+    "cityloop-intake-vault",
+    "cityloop-backup-s3",
+    "cityloop-api-tls",
+}
 DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 

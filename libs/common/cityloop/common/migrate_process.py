@@ -37,7 +37,7 @@ def migrations_dir(service: str) -> Path:
 async def run_migrations(settings: CommonSettings, service_dir: Path) -> list[str]:
     pool = await create_pool(settings.database_url, settings.db_schema, min_size=1, max_size=1)
     try:
-        return await migrate(pool, settings.db_schema, service_dir)
+        return await migrate(pool, settings.db_schema, service_dir, settings=settings)
     finally:
         await pool.close()
 

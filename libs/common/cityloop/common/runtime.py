@@ -76,7 +76,7 @@ class ServiceRuntime:
             max_size=s.db_pool_max,
             wait_seconds=s.db_pool_wait_seconds,
         )
-        await migrate(self._pool, s.db_schema, self._migrations)
+        await migrate(self._pool, s.db_schema, self._migrations, settings=s)
         await self.ensure_topics(all_topics())
         for step in self._startup:
             await step()

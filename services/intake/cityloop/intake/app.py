@@ -22,6 +22,7 @@ from cityloop.intake.rate_limits import RateLimit
 from cityloop.intake.settings import IntakeSettings
 from cityloop.intake.tickets import views as tickets
 from cityloop.intake.trail.flows import record_lifecycle
+from cityloop.intake.vault import retention
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -51,6 +52,14 @@ def create_app(
 
     if settings.demo_enabled:
         runtime.on_start(seed_demo)
+    runtime.background(
+        "vault-retention",
+        lambda: retention.run_forever(
+            runtime.pool,
+            older_than_days=settings.personal_data_retention_days,
+            every_seconds=settings.retention_interval_seconds,
+        ),
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -72,6 +81,7 @@ def create_app(
         ],
     )
     app.state.settings = settings
+    app.state.keyring = settings.keyring()
     app.state.open311_limit = RateLimit("open311", settings.open311_rate_limit)
     app.state.login_limit = RateLimit("login", settings.login_rate_limit)
     app.include_router(accounts.router)

@@ -4,10 +4,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from cityloop.common.contract.models import TicketStatus, Urgency
 from cityloop.common.identity import Role
+from cityloop.common.personal.validation import id_number, phone_e164
 
 
 class Channel(StrEnum):
@@ -30,12 +31,29 @@ class Citizen(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(default=None, min_length=1, max_length=100)
-    phone: str | None = Field(default=None, pattern=r"^\+?[0-9][0-9-]{4,19}$")
-    id_number: str | None = Field(default=None, pattern=r"^[0-9]{17}[0-9Xx]$", description="居民身份证号码")
+    phone: str | None = Field(
+        default=None, max_length=30, description="A valid Chinese phone number (mobile or landline, +86 optional)"
+    )
+    id_number: str | None = Field(
+        default=None, max_length=18, description="居民身份证号码 (18 characters, checksum verified)"
+    )
     address: str | None = Field(default=None, max_length=300, description="The citizen's own address")
     email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     is_company: bool = False
     company: str | None = Field(default=None, max_length=200, description="Company name when is_company")
+
+    @field_validator("phone")
+    @classmethod
+    def _valid_phone(cls, value: str | None) -> str | None:
+        if value is not None:
+            phone_e164(value)  # ValueError -> 422 naming citizen.phone
+            return value.strip()
+        return value
+
+    @field_validator("id_number")
+    @classmethod
+    def _valid_id_number(cls, value: str | None) -> str | None:
+        return None if value is None else id_number(value)
 
     @model_validator(mode="after")
     def _company_named(self) -> "Citizen":
@@ -117,6 +135,8 @@ class CitizenOut(BaseModel):
     is_company: bool
     company: str | None
     masked: bool = Field(description="True when personal fields are masked for this caller")
+    #: The same for every ticket of one phone number, opens nothing (the vault's keyed hash).
+    contact_ref: str | None = Field(default=None, description="Opaque reference to the citizen (repeat callers)")
 
 
 class TicketOut(BaseModel):
@@ -179,6 +199,23 @@ class TicketFilters(BaseModel):
             if lo is not None and hi is not None and lo > hi:
                 raise ValueError(f"{start}: must not be after {end}")
         return self
+
+
+class PhoneLookup(BaseModel):
+    """Repeat callers: the tickets of one phone number. A POST body, so the number never sits in a URL
+    (URLs end up in access logs and proxies' logs)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    phone: str = Field(max_length=30, description="Written any usual way: 13812345678, +86 138 1234 5678")
+    limit: int = Field(default=50, ge=1, le=200)
+    cursor: str | None = Field(default=None, max_length=200)
+
+    @field_validator("phone")
+    @classmethod
+    def _valid_phone(cls, value: str) -> str:
+        phone_e164(value)
+        return value
 
 
 class TimelineEntry(BaseModel):

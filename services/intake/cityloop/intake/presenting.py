@@ -4,34 +4,21 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cityloop.common.contract.models import TicketStatus, Urgency
-from cityloop.intake.masking import mask_address, mask_email, mask_id_number, mask_name, mask_phone
 from cityloop.intake.models import Channel, CitizenOut, Location, Mode, TicketOut
-
-#: The personal fields a full read reveals (what the access log records).
-PERSONAL_FIELDS = ("name", "phone", "id_number", "address", "email")
+from cityloop.intake.vault.personal import CITIZEN_FIELDS, Personal
 
 
-def citizen_out(row: Any, *, full: bool) -> CitizenOut:
-    values = {field: row[f"citizen_{field}"] for field in PERSONAL_FIELDS}
-    if not full:
-        values = {
-            "name": mask_name(values["name"]),
-            "phone": mask_phone(values["phone"]),
-            "id_number": mask_id_number(values["id_number"]),
-            "address": mask_address(values["address"]),
-            "email": mask_email(values["email"]),
-        }
+def citizen_out(row: Any, personal: Personal | None) -> CitizenOut:
+    """The masked citizen (from the vault row's masked forms), or the full one when ``personal`` is released."""
+    masked = row["citizen_masked"] or {}
+    values = personal.citizen() if personal is not None else {f: masked.get(f) for f in CITIZEN_FIELDS}
     return CitizenOut(
         **values,
         is_company=bool(row["citizen_is_company"]),
         company=row["citizen_company"],
-        masked=not full,
+        masked=personal is None,
+        contact_ref=row["contact_ref"],
     )
-
-
-def revealed_fields(row: Any) -> list[str]:
-    """The personal fields a full read of ``row`` actually shows (empty ones reveal nothing)."""
-    return [field for field in PERSONAL_FIELDS if row[f"citizen_{field}"]]
 
 
 #: Statuses in which a passed resolve-by deadline no longer makes a ticket overdue.
@@ -43,17 +30,20 @@ def is_overdue(*, flagged: bool, resolve_by: datetime | None, status: str, now: 
     return flagged or (resolve_by is not None and resolve_by < now and status not in _DONE)
 
 
-def ticket_out(row: Any, *, full: bool) -> TicketOut:
+def ticket_out(row: Any, personal: Personal | None = None) -> TicketOut:
+    """The ticket as stored (redacted free text, masked citizen), or in full when ``personal`` is released."""
+    texts = personal.texts if personal is not None else {}
+    attributes = {code: texts.get(f"attribute.{code}", value) for code, value in dict(row["attributes"]).items()}
     return TicketOut(
         id=row["id"],
         channel=Channel(row["channel"]),
         status=TicketStatus(row["status"]),
         category=row["category"],
-        description=row["description"],
+        description=texts.get("description", row["description"]),
         location=Location.model_construct(**row["location"]),
         urgency=Urgency(row["urgency"]),
         attachments=list(row["attachments"]),
-        attributes=dict(row["attributes"]),
+        attributes=attributes,
         dept_code=row["dept_code"],
         agency=row["agency"],
         district=row["district"],
@@ -67,10 +57,10 @@ def ticket_out(row: Any, *, full: bool) -> TicketOut:
             flagged=bool(row["overdue"]), resolve_by=row["resolve_by"], status=row["status"], now=datetime.now(UTC)
         ),
         status_notes=row["status_notes"],
-        direct_answer=row["direct_answer"],
+        direct_answer=texts.get("direct_answer", row["direct_answer"]),
         operator=row["operator"],
         created_by=row["created_by"],
-        citizen=citizen_out(row, full=full),
+        citizen=citizen_out(row, personal),
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         closed_at=row["closed_at"],

@@ -4,6 +4,11 @@ from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from cityloop.common.settings import CommonSettings
+from cityloop.intake.vault.keys import Keyring
+
+#: Development and test only (refused in production): `make run` uses random keys from .local/secrets.env.
+DEV_VAULT_KEY = "dev-only-vault-key-change-me-0123456789"
+DEV_VAULT_INDEX_KEY = "dev-only-vault-index-key-change-me-0123456789"
 
 
 class IntakeSettings(CommonSettings):
@@ -37,6 +42,24 @@ class IntakeSettings(CommonSettings):
     #: Largest request body accepted anywhere (bytes); a description of 4,000 Chinese characters is ~12 KB.
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
 
+    #: The personal-data vault (vault/keys.py): the key new rows are sealed with and its id, older keys still
+    #: readable (JSON {"id": "secret"}, during a rotation: vault/rotation.py), the phone blind index's key.
+    vault_key: str = Field(default=DEV_VAULT_KEY, min_length=32)
+    vault_key_id: str = Field(default="dev1", min_length=1, max_length=64)
+    vault_previous_keys: dict[str, str] = Field(default_factory=dict)
+    vault_index_key: str = Field(default=DEV_VAULT_INDEX_KEY, min_length=32)
+    #: Personal data is erased this long after a ticket closes (vault/retention.py), checked this often.
+    personal_data_retention_days: float = Field(default=365, gt=0)
+    retention_interval_seconds: float = Field(default=3600, gt=0)
+
+    def keyring(self) -> Keyring:
+        return Keyring.from_secrets(
+            key_id=self.vault_key_id,
+            key=self.vault_key,
+            index_key=self.vault_index_key,
+            previous=self.vault_previous_keys,
+        )
+
     @property
     def demo_enabled(self) -> bool:
         return self.environment != "production" if self.demo_accounts is None else self.demo_accounts
@@ -48,4 +71,11 @@ class IntakeSettings(CommonSettings):
                 raise ValueError("CITYLOOP_INTAKE_JWT_SECRET must be set in production")
             if self.demo_accounts:
                 raise ValueError("demo accounts are for development and test only")
+            if self.vault_key.startswith("dev-only") or self.vault_index_key.startswith("dev-only"):
+                raise ValueError(
+                    "CITYLOOP_INTAKE_VAULT_KEY and CITYLOOP_INTAKE_VAULT_INDEX_KEY must be set in production"
+                )
+            if any(secret.startswith("dev-only") for secret in self.vault_previous_keys.values()):
+                raise ValueError("CITYLOOP_INTAKE_VAULT_PREVIOUS_KEYS: the development key has no place in production")
+        self.keyring()  # a key that cannot be used fails at start, not at the first ticket
         return self

@@ -24,6 +24,7 @@ from cityloop.common.contract.models import (
 )
 from cityloop.common.db.pool import Conn
 from cityloop.common.envelope import CloudEvent
+from cityloop.common.personal.masking import mask_address
 from cityloop.common.topics import TICKET_LIFECYCLE, dept_tasks
 from cityloop.router.dispatch.location import Location
 from cityloop.router.masterdata.model import Category, Department, Unit
@@ -123,7 +124,7 @@ def task_for(
         description=snapshot.description,
         location=TaskLocation(
             chain=chain_of(location),
-            address_masked=snapshot.location.address,
+            address_masked=mask_address(snapshot.location.address),
             lat=snapshot.location.lat,
             lon=snapshot.location.lon,
         ),

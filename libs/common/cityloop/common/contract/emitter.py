@@ -10,6 +10,7 @@ from cityloop.common.contract.lifecycle import Detail
 from cityloop.common.contract.models import TicketStatus
 from cityloop.common.contract.registry import DEPT_TASKS, ContractError, EventSpec, spec_of
 from cityloop.common.envelope import CloudEvent
+from cityloop.common.personal.redaction import redact_fields
 
 
 def registered(type_: str) -> EventSpec:
@@ -77,7 +78,9 @@ class Emitter:
             fields["id"] = event_id
         if time is not None:
             fields["time"] = time
-        return CloudEvent(data=data.model_dump(mode="json"), **fields)
+        # Free text (descriptions, notes, reasons, comments, summaries) never carries a phone number, an ID
+        # number, a bank card or an e-mail address onto a topic: each is masked here, whoever typed it.
+        return CloudEvent(data=redact_fields(data.model_dump(mode="json")), **fields)
 
 
 def _check(type_: str, data: BaseModel, expected: type[BaseModel]) -> None:

@@ -75,8 +75,12 @@ class Deadlines(ContractData):
 
 
 class MaskedContact(ContractData):
+    """The citizen as events carry them: masked, never in full (the vault in intake holds the data)."""
+
     name: str | None = None
     phone: str | None = None
+    #: Opaque reference to the citizen, the same for every ticket of one phone number; opens nothing.
+    contact_ref: str | None = None
 
 
 class TaskAssigned(ContractData):

@@ -1,21 +1,36 @@
 """Versioned SQL migrations: ``NNNN_name.sql`` files applied in order, once, under an advisory lock.
 
 The shared migrations (outbox, inbox) run first in every service's schema, then the service's own.
+A migration that needs code (e.g. encrypting rows with keys from settings) names it on a line
+``-- run: package.module:function``; the function gets the connection and the service's settings (None when
+the caller has none) and runs after the file's SQL, in the same transaction.
 """
 
+import importlib
+import re
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import structlog
 
 from cityloop.common.db.locks import schema_lock_key
-from cityloop.common.db.pool import PgPool
+from cityloop.common.db.pool import Conn, PgPool
 
 log = structlog.get_logger(__name__)
 
 COMMON_MIGRATIONS = Path(__file__).parent / "migrations"
+_RUN = re.compile(r"^-- run: ([\w.]+):(\w+)\s*$", re.MULTILINE)
+
+CodeStep = Callable[[Conn, Any], Awaitable[None]]
 
 
-async def migrate(pool: PgPool, schema: str, service_dir: Path | None) -> list[str]:
+def code_steps(sql: str) -> list[CodeStep]:
+    """The functions a migration file names on its ``-- run: module:function`` lines, in order."""
+    return [getattr(importlib.import_module(module), name) for module, name in _RUN.findall(sql)]
+
+
+async def migrate(pool: PgPool, schema: str, service_dir: Path | None, *, settings: Any = None) -> list[str]:
     """Apply pending migrations; returns the versions applied now. Safe to run concurrently."""
     sources = [("common", COMMON_MIGRATIONS)]
     if service_dir is not None:
@@ -35,8 +50,11 @@ async def migrate(pool: PgPool, schema: str, service_dir: Path | None) -> list[s
                     version = f"{origin}:{path.stem}"
                     if version in done:
                         continue
+                    sql = path.read_text(encoding="utf-8")
                     async with conn.transaction():
-                        await conn.execute(path.read_text(encoding="utf-8"))
+                        await conn.execute(sql)
+                        for step in code_steps(sql):
+                            await step(conn, settings)
                         await conn.execute("INSERT INTO schema_migrations (version) VALUES ($1)", version)
                     applied_now.append(version)
                     log.info("db.migrated", schema=schema, version=version)

@@ -289,7 +289,12 @@ async def create_request(request: Request, fmt: str) -> Response:
         )
 
     ticket_id, _ = await create_ticket(
-        pool, ticket, created_by=f"open311:{client}", attributes=attribute_values, also=remember
+        pool,
+        ticket,
+        keyring=request.app.state.keyring,
+        created_by=f"open311:{client}",
+        attributes=attribute_values,
+        also=remember,
     )
     account_id = form.get("account_id")
     if service["type"] == "batch":

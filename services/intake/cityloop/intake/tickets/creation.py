@@ -17,11 +17,13 @@ from cityloop.common.contract.models import MaskedContact, TicketLocation, Ticke
 from cityloop.common.db.pool import Conn, PgPool
 from cityloop.common.errors import Conflict
 from cityloop.common.topics import TICKET_LIFECYCLE
-from cityloop.intake.masking import mask_name, mask_phone
 from cityloop.intake.metrics import TICKETS_CREATED
 from cityloop.intake.models import TicketCreate
 from cityloop.intake.tickets import store
 from cityloop.intake.trail import store as trail
+from cityloop.intake.vault.flows import seal_ticket
+from cityloop.intake.vault.keys import Keyring
+from cityloop.intake.vault.personal import Personal, keep_text
 
 EMIT = Emitter(source="/cityloop/intake", actor="intake")
 
@@ -54,6 +56,7 @@ async def create_ticket(
     pool: PgPool,
     body: TicketCreate,
     *,
+    keyring: Keyring,
     created_by: str,
     idempotency_key: str | None = None,
     attributes: dict[str, Any] | None = None,
@@ -78,7 +81,9 @@ async def create_ticket(
                     conn, created_by, idempotency_key, digest, ticket_id
                 ):
                     raise _LostRace
-                await _insert(conn, ticket_id, body, created_by=created_by, attributes=attributes or {})
+                await _insert(
+                    conn, ticket_id, body, keyring=keyring, created_by=created_by, attributes=attributes or {}
+                )
                 if also is not None:
                     await also(conn, ticket_id)
             TICKETS_CREATED.labels(body.channel.value).inc()
@@ -100,20 +105,40 @@ async def _replay(conn: Conn, principal: str, key: str, digest: str) -> str | No
     return str(row["ticket_id"])
 
 
+def _redacted_attributes(personal: Personal, attributes: dict[str, Any]) -> dict[str, Any]:
+    """Open311 text attributes are free text too: redacted, the full text kept in the vault."""
+    return {
+        code: keep_text(personal, f"attribute.{code}", value) if isinstance(value, str) else value
+        for code, value in attributes.items()
+    }
+
+
 async def _insert(
-    conn: Conn, ticket_id: str, body: TicketCreate, *, created_by: str, attributes: dict[str, Any]
+    conn: Conn, ticket_id: str, body: TicketCreate, *, keyring: Keyring, created_by: str, attributes: dict[str, Any]
 ) -> None:
     now = datetime.now(UTC)
     location = body.location.model_dump(mode="json")
     answered = body.direct_answer is not None
     actor = body.operator or created_by
+    # Personal data goes to the vault; the ticket, its events and its trail get masked and redacted forms.
+    citizen = body.citizen
+    personal = Personal(
+        name=citizen.name,
+        phone=citizen.phone,
+        id_number=citizen.id_number,
+        address=citizen.address,
+        email=citizen.email,
+    )
+    description = keep_text(personal, "description", body.description) or ""
+    answer = keep_text(personal, "direct_answer", body.direct_answer.answer) if body.direct_answer else None
+    attributes = _redacted_attributes(personal, attributes)
     await store.insert_ticket(
         conn,
         {
             "id": ticket_id,
             "channel": body.channel.value,
             "category": body.category,
-            "description": body.description,
+            "description": description,
             "location": location,
             "urgency": body.urgency.value,
             "status": (TicketStatus.CLOSED if answered else TicketStatus.RECEIVED).value,
@@ -121,20 +146,22 @@ async def _insert(
             "attachments": [str(url) for url in body.attachments],
             "attributes": attributes,
             "created_by": created_by,
-            "direct_answer": body.direct_answer.answer if body.direct_answer else None,
+            "direct_answer": answer,
             "created_at": now,
             "closed_at": now if answered else None,
             "status_notes": "直接答复 (answered on the spot)" if answered else None,
         },
     )
-    await store.insert_citizen(conn, ticket_id, body.citizen.model_dump())
+    await store.insert_citizen(conn, ticket_id, citizen.model_dump())
+    contact = await seal_ticket(conn, keyring, ticket_id, personal)
+    masked = personal.masked()
     created = TicketCreated(
         channel=body.channel.value,
         category=body.category,
-        description=body.description,
+        description=description,
         location=TicketLocation(**location),
         urgency=body.urgency,
-        citizen=MaskedContact(name=mask_name(body.citizen.name), phone=mask_phone(body.citizen.phone)),
+        citizen=MaskedContact(name=masked["name"], phone=masked["phone"], contact_ref=contact),
         created_at=now,
         attributes=attributes or None,
         attachments=[str(url) for url in body.attachments] or None,
@@ -147,14 +174,14 @@ async def _insert(
             types.TICKET_CREATED, ticket_id, status, f"received via {body.channel.value}", created, actor=actor
         )
     ]
-    if body.direct_answer is not None:
+    if answer is not None:
         events.append(
             EMIT.lifecycle(
                 types.TICKET_CLOSED,
                 ticket_id,
                 TicketStatus.CLOSED,
                 "直接答复: answered on the spot",
-                Closed(direct_answer=body.direct_answer.answer),
+                Closed(direct_answer=answer),
                 actor=actor,
             )
         )

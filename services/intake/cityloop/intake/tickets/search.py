@@ -7,7 +7,7 @@ import asyncpg
 from cityloop.common.db.like import escape_like
 from cityloop.common.db.pool import Conn
 from cityloop.common.paging import Keyset
-from cityloop.intake.tickets.store import TICKET_COLUMNS
+from cityloop.intake.tickets.store import TICKET_COLUMNS, TICKET_FROM
 
 Record = asyncpg.Record
 
@@ -72,6 +72,8 @@ async def list_tickets(
         q.add(overdue)
     elif filters.get("overdue") is False:
         q.add(f"NOT {overdue}")
+    if filters.get("phone_index") is not None:
+        q.add("v.phone_index = {}", filters["phone_index"])
     if filters.get("q"):
         q.add("t.description ILIKE {}", _like(filters["q"]))
     after = TICKET_ORDER.decode(cursor)
@@ -80,7 +82,7 @@ async def list_tickets(
     where = " AND ".join(q.where) or "true"
     q.args.append(limit)
     return await conn.fetch(
-        f"SELECT {TICKET_COLUMNS} FROM tickets t LEFT JOIN ticket_citizens c ON c.ticket_id = t.id"
+        f"SELECT {TICKET_COLUMNS} FROM {TICKET_FROM}"
         f" WHERE {where} ORDER BY {TICKET_ORDER.order_by()} LIMIT ${len(q.args)}",
         *q.args,
     )

@@ -43,14 +43,9 @@ async def insert_ticket(conn: Conn, ticket: dict[str, Any]) -> None:
 
 async def insert_citizen(conn: Conn, ticket_id: str, citizen: dict[str, Any]) -> None:
     await conn.execute(
-        "INSERT INTO ticket_citizens (ticket_id, name, phone, id_number, address, email, is_company, company)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        # The person's own data is sealed in ticket_vault (vault/flows.py); a company's name is not personal.
+        "INSERT INTO ticket_citizens (ticket_id, is_company, company) VALUES ($1, $2, $3)",
         ticket_id,
-        citizen.get("name"),
-        citizen.get("phone"),
-        citizen.get("id_number"),
-        citizen.get("address"),
-        citizen.get("email"),
         citizen.get("is_company", False),
         citizen.get("company"),
     )
@@ -75,16 +70,19 @@ async def find_idempotency_key(conn: Conn, principal: str, key: str) -> Record |
     )
 
 
+#: The ticket with its citizen as everyone may see it: masked forms and the contact reference (ticket_vault).
 TICKET_COLUMNS = (
-    "t.*, c.name AS citizen_name, c.phone AS citizen_phone, c.id_number AS citizen_id_number,"
-    " c.address AS citizen_address, c.email AS citizen_email, c.is_company AS citizen_is_company,"
-    " c.company AS citizen_company"
+    "t.*, v.masked AS citizen_masked, v.contact_ref, c.is_company AS citizen_is_company, c.company AS citizen_company"
+)
+#: FROM clause matching TICKET_COLUMNS.
+TICKET_FROM = (
+    "tickets t LEFT JOIN ticket_citizens c ON c.ticket_id = t.id LEFT JOIN ticket_vault v ON v.ticket_id = t.id"
 )
 
 
 async def get_ticket(conn: Conn, ticket_id: str) -> Record | None:
     return await conn.fetchrow(
-        f"SELECT {TICKET_COLUMNS} FROM tickets t LEFT JOIN ticket_citizens c ON c.ticket_id = t.id WHERE t.id = $1",
+        f"SELECT {TICKET_COLUMNS} FROM {TICKET_FROM} WHERE t.id = $1",
         ticket_id,
     )
 

@@ -20,12 +20,21 @@ from cityloop.intake.access.rules import (
     may_see_ticket,
 )
 from cityloop.intake.accounts.authn import Authenticated, allow
-from cityloop.intake.models import AccessLogEntry, TicketCreate, TicketFilters, TicketOut, TimelineEntry
-from cityloop.intake.presenting import revealed_fields, ticket_out
+from cityloop.intake.models import (
+    AccessLogEntry,
+    PhoneLookup,
+    TicketCreate,
+    TicketFilters,
+    TicketOut,
+    TimelineEntry,
+)
+from cityloop.intake.presenting import ticket_out
 from cityloop.intake.tickets import search as ticket_search
 from cityloop.intake.tickets import store
 from cityloop.intake.tickets.creation import create_ticket
 from cityloop.intake.trail import store as trail
+from cityloop.intake.vault.flows import VaultKeys, phone_index, release
+from cityloop.intake.vault.keys import Keyring
 
 router = APIRouter(prefix="/api/v1", tags=["tickets"])
 
@@ -46,16 +55,17 @@ async def _access(conn: Conn, ticket_id: str) -> TicketAccess | None:
     )
 
 
-async def _present(conn: Conn, identity: Identity, ticket_id: str, *, purpose: str) -> TicketOut:
-    """One ticket for ``identity``: 404 if it may not see it; full personal data only if allowed, and logged."""
+async def _present(conn: Conn, keyring: Keyring, identity: Identity, ticket_id: str, *, purpose: str) -> TicketOut:
+    """One ticket for ``identity``: 404 if it may not see it; full personal data only if allowed (released
+    from the vault), and every release logged."""
     access = await _access(conn, ticket_id)
     if access is None or not may_see_ticket(identity, access):
         raise _not_found(ticket_id)
     row = await store.get_ticket(conn, ticket_id)
     if row is None:
         raise _not_found(ticket_id)
-    full = may_see_personal_data(identity, access)
-    if full and (fields := revealed_fields(row)):
+    personal = await release(conn, keyring, ticket_id) if may_see_personal_data(identity, access) else None
+    if personal is not None and (fields := personal.revealed()):
         await access_log_store.record_access(
             conn,
             subject=identity.subject,
@@ -65,7 +75,7 @@ async def _present(conn: Conn, identity: Identity, ticket_id: str, *, purpose: s
             fields=fields,
             purpose=purpose,
         )
-    return ticket_out(row, full=full)
+    return ticket_out(row, personal)
 
 
 @router.post(
@@ -84,17 +94,21 @@ async def create(
     pool: Pool,
     response: Response,
     identity: Annotated[Identity, allow(*CREATORS)],
+    *,
+    keyring: VaultKeys,
     idempotency_key: Annotated[
         str | None,
         Header(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$", description="Retry-safe creation"),
     ] = None,
 ) -> TicketOut:
-    ticket_id, created = await create_ticket(pool, body, created_by=identity.subject, idempotency_key=idempotency_key)
+    ticket_id, created = await create_ticket(
+        pool, body, keyring=keyring, created_by=identity.subject, idempotency_key=idempotency_key
+    )
     if not created:
         response.status_code = status.HTTP_200_OK
     response.headers["Location"] = f"/api/v1/tickets/{ticket_id}"
     async with pool.acquire() as conn, conn.transaction():
-        return await _present(conn, identity, ticket_id, purpose="ticket.create")
+        return await _present(conn, keyring, identity, ticket_id, purpose="ticket.create")
 
 
 @router.get(
@@ -108,7 +122,27 @@ async def search(filters: Annotated[TicketFilters, Query()], identity: Authentic
     rows = await ticket_search.list_tickets(
         conn, filters=values, dept_scope=department_scope(identity), cursor=filters.cursor, limit=filters.limit + 1
     )
-    return ticket_search.TICKET_ORDER.page(rows, filters.limit, lambda r: ticket_out(r, full=False))
+    return ticket_search.TICKET_ORDER.page(rows, filters.limit, ticket_out)
+
+
+@router.post(
+    "/tickets/by-phone",
+    operation_id="find_tickets_by_phone",
+    responses={422: {"description": "Not a valid phone number, or a cursor this list did not return", **_ERROR}},
+)
+async def by_phone(
+    lookup: PhoneLookup, identity: Annotated[Identity, allow(*CREATORS)], conn: Db, keyring: VaultKeys
+) -> Page[TicketOut]:
+    """Repeat callers: this phone number's tickets, newest first, found through the vault's blind index (a
+    keyed hash; the number is never stored in the clear). Masked like every list; a department sees its own."""
+    rows = await ticket_search.list_tickets(
+        conn,
+        filters={"phone_index": phone_index(keyring, lookup.phone)},
+        dept_scope=department_scope(identity),
+        cursor=lookup.cursor,
+        limit=lookup.limit + 1,
+    )
+    return ticket_search.TICKET_ORDER.page(rows, lookup.limit, ticket_out)
 
 
 @router.get(
@@ -117,8 +151,8 @@ async def search(filters: Annotated[TicketFilters, Query()], identity: Authentic
     response_model=TicketOut,
     responses={404: {"description": "No such ticket, or not visible to the caller", **_ERROR}},
 )
-async def read(ticket_id: str, identity: Authenticated, conn: Tx) -> TicketOut:
-    return await _present(conn, identity, ticket_id, purpose="ticket.read")
+async def read(ticket_id: str, identity: Authenticated, conn: Tx, keyring: VaultKeys) -> TicketOut:
+    return await _present(conn, keyring, identity, ticket_id, purpose="ticket.read")
 
 
 @router.get(

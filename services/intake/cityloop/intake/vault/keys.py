@@ -1,0 +1,50 @@
+"""The vault's keys, from settings (local: .local/secrets.env; production: the cityloop-intake-vault Secret).
+
+``CITYLOOP_INTAKE_VAULT_KEY`` is the secret of the key-encryption key (KEK) new rows are sealed with, named
+``CITYLOOP_INTAKE_VAULT_KEY_ID``; ``CITYLOOP_INTAKE_VAULT_PREVIOUS_KEYS`` (JSON ``{"id": "secret"}``) keeps
+older KEKs readable. Rotation (rotation.py): move the current key into the previous ones, set a new key and
+id, restart, run the job; rows name their key, so both open while it runs; then drop the old key.
+``CITYLOOP_INTAKE_VAULT_INDEX_KEY`` keys the phone blind index. Each secret (32 characters or more) is turned
+into a 256-bit key with HKDF-SHA256, so any strong random string works.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+MIN_SECRET = 32
+
+
+class VaultKeyError(ValueError):
+    """A vault key setting that cannot be used."""
+
+
+def derive(secret: str, purpose: str) -> bytes:
+    if len(secret) < MIN_SECRET:
+        raise VaultKeyError(f"vault {purpose} secret: at least {MIN_SECRET} characters")
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=f"cityloop-vault-{purpose}".encode()).derive(
+        secret.encode()
+    )
+
+
+@dataclass(frozen=True)
+class Keyring:
+    current: str
+    keys: dict[str, bytes]
+    index_key: bytes
+
+    @classmethod
+    def from_secrets(
+        cls, *, key_id: str, key: str, index_key: str, previous: Mapping[str, str] | None = None
+    ) -> "Keyring":
+        keys = {old_id: derive(secret, "kek") for old_id, secret in (previous or {}).items()}
+        keys[key_id] = derive(key, "kek")
+        return cls(current=key_id, keys=keys, index_key=derive(index_key, "index"))
+
+    def kek(self, key_id: str) -> bytes:
+        try:
+            return self.keys[key_id]
+        except KeyError:
+            raise VaultKeyError(f"vault key {key_id!r} is not configured (still needed by sealed rows)") from None
