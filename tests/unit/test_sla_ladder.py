@@ -97,6 +97,7 @@ def _clock(**over: Any) -> dict[str, Any]:
         "mode": "peacetime",
         "command_unit": None,
         "supervisors": ["pd-huamu"],
+        "desks": ["pd-ops", "city-ops"],
         "step": 0,
         "next_fire_at": T0,
         "warn_at": T0,
@@ -123,10 +124,20 @@ def test_firing_plan_announces_to_the_trail_and_the_department() -> None:
     assert supervise.outgoing[0][1].data["detail"]["to"] == "pd-huamu"
     assert supervise.outgoing[1][1].data["change"] == "supervised"
     assert supervise.advance.next_fire_at == T0 + timedelta(seconds=20)  # then the notice
+    # 督办 with a desk: the late task goes on the nearest desk, which hears it on its own topic.
+    (desk_topic, on_desk), (_, desk_line) = supervise.outgoing[2:]
+    assert (desk_topic, on_desk.type) == ("dept.pd-ops.tasks", types.TASK_SUPERVISED)
+    assert (on_desk.data["desk"], on_desk.data["level"], on_desk.data["supervision_id"]) == ("pd-ops", 1, 42)
+    assert (desk_line.type, desk_line.data["detail"]["action"]) == (types.SLA_SUPERVISION, "opened")
+    assert supervise.placed is not None
+    assert (supervise.placed.desk, supervise.placed.clock_id) == ("pd-ops", 42)
+    assert warning.placed is None
 
     notice = plan_firing(_clock(step=3, next_fire_at=T0 + timedelta(seconds=20)), settings, T0)
     assert notice.step.kind is StepKind.NOTICE
     assert notice.advance.next_fire_at is None  # the ladder is done
+    assert notice.notice is not None  # 通报, counted per department and period
+    assert notice.notice.dept_code == "pd-sanitation"
 
     callback = plan_firing(_clock(kind="callback", step=1, next_fire_at=T0 + timedelta(seconds=10)), settings, T0)
     assert [e.type for _, e in callback.outgoing] == [types.SLA_BREACHED]  # the hotline's own clock
