@@ -46,7 +46,13 @@ def with_error_bodies(document: Document) -> Document:
             if code.startswith(("4", "5")):
                 response["content"] = copy.deepcopy(content)
         responses.setdefault("4XX", {"description": "Refused: the body names the field and the problem"})
-        responses.setdefault("5XX", {"description": "An unexpected error, with the request id to quote"})
+        responses.setdefault(
+            "5XX",
+            {
+                "description": "An unexpected error (500), or 503 `unavailable` with a `Retry-After` header when"
+                " the service's database is saturated or away (retry then); with the request id to quote"
+            },
+        )
         for code in ("4XX", "5XX"):
             responses[code]["content"] = copy.deepcopy(content)
     if "HTTPValidationError" not in _refs(doc["paths"]):
