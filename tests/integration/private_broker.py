@@ -3,8 +3,10 @@ temporary CITYLOOP_HOME and ports free at the time, so the shared broker of `mak
 every other session are never touched. Stopped and deleted when the block ends."""
 
 import asyncio
+import atexit
 import contextlib
 import os
+import signal
 import socket
 import tempfile
 from collections.abc import AsyncIterator
@@ -23,6 +25,13 @@ def free_ports(count: int) -> list[int]:
         return [s.getsockname()[1] for s in sockets]
 
 
+def _terminate(pid: int, home: str) -> None:
+    """SIGTERM ``pid`` if it is still the broker living in ``home`` (not a process that reused the pid)."""
+    with contextlib.suppress(OSError):
+        if home in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace"):
+            os.kill(pid, signal.SIGTERM)
+
+
 @dataclass(frozen=True)
 class PrivateBroker:
     home: Path
@@ -36,7 +45,10 @@ class PrivateBroker:
     async def start(self) -> None:
         await self._run("start")
         # kafka.sh reuses a broker already listening on the port: it must be ours, not a stranger's.
-        assert (self.home / "kafka" / "kafka.pid").is_file(), f"port {self.port} answered by a broker not ours"
+        pid_file = self.home / "kafka" / "kafka.pid"
+        assert pid_file.is_file(), f"port {self.port} answered by a broker not ours"
+        # An interrupted session (Ctrl-C) may never reach stop(): the JVM must not outlive the test process.
+        atexit.register(_terminate, int(pid_file.read_text()), str(self.home))
 
     async def stop(self) -> None:
         """A clean stop (SIGTERM, then SIGKILL after 30 s): the broker is gone until ``start``."""
