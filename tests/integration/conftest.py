@@ -16,6 +16,7 @@ from cityloop.feedback.app import create_app as feedback_app
 from cityloop.intake.app import create_app as intake_app
 from cityloop.intake.settings import IntakeSettings
 from cityloop.router.app import create_app as router_app
+from cityloop.router.data.files import catalogue_file
 from cityloop.sla.app import create_app as sla_app
 from tests.conftest import TOPIC_PREFIX
 from tests.contract_check import check_published_events
@@ -97,4 +98,22 @@ async def loop(database: str, kafka: str) -> AsyncIterator[Loop]:
         )
         loop = Loop(feedback=feedback, apps=apps)
         loop.intake = await stack.enter_async_context(await loop.signed_in("dispatcher"))
+        await catalogue_offered(loop)
         yield loop
+
+
+async def catalogue_offered(loop: Loop) -> None:
+    """Open311's services come from router's catalogue events: the loop is ready once intake has them."""
+    pool = loop.apps["intake"].state.runtime.pool
+    wanted = len(offered_services())
+    async with asyncio.timeout(60):
+        # Read from intake's table, not services.json: the public endpoint is rate-limited per client.
+        while True:
+            if await pool.fetchval("SELECT count(*) FROM open311_services") >= wanted:
+                return
+            await asyncio.sleep(0.2)
+
+
+def offered_services() -> list[str]:
+    """Every reportable category of the catalogue file (handovers to 110/119/120/122 are not offered)."""
+    return [s.code for s in catalogue_file().services() if s.reportable]

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from cityloop.intake.demo import DEMO_OPEN311_KEY
-from tests.integration.conftest import Loop
+from tests.integration.conftest import Loop, offered_services
 from tests.integration.places import hp_address, hp_point
 
 BASE = "/open311/v2"
@@ -185,9 +185,24 @@ async def test_services_and_service_definitions_with_typed_attributes(loop: Loop
     for service in services:
         check_json(service, SERVICE)
     by_code = {s["service_code"]: s for s in services}
-    assert set(by_code) == {"sanitation.garbage", "transport.pothole", "water.outage"}
+    # Every category a citizen can report, from router's catalogue (events on catalogue.services), in
+    # catalogue order; 110/119/120/122 matters are not offered.
+    assert [s["service_code"] for s in services] == offered_services()
+    assert len(services) > 100
+    assert "handover.fire" not in by_code
     assert by_code["transport.pothole"]["metadata"] is True
     assert by_code["water.outage"]["type"] == "batch"
+    assert {code for code, s in by_code.items() if s["metadata"]} == {
+        "sanitation.garbage",
+        "transport.pothole",
+        "water.outage",
+        "housing.elevator",
+        "housing.leak",
+    }
+    garbage = by_code["sanitation.garbage"]
+    assert (garbage["service_name"], garbage["group"]) == ("垃圾清运", "市容环卫")
+    assert "清运" in garbage["keywords"].split(",")
+    assert garbage["description"].startswith("垃圾清运，例如：")
     root = xml_root(await loop.intake.get(f"{BASE}/services.xml"), "services")
     assert [check_xml(s, SERVICE) for s in root] == services
 
@@ -210,6 +225,39 @@ async def test_services_and_service_definitions_with_typed_attributes(loop: Loop
     water = json_body(await loop.intake.get(f"{BASE}/services/water.outage.json"))
     assert {a["datatype"] for a in water["attributes"]} == {"datetime", "number", "text", "string"}
     assert [a["variable"] for a in water["attributes"]] == [True, True, True, False]
+
+
+@pytest.mark.parametrize(
+    ("service_code", "attributes", "typed"),
+    [
+        (
+            "housing.elevator",
+            {"attribute[elevator_id]": "沪DT-3101-0089", "attribute[floor]": "7"},
+            {"elevator_id": "沪DT-3101-0089", "floor": 7},
+        ),
+        ("housing.leak", {"attribute[floor]": "-1", "attribute[where]": "ceiling"}, {"floor": -1, "where": "ceiling"}),
+    ],
+)
+async def test_typed_attributes_from_the_catalogue_round_trip(
+    loop: Loop, service_code: str, attributes: dict[str, str], typed: dict[str, object]
+) -> None:
+    definition = json_body(await loop.intake.get(f"{BASE}/services/{service_code}.json"))
+    required = [a["code"] for a in definition["attributes"] if a["required"]]
+    assert required
+    sent = form(service_code=service_code, address_string=hp_address(), description="电梯坏了/楼上渗水", **attributes)
+    response = await loop.intake.post(f"{BASE}/requests.json", data=sent)
+    assert response.status_code == 200, response.text
+    (answer,) = json_body(response)
+    ticket = (await loop.intake.get(f"/api/v1/tickets/{answer['service_request_id']}")).json()
+    assert ticket["attributes"] == typed
+    assert ticket["category"] == service_code
+    # Without a required attribute: a 400 in the spec's error format, naming it.
+    missing = {k: v for k, v in sent.items() if k != f"attribute[{required[0]}]"}
+    refused = await loop.intake.post(f"{BASE}/requests.json", data=missing)
+    assert refused.status_code == 400
+    (error,) = json_body(refused)
+    assert error["code"] == 400
+    assert f"attribute[{required[0]}]" in error["description"]
 
 
 async def test_create_by_form_post_with_a_key_and_read_it_by_id(loop: Loop) -> None:

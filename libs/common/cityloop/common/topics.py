@@ -30,9 +30,19 @@ CONTROL_MODE = TopicSpec(
 FEEDBACK_HOTSPOTS = TopicSpec(
     "feedback.hotspots", partitions=6, config={"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"}
 )
+# Internal, router -> intake: the latest public offer of every category (Open311's services), keyed by code.
+CATALOGUE_SERVICES = TopicSpec(
+    "catalogue.services", partitions=1, config={"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"}
+)
 DLQ_CONFIG = {"retention.ms": str(90 * DAY_MS)}
 
-STATIC_TOPICS: tuple[TopicSpec, ...] = (TICKET_LIFECYCLE, DEPT_UPDATES, CONTROL_MODE, FEEDBACK_HOTSPOTS)
+STATIC_TOPICS: tuple[TopicSpec, ...] = (
+    TICKET_LIFECYCLE,
+    DEPT_UPDATES,
+    CONTROL_MODE,
+    FEEDBACK_HOTSPOTS,
+    CATALOGUE_SERVICES,
+)
 
 
 def dlq(spec: TopicSpec) -> TopicSpec:

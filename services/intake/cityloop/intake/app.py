@@ -12,12 +12,13 @@ from cityloop.common.db.pool import Conn
 from cityloop.common.envelope import CloudEvent
 from cityloop.common.runtime import ServiceRuntime
 from cityloop.common.service_app import service_app, set_openapi
-from cityloop.common.topics import TICKET_LIFECYCLE
+from cityloop.common.topics import CATALOGUE_SERVICES, TICKET_LIFECYCLE
 from cityloop.intake import demo, gateway
 from cityloop.intake.accounts import views as accounts
 from cityloop.intake.body_limit import BodySizeLimit, default_error_body
 from cityloop.intake.gateway_openapi import gateway_document, load_snapshot
 from cityloop.intake.open311 import api as open311_api
+from cityloop.intake.open311.catalogue import on_catalogue
 from cityloop.intake.rate_limits import RateLimit
 from cityloop.intake.settings import IntakeSettings
 from cityloop.intake.tickets import views as tickets
@@ -44,6 +45,7 @@ def create_app(
     settings = settings or IntakeSettings()
     runtime = ServiceRuntime(settings, migrations=MIGRATIONS)
     runtime.consume("intake.trail", [TICKET_LIFECYCLE.name], _on_lifecycle)
+    runtime.consume("intake.catalogue", [CATALOGUE_SERVICES.name], on_catalogue)
     client = httpx.AsyncClient(timeout=10.0, transport=upstream_transport)
 
     async def seed_demo() -> None:

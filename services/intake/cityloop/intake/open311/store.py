@@ -5,6 +5,7 @@ from datetime import datetime
 
 import asyncpg
 
+from cityloop.common.catalogue import CatalogueService
 from cityloop.common.db.pool import Conn
 
 Record = asyncpg.Record
@@ -21,6 +22,49 @@ async def insert_open311_client(conn: Conn, *, key_hash: str, name: str) -> None
 async def open311_client(conn: Conn, key_hash: str) -> str | None:
     value = await conn.fetchval("SELECT name FROM open311_clients WHERE key_hash = $1 AND active", key_hash)
     return None if value is None else str(value)
+
+
+async def offer_service(conn: Conn, service: CatalogueService) -> None:
+    """Keep one category's latest offer and its attributes (replaced whole: the event is the whole offer)."""
+    await conn.execute(
+        "INSERT INTO open311_services (service_code, service_name, description, group_name, keywords, type, sort,"
+        " catalogue_version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        " ON CONFLICT (service_code) DO UPDATE SET service_name = EXCLUDED.service_name,"
+        " description = EXCLUDED.description, group_name = EXCLUDED.group_name, keywords = EXCLUDED.keywords,"
+        " type = EXCLUDED.type, sort = EXCLUDED.sort, catalogue_version = EXCLUDED.catalogue_version",
+        service.code,
+        service.name,
+        service.description,
+        service.group_name,
+        ",".join(service.keywords),
+        service.type,
+        service.sort,
+        service.version,
+    )
+    await conn.execute("DELETE FROM open311_attributes WHERE service_code = $1", service.code)
+    await conn.executemany(
+        "INSERT INTO open311_attributes (service_code, code, variable, datatype, required, datatype_description,"
+        ' ord, description, "values") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)',
+        [
+            (
+                service.code,
+                a.code,
+                a.variable,
+                a.datatype,
+                a.required,
+                a.datatype_description,
+                a.order,
+                a.description,
+                [v.model_dump() for v in a.values],
+            )
+            for a in service.attributes
+        ],
+    )
+
+
+async def withdraw_service(conn: Conn, service_code: str) -> None:
+    await conn.execute("DELETE FROM open311_attributes WHERE service_code = $1", service_code)
+    await conn.execute("DELETE FROM open311_services WHERE service_code = $1", service_code)
 
 
 async def open311_services(conn: Conn) -> list[Record]:

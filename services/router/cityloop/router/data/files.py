@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from cityloop.common.catalogue import CatalogueService, ServiceAttribute
 from cityloop.router.masterdata.model import (
     Category,
     Community,
@@ -44,6 +45,9 @@ class CategoryEntry(_Strict):
     merge: tuple[int, int] = (0, 0)
     kw: list[str] = Field(default_factory=list)
     say: list[str] = Field(min_length=3)
+    #: How Open311 answers a report of it, and the typed extra fields a report may carry.
+    open311: Literal["realtime", "batch"] = "realtime"
+    attribute: list[ServiceAttribute] = Field(default_factory=list)
 
     @field_validator("route")
     @classmethod
@@ -86,6 +90,30 @@ class CatalogueFile(_Strict):
 
     def phrasings(self) -> dict[str, list[str]]:
         return {entry.code: list(entry.say) for entry in self.category}
+
+    def services(self) -> list[CatalogueService]:
+        """Every category as the public sees it (Open311's services), in catalogue order: its group, its
+        keywords, a description in citizens' words, its typed attributes; a handover is not reportable."""
+        groups = {g.code: g.name for g in self.group}
+        offered = []
+        for sort, entry in enumerate(self.category, start=1):
+            group = entry.code.split(".", 1)[0]
+            offered.append(
+                CatalogueService(
+                    code=entry.code,
+                    name=entry.name,
+                    group=group,
+                    group_name=groups.get(group, group),
+                    keywords=list(entry.kw),
+                    description=f"{entry.name}，例如：" + "；".join(p.replace("{n}", "几") for p in entry.say[:2]),
+                    reportable=entry.handover is None,
+                    type=entry.open311,
+                    sort=sort,
+                    attributes=sorted(entry.attribute, key=lambda a: a.order),
+                    version=self.version,
+                )
+            )
+        return offered
 
 
 @cache

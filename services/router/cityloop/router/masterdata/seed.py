@@ -6,7 +6,10 @@ ownership corrections are replayed on top of the new catalogue.
 
 import structlog
 
+from cityloop.common import outbox
+from cityloop.common.catalogue import service_event
 from cityloop.common.db.pool import Conn
+from cityloop.common.topics import CATALOGUE_SERVICES
 from cityloop.router.corrections import store as corrections
 from cityloop.router.data.files import catalogue_file, city_files, data_version
 from cityloop.router.masterdata import store
@@ -31,5 +34,8 @@ async def seed_master_data(conn: Conn) -> bool:
                 conn, payload["category"], Responsibility.parse(payload["lead"]), payload.get("assists")
             )
         revision = await store.bump_revision(conn, version)
-    log.info("master.seeded", version=version, revision=revision)
+        # The public face of the catalogue (Open311's services) reaches intake as events, with this version.
+        services = catalogue.services()
+        await outbox.enqueue_many(conn, [(CATALOGUE_SERVICES.name, service_event(s)) for s in services])
+    log.info("master.seeded", version=version, revision=revision, services=len(services))
     return True
