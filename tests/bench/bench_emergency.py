@@ -18,6 +18,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -28,6 +29,7 @@ from cityloop.common.contract import types
 from cityloop.common.contract.models import TicketStatus
 from cityloop.common.db.pool import PgPool
 from cityloop.common.identity import HEADER, Identity, Role, encode_identity
+from cityloop.common.logging import configure_logging
 from cityloop.common.topics import delete_topics_with_prefix
 from tests import stand_ins
 from tests.databases import scratch_database
@@ -94,6 +96,25 @@ async def seed(pool: PgPool, n: int, streets: list[str]) -> None:
             )
 
 
+async def cpu_seconds(pool: PgPool) -> tuple[float, float]:
+    """CPU used so far by this process and by the PostgreSQL backends serving this database (read from
+    /proc, same machine): unlike wall time, it does not depend on what else the machine runs."""
+    pids = await pool.fetch("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+    ticks = 0
+    for row in pids:
+        try:
+            fields = Path(f"/proc/{row['pid']}/stat").read_text().rsplit(")", 1)[1].split()  # noqa: ASYNC240
+        except OSError:
+            continue  # a backend that ended since
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return time.process_time(), ticks / os.sysconf("SC_CLK_TCK")
+
+
+def used(before: tuple[float, float], after: tuple[float, float]) -> str:
+    router, pg = after[0] - before[0], after[1] - before[1]
+    return f"CPU {router + pg:.1f} s: router {router:.1f} s + PostgreSQL {pg:.1f} s"
+
+
 async def outbox_drained(pool: PgPool) -> float:
     started = time.perf_counter()
     while await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL"):  # noqa: ASYNC110
@@ -150,13 +171,14 @@ async def router_running() -> AsyncIterator[Any]:
 
 async def switch(
     app: Any, producer: AIOKafkaProducer, *, prefix: str, address: str, n: int, secret: str
-) -> dict[str, float]:
+) -> dict[str, Any]:
     pool: PgPool = app.state.runtime.pool
     rehomer = app.state.rehomer
     headers = {HEADER: encode_identity(Identity(subject="bench", role=Role.COMMAND_CENTRE), secret)}
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://router", headers=headers, timeout=120
     ) as client:
+        cpu = await cpu_seconds(pool)
         response = await client.post("/api/v1/emergencies", json=declaration(f"bench {n}"))
         answered = time.perf_counter()
         assert response.status_code == 201, response.text
@@ -167,19 +189,24 @@ async def switch(
         await asyncio.sleep(0)
         await rehomer.idle.wait()
         declare_rehome = rehomer.last_run[eid]
+        declare_cpu = used(cpu, await cpu_seconds(pool))
         declare_published = await outbox_drained(pool)
         moved_in = await pool.fetchval("SELECT count(*) FROM tickets WHERE emergency_id = $1", eid)
 
+        cpu = await cpu_seconds(pool)
         response = await client.post(f"/api/v1/emergencies/{eid}/stand-down")
         assert response.status_code == 200, response.text
         await asyncio.sleep(0)
         await rehomer.idle.wait()
         stand_down_rehome = rehomer.last_run[eid]
+        stand_down_cpu = used(cpu, await cpu_seconds(pool))
         stand_down_published = await outbox_drained(pool)
         left = await pool.fetchval("SELECT count(*) FROM tickets WHERE emergency_id IS NOT NULL")
     return {
         "first_routing_s": first,
         "declare_rehome_s": declare_rehome,
+        "declare_cpu": declare_cpu,
+        "stand_down_cpu": stand_down_cpu,
         "declare_publish_more_s": declare_published,
         "moved_in": float(moved_in),
         "stand_down_rehome_s": stand_down_rehome,
@@ -194,6 +221,7 @@ async def main() -> None:
     database = f"cityloop_bench_{run}"
     try:
         async with scratch_database(database) as dsn:
+            configure_logging("bench", level="WARNING", json=False)
             os.environ.update(
                 CITYLOOP_DATABASE_URL=dsn,
                 CITYLOOP_TOPIC_PREFIX=prefix,
@@ -227,13 +255,15 @@ async def main() -> None:
                         moved, took = int(r["moved_in"]), r["declare_rehome_s"]
                         print(
                             f"  declaration: {moved:,} re-homed to the command in {took:.1f} s"
-                            f" ({moved / max(took, 1e-9):,.0f}/s); all events on Kafka"
-                            f" {r['declare_publish_more_s']:.1f} s later"
+                            f" ({moved / max(took, 1e-9):,.0f}/s;"
+                            f" {r['declare_cpu']});"
+                            f" all events on Kafka {r['declare_publish_more_s']:.1f} s later"
                         )
                         first = r["first_routing_s"]
                         print(f"  first in-scope ticket routed while re-homing: {first:.3f} s after the answer")
                         print(
-                            f"  stand-down: re-homed to the peacetime leads in {r['stand_down_rehome_s']:.1f} s;"
+                            f"  stand-down: re-homed to the peacetime leads in {r['stand_down_rehome_s']:.1f} s"
+                            f" ({r['stand_down_cpu']});"
                             f" all events on Kafka {r['stand_down_publish_more_s']:.1f} s later;"
                             f" left in emergency mode: {int(r['left_in_emergency'])}"
                         )

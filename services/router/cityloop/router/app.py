@@ -56,7 +56,7 @@ def create_app(settings: RouterSettings | None = None) -> FastAPI:
     # control.mode in memory, read to its end before any consumer starts or any request is served.
     ctx.mode_view = ModeView(settings.kafka_bootstrap, settings.topic_prefix, options=client_options(settings))
     ctx.mode_view.listeners.append(lambda _event: ACTIVE.set(len(ctx.modes)))
-    rehomer = Rehomer(runtime, ctx, batch=settings.rehome_batch)
+    rehomer = Rehomer(runtime, ctx, batch=settings.rehome_batch, workers=settings.rehome_workers)
 
     async def load_master_data() -> None:
         async with runtime.pool.acquire() as conn:
@@ -76,7 +76,10 @@ def create_app(settings: RouterSettings | None = None) -> FastAPI:
     if settings.task_topics_at_start:
         runtime.on_start(ensure_department_topics)
     runtime.on_start(ensure_classifier)
-    runtime.consume("router.intake", [TICKET_LIFECYCLE.name], on_lifecycle)
+    # Only the types it acts on: the rest (its own dispatched events among them, hundreds of thousands
+    # after an emergency switch) are passed over without a transaction.
+    lifecycle_types = {types.TICKET_CREATED, types.CALLBACK_RECORDED, *emergency_flows.CLOCK_TYPES}
+    runtime.consume("router.intake", [TICKET_LIFECYCLE.name], on_lifecycle, wants=lambda e: e.type in lifecycle_types)
     runtime.consume("router.dept-updates", [DEPT_UPDATES.name], on_update)
     runtime.consume(
         "router.proposals", [CONTROL_MODE.name], on_control, wants=lambda e: e.type == types.MODE_EMERGENCY_PROPOSED

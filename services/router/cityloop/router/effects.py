@@ -42,7 +42,11 @@ async def announce(conn: Conn, event: CloudEvent) -> None:
 
 def effective_urgency(snapshot: TicketSnapshot, category: Category) -> Urgency:
     """The more urgent of what the call-taker said and the catalogue's default."""
-    return max(snapshot.urgency, Urgency(category.urgency), key=_URGENCY_ORDER.index)
+    return urgency_of(snapshot.urgency, category)
+
+
+def urgency_of(said: Urgency, category: Category) -> Urgency:
+    return max(said, Urgency(category.urgency), key=_URGENCY_ORDER.index)
 
 
 def chain_of(location: Location) -> GridChain:

@@ -28,3 +28,5 @@ class RouterSettings(CommonSettings):
     models_kept: int = Field(default=5, ge=1)
     #: open tickets re-homed per transaction when an emergency is declared, changed or stood down
     rehome_batch: int = Field(default=1000, ge=1, le=20000)
+    #: re-homing batches in flight at once, each on its own connection (rehoming.py Rehomer._sweep)
+    rehome_workers: int = Field(default=2, ge=1, le=8)

@@ -22,36 +22,25 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+import orjson
 import structlog
 
 from cityloop.common import outbox
 from cityloop.common.contract import types
-from cityloop.common.contract.emergencies import Emergency, Rehomed
-from cityloop.common.contract.lifecycle import (
-    AssistAssignment,
-    CataloguePolicy,
-    Dispatched,
-    NeedsDispatcher,
-    RoutedLocation,
-)
-from cityloop.common.contract.models import (
-    TaskMode,
-    TaskUpdated,
-    TaskWithdrawn,
-    TicketStatus,
-)
+from cityloop.common.contract.emergencies import Emergency
+from cityloop.common.contract.models import TicketStatus, Urgency
 from cityloop.common.db.pool import PgPool
-from cityloop.common.envelope import CloudEvent
 from cityloop.common.runtime import ServiceRuntime
 from cityloop.common.topics import TICKET_LIFECYCLE, dept_tasks
 from cityloop.router.context import RouterContext
 from cityloop.router.dispatch.rules import Classification, RoutingTicket, route
-from cityloop.router.effects import EMIT, chain_of, effective_urgency, new_assignment_id, task_for
-from cityloop.router.emergencies import rules, store
+from cityloop.router.effects import EMIT, new_assignment_id, urgency_of
+from cityloop.router.emergencies import rules, store, wire
 from cityloop.router.emergencies.metrics import REHOME_SECONDS, REHOMED, TICKETS
+from cityloop.router.emergencies.wire import Wire
 from cityloop.router.masterdata.model import Category, Department, MasterData
 from cityloop.router.tickets import store as tickets_store
-from cityloop.router.tickets.records import snapshot_of, stored_classification, stored_location
+from cityloop.router.tickets.records import stored_classification, stored_location
 
 log = structlog.get_logger(__name__)
 
@@ -69,21 +58,33 @@ class Target:
     why: dict[str, object]
 
 
+#: (category, district, street) -> what the emergencies give there (None: no emergency does)
+Memo = dict[tuple[str, str | None, str | None], "Target | None"]
+
+
 def target_for(
-    ticket: asyncpg.Record, category: Category, master: MasterData, active: Sequence[Emergency]
+    ticket: asyncpg.Record,
+    category: Category,
+    master: MasterData,
+    active: Sequence[Emergency],
+    memo: Memo | None = None,
 ) -> Target | None:
-    """Pure: the owners the rules give ``ticket`` now; None when no unit can take it (a dispatcher will)."""
-    emergency = rules.applicable(active, category.code, ticket["district"], ticket["street"])
-    if emergency is not None:
-        plan = rules.route_under(emergency, category, master)
-        if plan is not None:
-            return Target(
-                plan.lead,
-                plan.joint,
-                emergency,
-                (emergency.command_unit,),
-                plan.why,
-            )
+    """Pure: the owners the rules give ``ticket`` now; None when no unit can take it (a dispatcher will).
+    ``memo`` keeps the emergency side per category and place across a batch (the same for every ticket
+    there); the peacetime side depends on the ticket's own location and is computed each time."""
+    key = (category.code, ticket["district"], ticket["street"])
+    if memo is not None and key in memo:
+        under = memo[key]
+    else:
+        under = None
+        emergency = rules.applicable(active, category.code, ticket["district"], ticket["street"])
+        plan = rules.route_under(emergency, category, master) if emergency is not None else None
+        if emergency is not None and plan is not None:
+            under = Target(plan.lead, plan.joint, emergency, (emergency.command_unit,), _plain(plan.why))
+        if memo is not None:
+            memo[key] = under
+    if under is not None:
+        return under
     classification = stored_classification(ticket)
     ticket_in = RoutingTicket(
         ticket["ticket_id"],
@@ -93,13 +94,13 @@ def target_for(
     decision = route(ticket_in, master, ())
     if decision.outcome != "dispatch" or decision.lead is None:
         return None
-    return Target(
-        decision.lead,
-        decision.assists,
-        None,
-        decision.supervisors,
-        decision.why_record(),
-    )
+    return Target(decision.lead, decision.assists, None, decision.supervisors, _plain(decision.why_record()))
+
+
+def _plain(why: dict[str, Any]) -> dict[str, Any]:
+    # As it goes on the wire and into assignments.reason (JSON types only: a tuple becomes a list).
+    plain: dict[str, Any] = orjson.loads(orjson.dumps(why))
+    return plain
 
 
 @dataclass
@@ -108,17 +109,25 @@ class Batch:
 
     now: datetime
     reason: str
+    wire: Wire
     withdraw_ids: list[str] = field(default_factory=list)
     withdraw_reasons: list[str] = field(default_factory=list)
     keep: dict[str | None, list[tuple[str, str]]] = field(default_factory=dict)
     inserts: list[tuple[Any, ...]] = field(default_factory=list)
     tickets: dict[str | None, list[str]] = field(default_factory=dict)
     queued: list[str] = field(default_factory=list)
-    events: list[tuple[str, CloudEvent]] = field(default_factory=list)
+    #: per emergency: its deadlines as they go on the wire (one dump per batch, not per ticket)
+    deadlines: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-
-def _task_mode(e: Emergency | None) -> TaskMode:
-    return TaskMode(kind="emergency", emergency_id=e.id) if e else TaskMode()
+    def withdraw(self, ticket_id: str, assignment_id: str, dept_code: str, reason: str) -> None:
+        self.withdraw_ids.append(assignment_id)
+        self.withdraw_reasons.append(reason)
+        self.wire.add(
+            dept_tasks(dept_code).name,
+            types.TASK_WITHDRAWN,
+            ticket_id,
+            wire.task_withdrawn(ticket_id, assignment_id, dept_code, reason),
+        )
 
 
 def plan_ticket(
@@ -133,7 +142,7 @@ def plan_ticket(
     """Adds one ticket's writes and events to ``batch``."""
     ticket_id = ticket["ticket_id"]
     e = target.emergency
-    mode = _task_mode(e)
+    task_mode = wire.mode("emergency", e.id) if e else wire.mode("peacetime", None)
     plan = rules.rehome_plan(
         [rules.LiveTask(a["id"], a["dept_code"], a["role"]) for a in live],
         target.lead.code,
@@ -141,104 +150,95 @@ def plan_ticket(
     )
     what = f"emergency {e.id} ({e.name})" if e else "peacetime"
     for task in plan.withdraw:
-        reason = f"{batch.reason}: now handled under {what}"
-        batch.withdraw_ids.append(task.assignment_id)
-        batch.withdraw_reasons.append(reason)
-        data = TaskWithdrawn(
-            ticket_id=ticket_id, assignment_id=task.assignment_id, dept_code=task.dept_code, reason=reason
-        )
-        batch.events.append(
-            (
-                dept_tasks(task.dept_code).name,
-                EMIT.task(types.TASK_WITHDRAWN, data),
-            )
-        )
+        batch.withdraw(ticket_id, task.assignment_id, task.dept_code, f"{batch.reason}: now handled under {what}")
     lead_id: str | None = None
-    assists: list[AssistAssignment] = []
+    assists: list[dict[str, Any]] = []
     for assignment_id, dept_code, role in plan.keep:
         batch.keep.setdefault(e.id if e else None, []).append((assignment_id, role))
-        data_u = TaskUpdated(
-            ticket_id=ticket_id,
-            assignment_id=assignment_id,
-            dept_code=dept_code,
-            change="mode_changed",
-            note=f"{batch.reason}: now {role} under {what}",
-            mode=mode,
+        note = f"{batch.reason}: now {role} under {what}"
+        batch.wire.add(
+            dept_tasks(dept_code).name,
+            types.TASK_UPDATED,
+            ticket_id,
+            wire.task_updated(
+                ticket_id, assignment_id, dept_code, change="mode_changed", note=note, task_mode=task_mode
+            ),
         )
-        batch.events.append((dept_tasks(dept_code).name, EMIT.task(types.TASK_UPDATED, data_u)))
         if role == "lead":
             lead_id = assignment_id
         else:
-            assists.append(AssistAssignment(dept_code=dept_code, assignment_id=assignment_id))
-    snapshot = snapshot_of(ticket)
+            assists.append({"dept_code": dept_code, "assignment_id": assignment_id, "role": "assist"})
     location = stored_location(ticket)
-    urgency = effective_urgency(snapshot, category)
+    chain = wire.chain(location.district, location.street, location.community, location.grid)
+    urgency = urgency_of(Urgency(ticket["urgency"]), category).value
+    if plan.create:
+        task_location = wire.task_location(chain, ticket["location"])
+        citizen = wire.citizen(ticket["citizen"])
     for dept_code, role in plan.create:
         assignment_id = new_assignment_id()
         batch.inserts.append(
-            (
-                assignment_id,
-                ticket_id,
-                dept_code,
-                role,
-                target.why,
-                mode.kind,
-                mode.emergency_id,
-            )
+            (assignment_id, ticket_id, dept_code, role, target.why, task_mode["kind"], task_mode["emergency_id"])
         )
-        assigned = task_for(
+        # effects.task_for builds the same task through the model, for a single routing
+        assigned = wire.task_assigned(
             ticket_id=ticket_id,
             assignment_id=assignment_id,
             dept_code=dept_code,
-            role=role,
-            category=category,
-            snapshot=snapshot,
-            location=location,
-            mode=mode,
+            role="lead" if role == "lead" else "assist",
+            category=category.code,
+            category_name=category.name,
+            description=ticket["description"],
+            location=task_location,
+            urgency=urgency,
+            task_mode=task_mode,
+            citizen=citizen,
         )
-        batch.events.append(
-            (
-                dept_tasks(dept_code).name,
-                EMIT.task(types.TASK_ASSIGNED, assigned),
-            )
-        )
+        batch.wire.add(dept_tasks(dept_code).name, types.TASK_ASSIGNED, ticket_id, assigned)
         if role == "lead":
             lead_id = assignment_id
         else:
-            assists.append(AssistAssignment(dept_code=dept_code, assignment_id=assignment_id))
+            assists.append({"dept_code": dept_code, "assignment_id": assignment_id, "role": "assist"})
     batch.tickets.setdefault(e.id if e else None, []).append(ticket_id)
     assert lead_id is not None, "a re-homing plan always names a lead"
-    detail = Dispatched(
+    deadlines = None
+    if e is not None:
+        deadlines = batch.deadlines.get(e.id)
+        if deadlines is None:
+            deadlines = batch.deadlines[e.id] = e.deadlines.model_dump(mode="json")
+    detail = wire.dispatched(
         dept_code=target.lead.code,
         dept_name=target.lead.name,
         assignment_id=lead_id,
-        role="lead",
         category=category.code,
         urgency=urgency,
         # sla computes every deadline: the catalogue's days in peacetime, the emergency's minutes in one,
         # counted from this switch (no reported_at: an urgent ticket's minutes must not count from its report).
-        policy=CataloguePolicy(accept_days=category.accept_days, resolve_days=category.resolve_days),
+        policy={"accept_days": category.accept_days, "resolve_days": category.resolve_days},
         supervisors=list(target.supervisors),
         assists=assists,
         case_id=case_id,
-        location=RoutedLocation(chain=chain_of(location), level=location.level, how=location.how),
+        location={"chain": chain, "level": location.level, "how": location.how},
         why=target.why,
         replaces=[t.assignment_id for t in plan.withdraw],
-        mode=mode,
-        rehomed=Rehomed(reason=batch.reason, from_emergency=ticket["emergency_id"], to_emergency=mode.emergency_id),
+        task_mode=task_mode,
+        rehomed={
+            "reason": batch.reason,
+            "from_emergency": ticket["emergency_id"],
+            "to_emergency": task_mode["emergency_id"],
+        },
         command_unit=e.command_unit if e is not None else None,
-        emergency_deadlines=e.deadlines if e is not None else None,
+        emergency_deadlines=deadlines,
     )
     summary = (
         f"{batch.reason}: re-homed to {target.lead.name} (command) with {len(assists)} joint task(s) under {what}"
         if e
         else f"{batch.reason}: back to the peacetime lead {target.lead.name}"
     )
-    batch.events.append(
-        (
-            TICKET_LIFECYCLE.name,
-            EMIT.lifecycle(types.TICKET_DISPATCHED, ticket_id, TicketStatus.DISPATCHED, summary, detail, actor=ACTOR),
-        )
+    batch.wire.add(
+        TICKET_LIFECYCLE.name,
+        types.TICKET_DISPATCHED,
+        ticket_id,
+        wire.lifecycle(ticket_id, TicketStatus.DISPATCHED.value, ACTOR, summary, detail),
     )
 
 
@@ -247,29 +247,22 @@ def plan_queue(batch: Batch, ticket: asyncpg.Record, live: Sequence[asyncpg.Reco
     the ticket is never left without an owner."""
     ticket_id = ticket["ticket_id"]
     for a in live:
-        reason = f"{batch.reason}: no unit for this ticket, a dispatcher decides"
-        batch.withdraw_ids.append(a["id"])
-        batch.withdraw_reasons.append(reason)
-        data = TaskWithdrawn(ticket_id=ticket_id, assignment_id=a["id"], dept_code=a["dept_code"], reason=reason)
-        batch.events.append(
-            (
-                dept_tasks(a["dept_code"]).name,
-                EMIT.task(types.TASK_WITHDRAWN, data),
-            )
+        batch.withdraw(
+            ticket_id, a["id"], a["dept_code"], f"{batch.reason}: no unit for this ticket, a dispatcher decides"
         )
     batch.queued.append(ticket_id)
-    batch.events.append(
-        (
-            TICKET_LIFECYCLE.name,
-            EMIT.lifecycle(
-                types.TICKET_NEEDS_DISPATCHER,
-                ticket_id,
-                TicketStatus.NEEDS_DISPATCHER,
-                f"{batch.reason}: no unit takes it after the switch, a dispatcher decides",
-                NeedsDispatcher(queue_reason="no_unit", replaces=[a["id"] for a in live]),
-                actor=ACTOR,
-            ),
-        )
+    summary = f"{batch.reason}: no unit takes it after the switch, a dispatcher decides"
+    batch.wire.add(
+        TICKET_LIFECYCLE.name,
+        types.TICKET_NEEDS_DISPATCHER,
+        ticket_id,
+        wire.lifecycle(
+            ticket_id,
+            TicketStatus.NEEDS_DISPATCHER.value,
+            ACTOR,
+            summary,
+            wire.needs_dispatcher([a["id"] for a in live]),
+        ),
     )
 
 
@@ -291,16 +284,17 @@ async def _write(conn: Any, batch: Batch) -> None:
     for ticket_id in batch.queued:
         await tickets_store.send_to_queue(conn, ticket_id, "no_unit")
     await store.clear_mode(conn, batch.queued)
-    await outbox.enqueue_many(conn, batch.events)
+    await outbox.copy_many(conn, batch.wire.rows)
 
 
 class Rehomer:
     """Runs re-homing jobs one after another in the background (one per emergency change)."""
 
-    def __init__(self, runtime: ServiceRuntime, ctx: RouterContext, *, batch: int = 1000) -> None:
+    def __init__(self, runtime: ServiceRuntime, ctx: RouterContext, *, batch: int = 1000, workers: int = 2) -> None:
         self._runtime = runtime
         self._ctx = ctx
         self._batch = batch
+        self._workers = workers
         self._jobs: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
         self.idle = asyncio.Event()
         self.idle.set()
@@ -372,31 +366,54 @@ class Rehomer:
         return moved
 
     async def _sweep(self, e: Emergency, reason: str, *, into: bool) -> int:
+        """Moves every ticket the change affects. ``workers`` batches run side by side on their own
+        connections, so that one batch's SQL runs in PostgreSQL while the next is planned here; SKIP LOCKED
+        gives each its own tickets. A ticket a routing flow held at that moment was skipped: a last pass
+        waits for such locks and takes whatever is left."""
         moved = 0
-        after = ""
-        while True:
-            async with self._pool.acquire() as conn, conn.transaction():
-                master = await self._ctx.master.current(conn)
-                if into:
-                    leaves = [c.code for c in master.leaves() if rules.covers(e, c.code)]
-                    tickets = await store.claim_in_scope(
-                        conn,
-                        categories=leaves,
-                        city=e.scope.city,
-                        districts=e.scope.districts,
-                        streets=e.scope.streets,
-                        not_under=e.id,
-                        after=after,
-                        limit=self._batch,
-                    )
-                else:
-                    tickets = await store.claim_under(conn, emergency_id=e.id, after=after, limit=self._batch)
-                if not tickets:
-                    return moved
-                after = tickets[-1]["ticket_id"]
-                moved += await self._batch_of(conn, tickets, master, reason)
-            # Let the consumers and the HTTP API in between batches.
-            await asyncio.sleep(0)
+
+        async def worker() -> None:
+            nonlocal moved
+            after: str | None = ""
+            while after is not None:
+                n, after = await self._claimed_batch(e, reason, into=into, after=after, skip_locked=True)
+                moved += n
+                # Let the consumers and the HTTP API in between batches.
+                await asyncio.sleep(0)
+
+        await asyncio.gather(*(worker() for _ in range(self._workers)))
+        after: str | None = ""
+        while after is not None:
+            n, after = await self._claimed_batch(e, reason, into=into, after=after, skip_locked=False)
+            moved += n
+        return moved
+
+    async def _claimed_batch(
+        self, e: Emergency, reason: str, *, into: bool, after: str, skip_locked: bool
+    ) -> tuple[int, str | None]:
+        """One batch in its own transaction: (tickets moved, where the next starts; None when none left)."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            master = await self._ctx.master.current(conn)
+            if into:
+                leaves = [c.code for c in master.leaves() if rules.covers(e, c.code)]
+                tickets = await store.claim_in_scope(
+                    conn,
+                    categories=leaves,
+                    city=e.scope.city,
+                    districts=e.scope.districts,
+                    streets=e.scope.streets,
+                    not_under=e.id,
+                    after=after,
+                    limit=self._batch,
+                    skip_locked=skip_locked,
+                )
+            else:
+                tickets = await store.claim_under(
+                    conn, emergency_id=e.id, after=after, limit=self._batch, skip_locked=skip_locked
+                )
+            if not tickets:
+                return 0, None
+            return await self._batch_of(conn, tickets, master, reason), tickets[-1]["ticket_id"]
 
     async def _batch_of(self, conn: Any, tickets: Sequence[asyncpg.Record], master: MasterData, reason: str) -> int:
         now = datetime.now(UTC)
@@ -406,14 +423,17 @@ class Rehomer:
         for a in await store.live_of(conn, ids):
             live.setdefault(a["ticket_id"], []).append(a)
         batch = Batch(
-            now=now, reason={"declared": "emergency declared", "updated": "emergency updated"}.get(reason, "stand-down")
+            now=now,
+            reason={"declared": "emergency declared", "updated": "emergency updated"}.get(reason, "stand-down"),
+            wire=Wire(EMIT.source, now),
         )
         moved = 0
+        memo: Memo = {}
         for ticket in tickets:
             category = master.categories.get(ticket["category"] or "")
             if category is None:
                 continue
-            target = target_for(ticket, category, master, active)
+            target = target_for(ticket, category, master, active, memo)
             if target is not None and (target.emergency.id if target.emergency else None) == ticket["emergency_id"]:
                 continue  # the rules still give it to the emergency it is under (a higher one won, say)
             if target is None:

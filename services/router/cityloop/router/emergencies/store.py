@@ -198,15 +198,17 @@ async def claim_in_scope(
     not_under: str,
     after: str,
     limit: int,
+    skip_locked: bool = True,
 ) -> list[asyncpg.Record]:
     """Open tickets of ``categories`` in the area, not yet under ``not_under``, locked, in ticket-id order
-    from ``after`` (keyset: each batch starts where the last ended)."""
+    from ``after`` (keyset: each batch starts where the last ended); ``skip_locked`` passes over tickets
+    another transaction holds instead of waiting for them."""
     return list(
         await conn.fetch(
             "SELECT * FROM tickets WHERE status = ANY($1::text[]) AND category = ANY($2::text[])"
             " AND ($3 OR district = ANY($4::text[]) OR street = ANY($5::text[]))"
             " AND emergency_id IS DISTINCT FROM $6 AND ticket_id > $7"
-            " ORDER BY ticket_id LIMIT $8 FOR UPDATE SKIP LOCKED",
+            " ORDER BY ticket_id LIMIT $8 FOR UPDATE" + (" SKIP LOCKED" if skip_locked else ""),
             OPEN_STATUSES,
             list(categories),
             city,
@@ -219,12 +221,14 @@ async def claim_in_scope(
     )
 
 
-async def claim_under(conn: Conn, *, emergency_id: str, after: str, limit: int) -> list[asyncpg.Record]:
+async def claim_under(
+    conn: Conn, *, emergency_id: str, after: str, limit: int, skip_locked: bool = True
+) -> list[asyncpg.Record]:
     """Open tickets handled under ``emergency_id``, locked, in ticket-id order from ``after``."""
     return list(
         await conn.fetch(
             "SELECT * FROM tickets WHERE emergency_id = $1 AND status = ANY($2::text[]) AND ticket_id > $3"
-            " ORDER BY ticket_id LIMIT $4 FOR UPDATE SKIP LOCKED",
+            " ORDER BY ticket_id LIMIT $4 FOR UPDATE" + (" SKIP LOCKED" if skip_locked else ""),
             emergency_id,
             OPEN_STATUSES,
             after,

@@ -1,0 +1,46 @@
+"""Re-homing builds its events as plain JSON (router/emergencies/wire.py); the contract check catches a
+builder that drifts from the registered models."""
+
+import uuid
+from datetime import UTC, datetime
+
+import orjson
+import pytest
+
+from cityloop.common.contract import types
+from cityloop.common.contract.registry import ContractError
+from cityloop.common.envelope import CloudEvent
+from cityloop.router.emergencies import wire
+
+
+def test_event_ids_are_distinct_version_4_uuids() -> None:
+    ids = wire._ids(500)
+    assert len(set(ids)) == 500
+    assert all(str(uuid.UUID(i)) == i and uuid.UUID(i).version == 4 for i in ids)
+
+
+def test_a_built_event_reads_back_as_the_contract_event() -> None:
+    w = wire.Wire("/cityloop/router", datetime.now(UTC))
+    data = wire.task_withdrawn("T-1", "A-1", "pd-water", "stand-down: now handled under peacetime")
+    w.add("dept.pd-water.tasks", types.TASK_WITHDRAWN, "T-1", data)
+    topic, key, event_id, payload = w.rows[0]
+    event = CloudEvent.from_bytes(payload)
+    assert (topic, key, event.id, event.subject, event.type) == (
+        "dept.pd-water.tasks",
+        "T-1",
+        event_id,
+        "T-1",
+        types.TASK_WITHDRAWN,
+    )
+    assert event.data == data
+    assert orjson.loads(event.to_bytes()) == orjson.loads(payload)
+
+
+def test_a_builder_that_drifts_from_the_contract_fails_loudly() -> None:
+    w = wire.Wire("/cityloop/router", datetime.now(UTC))
+    drifted = wire.task_updated(
+        "T-1", "A-1", "pd-water", change="mode_changed", note="n", task_mode=wire.mode("emergency", "E-1")
+    )
+    del drifted["deadlines"]  # a field the model has and the builder forgot
+    with pytest.raises(ContractError):
+        w.add("dept.pd-water.tasks", types.TASK_UPDATED, "T-1", drifted)
