@@ -34,11 +34,11 @@ from cityloop.common.runtime import ServiceRuntime
 from cityloop.common.topics import TICKET_LIFECYCLE, dept_tasks
 from cityloop.router.context import RouterContext
 from cityloop.router.dispatch.rules import Classification, RoutingTicket, route
-from cityloop.router.effects import EMIT, new_assignment_id, urgency_of
+from cityloop.router.effects import EMIT, new_assignment_id, task_unit, urgency_of
 from cityloop.router.emergencies import rules, store, wire
 from cityloop.router.emergencies.metrics import REHOME_SECONDS, REHOMED, TICKETS
 from cityloop.router.emergencies.wire import Wire
-from cityloop.router.masterdata.model import Category, Department, MasterData
+from cityloop.router.masterdata.model import Category, Department, MasterData, Unit
 from cityloop.router.tickets import store as tickets_store
 from cityloop.router.tickets.records import stored_classification, stored_location
 
@@ -56,6 +56,33 @@ class Target:
     emergency: Emergency | None
     supervisors: tuple[str, ...]
     why: dict[str, object]
+    #: 督办 desks over the lead and the lead's own area, as a first routing's dispatched event has them
+    desks: list[str]
+    area: dict[str, Any]
+    #: the community or grid unit that leads through its street platform (五级应用), as on the wire
+    unit: dict[str, Any] | None = None
+
+
+def _target(
+    master: MasterData,
+    *,
+    lead: Department,
+    joint: Sequence[Department],
+    emergency: Emergency | None,
+    supervisors: Sequence[str],
+    why: dict[str, Any],
+    unit: Unit | None = None,
+) -> Target:
+    return Target(
+        lead,
+        tuple(joint),
+        emergency,
+        tuple(supervisors),
+        _plain(why),
+        master.desks(lead),
+        {"level": lead.level, "district": lead.district, "street": lead.street},
+        task_unit(unit).model_dump(mode="json") if unit else None,
+    )
 
 
 #: (category, district, street) -> what the emergencies give there (None: no emergency does)
@@ -80,7 +107,14 @@ def target_for(
         emergency = rules.applicable(active, category.code, ticket["district"], ticket["street"])
         plan = rules.route_under(emergency, category, master) if emergency is not None else None
         if emergency is not None and plan is not None:
-            under = Target(plan.lead, plan.joint, emergency, (emergency.command_unit,), _plain(plan.why))
+            under = _target(
+                master,
+                lead=plan.lead,
+                joint=plan.joint,
+                emergency=emergency,
+                supervisors=(emergency.command_unit,),
+                why=plan.why,
+            )
         if memo is not None:
             memo[key] = under
     if under is not None:
@@ -94,7 +128,15 @@ def target_for(
     decision = route(ticket_in, master, ())
     if decision.outcome != "dispatch" or decision.lead is None:
         return None
-    return Target(decision.lead, decision.assists, None, decision.supervisors, _plain(decision.why_record()))
+    return _target(
+        master,
+        lead=decision.lead,
+        joint=decision.assists,
+        emergency=None,
+        supervisors=decision.supervisors,
+        why=decision.why_record(),
+        unit=decision.unit,
+    )
 
 
 def _plain(why: dict[str, Any]) -> dict[str, Any]:
@@ -192,6 +234,7 @@ def plan_ticket(
             urgency=urgency,
             task_mode=task_mode,
             citizen=citizen,
+            unit=target.unit if role == "lead" else None,
         )
         batch.wire.add(dept_tasks(dept_code).name, types.TASK_ASSIGNED, ticket_id, assigned)
         if role == "lead":
@@ -215,6 +258,9 @@ def plan_ticket(
         # counted from this switch (no reported_at: an urgent ticket's minutes must not count from its report).
         policy={"accept_days": category.accept_days, "resolve_days": category.resolve_days},
         supervisors=list(target.supervisors),
+        desks=target.desks,
+        area=target.area,
+        unit=target.unit,
         assists=assists,
         case_id=case_id,
         location={"chain": chain, "level": location.level, "how": location.how},

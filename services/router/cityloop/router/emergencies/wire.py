@@ -19,6 +19,8 @@ import orjson
 from cityloop.common.contract.emitter import registered
 from cityloop.common.contract.registry import ContractError
 from cityloop.common.envelope import CloudEvent
+from cityloop.common.personal.masking import mask_address
+from cityloop.common.personal.redaction import redact_fields
 
 #: (topic, key, event id, serialised CloudEvent): one outbox row (outbox.copy_many).
 Row = tuple[str, str, str, bytes]
@@ -76,7 +78,8 @@ class Wire:
                 "time": self._time,
                 "subject": subject,
                 "datacontenttype": "application/json",
-                "data": data,
+                # as the Emitter does: no phone number, ID number, card or e-mail in free text on a topic
+                "data": redact_fields(data),
             }
         )
         self.rows.append((topic, subject, event_id, payload))
@@ -128,6 +131,7 @@ def task_assigned(
     urgency: str,
     task_mode: dict[str, Any],
     citizen: dict[str, Any],
+    unit: dict[str, Any] | None,
 ) -> dict[str, Any]:
     """contract.models.TaskAssigned (effects.task_for builds the same through the model)."""
     return {
@@ -143,6 +147,7 @@ def task_assigned(
         "mode": task_mode,
         "deadlines": None,
         "citizen": citizen,
+        "unit": unit,
     }
 
 
@@ -152,7 +157,7 @@ def task_location(chain_: dict[str, Any], stored: dict[str, Any] | None) -> dict
     lat, lon = stored.get("lat"), stored.get("lon")
     return {
         "chain": chain_,
-        "address_masked": stored.get("address"),
+        "address_masked": mask_address(stored.get("address")),
         "lat": float(lat) if lat is not None else None,
         "lon": float(lon) if lon is not None else None,
     }
@@ -161,7 +166,7 @@ def task_location(chain_: dict[str, Any], stored: dict[str, Any] | None) -> dict
 def citizen(stored: dict[str, Any] | None) -> dict[str, Any]:
     """contract.models.MaskedContact"""
     stored = stored or {}
-    return {"name": stored.get("name"), "phone": stored.get("phone")}
+    return {"name": stored.get("name"), "phone": stored.get("phone"), "contact_ref": stored.get("contact_ref")}
 
 
 def lifecycle(ticket_id: str, status: str | None, actor: str, summary: str, detail: dict[str, Any]) -> dict[str, Any]:
@@ -178,6 +183,9 @@ def dispatched(
     urgency: str,
     policy: dict[str, Any],
     supervisors: list[str],
+    desks: list[str],
+    area: dict[str, Any],
+    unit: dict[str, Any] | None,
     assists: list[dict[str, Any]],
     case_id: str | None,
     location: dict[str, Any],
@@ -196,7 +204,7 @@ def dispatched(
         "arbitration": None,
         "split_from": None,
         "dept_code": dept_code,
-        "dept_area": None,
+        "dept_area": area,
         "dept_name": dept_name,
         "assignment_id": assignment_id,
         "role": "lead",
@@ -206,6 +214,7 @@ def dispatched(
         "reported_at": None,
         "policy": policy,
         "supervisors": supervisors,
+        "desks": desks,
         "assists": assists,
         "case_id": case_id,
         "location": location,
@@ -215,6 +224,7 @@ def dispatched(
         "command_unit": command_unit,
         "emergency_deadlines": emergency_deadlines,
         "rehomed": rehomed,
+        "unit": unit,
     }
 
 
