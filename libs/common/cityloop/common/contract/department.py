@@ -5,6 +5,7 @@ first release while it is kept readable)."""
 from cityloop.common.contract import types
 from cityloop.common.contract.models import (
     DeptExtensionRequested,
+    DeptForwarded,
     DeptRejected,
     DeptUpdate,
     TaskAssigned,
@@ -52,4 +53,11 @@ register(
     topics=UPDATE_TOPICS,
     direction="accepted",
     description="延期: the department asks for a later deadline (requested_deadline required).",
+)
+register(
+    types.DEPT_FORWARDED,
+    DeptForwarded,
+    topics=UPDATE_TOPICS,
+    direction="accepted",
+    description="五级应用: a street's platform hands its task to one of its communities or grid teams (unit required).",
 )

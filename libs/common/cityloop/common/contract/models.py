@@ -111,6 +111,8 @@ class TaskUpdated(ContractData):
     note: str | None = None
     deadlines: Deadlines | None = None
     mode: TaskMode | None = None
+    #: ``forwarded``: the community or grid unit the task is now for (五级应用).
+    unit: TaskUnit | None = None
 
 
 class TaskWithdrawn(ContractData):
@@ -150,6 +152,14 @@ class DeptRejected(DeptUpdate):
 
 class DeptExtensionRequested(DeptUpdate):
     requested_deadline: datetime
+
+
+class DeptForwarded(DeptUpdate):
+    """五级应用: a street's platform (``dept_code``, the street's code) hands its task to one of its
+    residents' committees or grid teams, which it then answers for."""
+
+    #: The code of a community or a grid of the platform's street.
+    unit: str = Field(min_length=1, max_length=64)
 
 
 class TicketLocation(ContractData):

@@ -13,7 +13,11 @@ DEPT_REJECTED = "cityloop.dept.rejected"
 DEPT_PROGRESS = "cityloop.dept.progress"
 DEPT_RESOLVED = "cityloop.dept.resolved"
 DEPT_EXTENSION_REQUESTED = "cityloop.dept.extension_requested"
-DEPT_UPDATE_TYPES = frozenset({DEPT_ACCEPTED, DEPT_REJECTED, DEPT_PROGRESS, DEPT_RESOLVED, DEPT_EXTENSION_REQUESTED})
+# 五级应用: a street's platform hands its task to one of its residents' committees or grid teams
+DEPT_FORWARDED = "cityloop.dept.forwarded"
+DEPT_UPDATE_TYPES = frozenset(
+    {DEPT_ACCEPTED, DEPT_REJECTED, DEPT_PROGRESS, DEPT_RESOLVED, DEPT_EXTENSION_REQUESTED, DEPT_FORWARDED}
+)
 
 # control.mode (compacted)
 MODE_EMERGENCY_DECLARED = "cityloop.mode.emergency_declared"

@@ -8,12 +8,14 @@ a case does is told to every citizen's ticket merged into it (cases/flows.py).
 
 from cityloop.common.contract import types
 from cityloop.common.contract.lifecycle import Rejected
+from cityloop.common.contract.models import DeptForwarded
 from cityloop.common.db.pool import Conn
 from cityloop.common.envelope import CloudEvent
 from cityloop.common.kafka.consumer import Refused
 from cityloop.router.cases.flows import follow_lead
 from cityloop.router.classification import store as examples
 from cityloop.router.context import RouterContext
+from cityloop.router.dept_updates.forwarding import forward
 from cityloop.router.dept_updates.rules import parse, step_detail, transition
 from cityloop.router.effects import EMIT, announce
 from cityloop.router.emergencies.flows import rejection_noted
@@ -29,6 +31,9 @@ async def on_dept_update(conn: Conn, event: CloudEvent, ctx: RouterContext) -> N
     if assignment["dept_code"] != update.dept_code:
         raise Refused(f"department {update.dept_code} does not hold assignment {update.assignment_id}")
     role = assignment["role"]
+    if isinstance(update, DeptForwarded):
+        await forward(conn, ctx, assignment, update)
+        return
     if event.type == types.DEPT_REJECTED and assignment["mode"] == "emergency":
         if assignment["status"] not in ("assigned", "accepted"):
             raise Refused(f"{event.type} is not allowed on an assignment that is {assignment['status']}")

@@ -71,6 +71,10 @@ async def live_assignments(conn: Conn, ticket_id: str) -> list[asyncpg.Record]:
     )
 
 
+async def set_assignment_unit(conn: Conn, assignment_id: str, unit: dict[str, Any]) -> None:
+    await conn.execute("UPDATE assignments SET unit = $2, updated_at = now() WHERE id = $1", assignment_id, unit)
+
+
 async def withdraw_assignment(conn: Conn, assignment_id: str, reason: str) -> None:
     await conn.execute(
         "UPDATE assignments SET status = 'withdrawn', withdrawn_reason = $2, updated_at = now() WHERE id = $1",
