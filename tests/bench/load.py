@@ -92,6 +92,10 @@ async def post(
             env["BENCH_KEY"] = f"bench-{uuid.uuid4().hex[:12]}"
         if rate:
             env["BENCH_RATE"] = f"{rate:.3f}"
+        if rate:
+            # At a low fixed rate 32 connections would each sit idle for seconds and the server's keep-alive
+            # timeout would close them under wrk (read errors): about one connection per 4 requests/s.
+            connections = max(threads * 2, min(connections, int(rate / 4)))
         argv = [wrk, f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s"]
         argv += ["-s", str(SCRIPT), url]
         proc = await asyncio.create_subprocess_exec(
