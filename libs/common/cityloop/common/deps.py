@@ -20,7 +20,12 @@ def pool_of(request: Request) -> PgPool:
     return pool
 
 
-Pool = Annotated[PgPool, Depends(pool_of)]
+async def _pool(request: Request) -> PgPool:
+    # async: FastAPI runs a plain ``def`` dependency in a worker thread, a thread hop on every request.
+    return pool_of(request)
+
+
+Pool = Annotated[PgPool, Depends(_pool)]
 
 
 async def _transaction(pool: Pool) -> AsyncIterator[Conn]:

@@ -63,8 +63,9 @@ def _unauthenticated(message: str) -> HTTPException:
     return HTTPException(401, {"error": "unauthenticated", "message": message}, headers={"WWW-Authenticate": "Bearer"})
 
 
-def identity_from_request(request: Request) -> Identity:
-    """FastAPI dependency for services behind the gateway; needs ``app.state.internal_secret``."""
+async def identity_from_request(request: Request) -> Identity:
+    """FastAPI dependency for services behind the gateway; needs ``app.state.internal_secret``. (Every
+    dependency here is ``async``: FastAPI runs a plain ``def`` one in a worker thread, per request.)"""
     value = request.headers.get(HEADER)
     if not value:
         raise _unauthenticated("no identity: call through the API gateway with credentials")
@@ -82,7 +83,7 @@ def roles_guard(authenticated: Callable[..., Any], *roles: Role) -> Any:
     the 403 names the roles allowed. The gateway guards with its own sign-in, services with the header."""
     allowed = {*roles, Role.ADMIN}
 
-    def check(identity: Annotated[Identity, Depends(authenticated)]) -> Identity:
+    async def check(identity: Annotated[Identity, Depends(authenticated)]) -> Identity:
         if identity.role not in allowed:
             raise HTTPException(
                 403,

@@ -13,4 +13,9 @@ def context(request: Request) -> RouterContext:
     return ctx
 
 
-Ctx = Annotated[RouterContext, Depends(context)]
+async def _context(request: Request) -> RouterContext:
+    # async: FastAPI runs a plain ``def`` dependency in a worker thread, a thread hop on every request.
+    return context(request)
+
+
+Ctx = Annotated[RouterContext, Depends(_context)]

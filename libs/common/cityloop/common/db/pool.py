@@ -24,6 +24,16 @@ async def _init_connection(conn: Conn) -> None:
         )
 
 
+async def _keep_session(_conn: Conn) -> None:
+    """Release without asyncpg's default reset query (``pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *;
+    RESET ALL``), one more round trip on every release, several per request or event.
+
+    asyncpg still rolls back an open transaction and drops the listeners it holds before calling this
+    (``Connection._reset``). Nothing else is left on a pooled connection: locks are transaction-scoped
+    (``pg_advisory_xact_lock``) except migrate.py's, which it unlocks itself; the outbox relay UNLISTENs
+    (``remove_listener``) before it releases its connection; no code runs SET or DECLARE at session level."""
+
+
 class BoundedPool(PgPool):
     """asyncpg's pool, except that ``acquire`` waits at most ``wait_seconds`` (None: forever) unless the
     caller passes its own timeout. When every connection is busy, a request gets a ``TimeoutError`` that
@@ -54,6 +64,7 @@ async def create_pool(
         max_queries=50_000,
         max_inactive_connection_lifetime=300.0,
         init=_init_connection,
+        reset=_keep_session,
         loop=None,
         connection_class=asyncpg.Connection,
         record_class=asyncpg.Record,

@@ -27,7 +27,7 @@ from cityloop.feedback.settings import FeedbackSettings
 router = APIRouter(prefix="/api/v1/callbacks", tags=["callbacks"])
 
 
-def settings_of(request: Request) -> FeedbackSettings:
+async def settings_of(request: Request) -> FeedbackSettings:
     settings: FeedbackSettings = request.app.state.runtime.settings
     return settings
 

@@ -15,7 +15,7 @@ from cityloop.feedback.recurring.models import ProactiveOut, RecurringProblem
 router = APIRouter(prefix="/api/v1/scores/recurring", tags=["recurring problems"])
 
 
-def get_gateway(request: Request) -> httpx.AsyncClient:
+async def get_gateway(request: Request) -> httpx.AsyncClient:
     client: httpx.AsyncClient = request.app.state.gateway
     return client
 
