@@ -7,11 +7,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 ROOTS := libs/common services/intake services/router services/sla services/feedback
 
-.PHONY: help setup venv infra browser bootstrap run test lint typecheck unit bench k8s-validate observe down clean distclean
+.PHONY: help setup venv infra browser bootstrap run test lint typecheck unit bench chaos k8s-validate observe down clean distclean
 
 help:
 	@echo "make run    set up everything, then run the four services and the API gateway"
 	@echo "make test   set up everything, then lint, type-check and run all tests on the real broker and database"
+	@echo "make chaos DURATION=30m  the fault harness's long form (its own broker and PostgreSQL)"
 	@echo "make bench  run the benchmarks (BENCH_SCALE=small: a minute each);  make k8s-validate  render and validate the Kubernetes manifests"
 	@echo "make observe  a local Prometheus scraping the running services (make run) with the production alerts"
 	@echo "make down   stop Kafka and PostgreSQL;  make clean  also delete their data;  make distclean  also the venv"
@@ -75,6 +76,12 @@ observe: venv
 # services unless they already run; `make bench BENCH="intake e2e"` runs only those; BENCH_SCALE=small.
 bench: setup
 	$(PY) -m tests.bench $(BENCH)
+
+# The fault harness's long form (issue 13) on a broker and PostgreSQL of its own (never the shared ones):
+# `make chaos DURATION=30m` (also 90s, 1h30m). The short form runs in `make test` (tests/chaos/test_chaos.py).
+DURATION ?= 30m
+chaos: venv
+	$(PY) -m tests.chaos --duration $(DURATION)
 
 down:
 	@scripts/infra/down.sh

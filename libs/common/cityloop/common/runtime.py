@@ -118,6 +118,8 @@ class ServiceRuntime:
                 options=client_options(s),
                 wants=wants,
                 max_message_bytes=s.max_message_bytes,
+                max_poll_interval_ms=s.kafka_max_poll_interval_ms,
+                session_timeout_ms=s.kafka_session_timeout_ms,
             )
             self.consumers[name] = consumer
             self._spawn(f"consumer:{name}", consumer.run)

@@ -57,6 +57,11 @@ class CommonSettings(BaseSettings):
     outbox_retention_days: float = Field(default=35, gt=0)
     housekeeping_interval_seconds: float = Field(default=3600, gt=0)
     housekeeping_batch: int = Field(default=5000, ge=1)
+    #: Consumer group liveness: a member that does not poll for ``max_poll_interval`` or does not heartbeat
+    #: for ``session_timeout`` is dropped and its partitions rebalanced (the fault harness, tests/chaos/,
+    #: lowers both so that a paused process forces a rebalance within its run).
+    kafka_max_poll_interval_ms: int = Field(default=300_000, ge=1_000)
+    kafka_session_timeout_ms: int = Field(default=10_000, ge=1_000)
     #: A consumed message larger than this goes to the DLQ unparsed (kafka/consumer.py).
     max_message_bytes: int = Field(default=1_048_576, ge=1024)
 

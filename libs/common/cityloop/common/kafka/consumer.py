@@ -76,6 +76,8 @@ class EventConsumer:
         max_attempts: int = 3,
         max_backoff_seconds: float = 30.0,
         max_message_bytes: int = 1_048_576,
+        max_poll_interval_ms: int = 300_000,
+        session_timeout_ms: int = 10_000,
         options: Mapping[str, Any] | None = None,
         wants: Wants | None = None,
     ) -> None:
@@ -99,9 +101,9 @@ class EventConsumer:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             isolation_level="read_committed",
-            max_poll_interval_ms=300_000,
-            session_timeout_ms=10_000,
-            heartbeat_interval_ms=3_000,
+            max_poll_interval_ms=max_poll_interval_ms,
+            session_timeout_ms=session_timeout_ms,
+            heartbeat_interval_ms=min(3_000, session_timeout_ms // 3),
             metadata_max_age_ms=5_000,
             **(options or {}),
         )

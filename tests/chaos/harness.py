@@ -1,0 +1,230 @@
+"""One chaos run: private infrastructure, the stack, load, faults at random moments, a drain, then the
+invariants over everything stored and published, and the report."""
+
+import asyncio
+import contextlib
+import logging
+import random
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from tests.chaos import faults
+from tests.chaos.infra import PrivateInfra
+from tests.chaos.invariants import Result, Sent, check_all
+from tests.chaos.load import CallbackDesk, DeptResponder, TicketDriver
+from tests.chaos.observe import SCHEMAS, observe
+from tests.chaos.report import Report
+from tests.chaos.services import Stack
+
+
+@dataclass
+class Options:
+    home: Path
+    seed: int
+    load_seconds: float
+    rate: float  # tickets per second asked of the driver
+    rounds: int  # of every fault type
+    kill_each: bool = True  # kill -9 every process in a round (else one replica per service)
+    accept_delay: tuple[float, float] = (0.5, 25.0)
+    drain_timeout: float = 240.0
+    ports: dict[str, int] = field(default_factory=lambda: {"kafka": 29092, "controller": 29093, "pg": 56500})
+
+
+async def consumer_lag(bootstrap: str, prefix: str, *, ignore: str | None = None) -> int:
+    """Records not yet consumed by CityLoop's consumer groups (but those of service ``ignore``), over every
+    partition they know."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await admin.start()
+    await consumer.start()
+    try:
+        groups = [g[0] for g in await admin.list_consumer_groups() if g[0].startswith(f"{prefix}cityloop.")]
+        if ignore is not None:
+            groups = [g for g in groups if not g.startswith(f"{prefix}cityloop.{ignore}.")]
+        committed: dict[TopicPartition, int] = {}
+        lag = 0
+        for group in groups:
+            offsets = await admin.list_consumer_group_offsets(group)
+            committed = {tp: meta.offset for tp, meta in offsets.items()}
+            if not committed:
+                continue
+            ends = await consumer.end_offsets(list(committed))
+            lag += sum(max(0, ends[tp] - max(off, 0)) for tp, off in committed.items())
+        return lag
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
+async def backlog(dsn: str, tickets: list[str]) -> dict[str, int]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        out = {
+            schema: int(await conn.fetchval(f"SELECT count(*) FROM {schema}.outbox WHERE published_at IS NULL"))
+            for schema in SCHEMAS
+        }
+        out["received"] = int(
+            await conn.fetchval(
+                "SELECT count(*) FROM intake.tickets WHERE status = 'received' AND id = ANY($1)", tickets
+            )
+        )
+        return out
+    finally:
+        await conn.close()
+
+
+async def until_settled(
+    stack: Stack, tickets: list[str], *, seconds: float, what: str, ignore: str | None = None
+) -> None:
+    """Until every outbox is published, every consumer group caught up and no ticket waits for routing."""
+    infra = stack.infra
+    last: object = None
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            while True:
+                try:
+                    left = await backlog(infra.dsn, tickets)
+                    left["lag"] = await consumer_lag(infra.bootstrap, stack.topic_prefix, ignore=ignore)
+                except (OSError, asyncpg.PostgresError) as exc:
+                    left = {"error": 1}
+                    last = exc
+                if not any(left.values()):
+                    return
+                last = left
+                await asyncio.sleep(1.0)
+    print(f"chaos: {what}: not settled within {seconds:.0f}s: {last}", flush=True)
+
+
+def start_relay(stack: Stack, service: str) -> subprocess.Popen[bytes]:
+    """The service's outbox relay alone (common/relay_process.py), without its consumers and timers."""
+    settings = f"cityloop.{service}.settings.{service.capitalize()}Settings"
+    with (stack.logs / f"{service}-relay.log").open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "cityloop.common.relay_process", settings],
+            env=stack.replicas_of(service)[0].env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+
+@dataclass
+class Load:
+    driver: TicketDriver
+    responder: DeptResponder
+    desk: CallbackDesk
+    injector: faults.Injector
+    stops: dict[str, asyncio.Event] = field(default_factory=dict)
+    tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+
+    def start(self) -> None:
+        for name, work in (("driver", self.driver.run), ("responder", self.responder.run), ("desk", self.desk.run)):
+            self.stops[name] = asyncio.Event()
+            self.tasks[name] = asyncio.create_task(work(self.stops[name]))
+        self.stops["faults"] = asyncio.Event()
+        self.tasks["faults"] = asyncio.create_task(self.injector.run(self.stops["faults"]))
+
+    async def stop(self, name: str) -> None:
+        self.stops[name].set()
+        await self.tasks[name]
+
+
+async def drain(stack: Stack, load: Load, options: Options) -> float:
+    """Everything up again, the departments answer what they got, callbacks are recorded; then sla stops
+    (its clocks fire no more) and a lone relay flushes its outbox. Returns when sla stopped (epoch)."""
+    for process in stack.processes.values():
+        if process.paused:
+            process.resume()
+        if not process.alive:
+            process.start()
+    await stack.wait_ready(seconds=options.drain_timeout)
+    tickets = list(load.driver.load.accepted)
+    await until_settled(stack, tickets, seconds=options.drain_timeout / 2, what="routing")
+    await load.stop("responder")
+    await until_settled(stack, tickets, seconds=options.drain_timeout / 2, what="answers")
+    await load.desk.round()
+    await until_settled(stack, tickets, seconds=options.drain_timeout / 4, what="callbacks")
+    await load.stop("desk")
+    frozen_at = time.time()
+    for process in stack.replicas_of("sla"):
+        process.stop()
+    relay = start_relay(stack, "sla")
+    try:
+        await until_settled(stack, tickets, seconds=options.drain_timeout / 4, what="sla stopped", ignore="sla")
+    finally:
+        relay.terminate()
+        relay.wait()
+    return frozen_at
+
+
+async def run(options: Options) -> Report:
+    # The harness's own clients see every broker restart: their reconnect chatter is expected, not news.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    rng = random.Random(options.seed)
+    print(f"chaos: seed {options.seed}, {options.load_seconds:.0f}s of load at {options.rate}/s", flush=True)
+    infra = PrivateInfra.create(
+        options.home,
+        kafka_port=options.ports["kafka"],
+        controller_port=options.ports["controller"],
+        pg_port=options.ports["pg"],
+    )
+    started = time.monotonic()
+    await infra.start()
+    stack = Stack(infra, options.home / "logs")
+    try:
+        await stack.start()
+        ready_at = time.monotonic()
+        print(f"chaos: infra and {len(stack.processes)} processes ready in {ready_at - started:.0f}s", flush=True)
+        plan = faults.plan(
+            options.seed,
+            list(stack.processes),
+            window=options.load_seconds,
+            rounds=options.rounds,
+            kill_each=options.kill_each,
+        )
+        load = Load(
+            driver=TicketDriver(stack.gateway, options.rate, random.Random(rng.random())),
+            responder=DeptResponder(
+                infra.bootstrap, stack.topic_prefix, random.Random(rng.random()), accept_delay=options.accept_delay
+            ),
+            desk=CallbackDesk(stack.gateway),
+            injector=faults.Injector(stack, plan, random.Random(rng.random())),
+        )
+        load.start()
+        await asyncio.sleep(options.load_seconds)
+        await load.tasks["faults"]  # the last fault may end after the window: the load goes on until it did
+        await load.stop("driver")
+        load_ended = time.monotonic()
+        print(f"chaos: load stopped after {load_ended - ready_at:.0f}s: {len(load.driver.load.accepted)} tickets")
+        frozen_at = await drain(stack, load, options)
+        drained = time.monotonic()
+        grace = max(15.0, time.time() - frozen_at + 15.0)
+        seen = await observe(infra.dsn, infra.bootstrap, stack.topic_prefix, grace_seconds=grace)
+        sent = Sent(
+            tickets=load.driver.load.accepted,
+            ambiguous=load.driver.load.ambiguous,
+            updates=load.responder.load.sent,
+            poison=set(load.responder.load.poison),
+        )
+        results: list[Result] = check_all(sent, seen)
+        return Report(
+            seed=options.seed,
+            load_seconds=load_ended - ready_at,
+            drain_seconds=drained - load_ended,
+            total_seconds=time.monotonic() - started,
+            tickets=load.driver.load,
+            departments=load.responder.load,
+            callbacks=load.desk.load,
+            faults=load.injector.done,
+            fault_counts=load.injector.counts(),
+            results=results,
+        )
+    finally:
+        stack.stop()
+        await infra.stop()

@@ -1,0 +1,103 @@
+"""A private Kafka broker and PostgreSQL for the harness, started and restarted with scripts/infra/*.sh in a
+home of its own: the faults never reach the shared infrastructure other tests use."""
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPTS = REPO / "scripts" / "infra"
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        # As a server would bind it: a port left in TIME_WAIT by our own last run counts as free.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def pick_port(preferred: int) -> int:
+    """``preferred`` when nothing listens there, else any free port (a parallel run or a helper's broker)."""
+    return preferred if port_free(preferred) else free_port()
+
+
+@dataclass
+class PrivateInfra:
+    home: Path
+    kafka_port: int
+    controller_port: int
+    pg_port: int
+
+    @classmethod
+    def create(
+        cls, home: Path, *, kafka_port: int = 29092, controller_port: int = 29093, pg_port: int = 56500
+    ) -> "PrivateInfra":
+        return cls(home, pick_port(kafka_port), pick_port(controller_port), pick_port(pg_port))
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def dsn(self) -> str:
+        return f"postgresql://cityloop@127.0.0.1:{self.pg_port}/cityloop"
+
+    def env(self) -> dict[str, str]:
+        return os.environ | {
+            "CITYLOOP_HOME": str(self.home),
+            "KAFKA_PORT": str(self.kafka_port),
+            "KAFKA_CONTROLLER_PORT": str(self.controller_port),
+            # Frugal on a shared machine: the harness's broker holds a few dozen partitions.
+            "KAFKA_HEAP_OPTS": "-Xms256m -Xmx512m",
+            "PGPORT": str(self.pg_port),
+            "CITYLOOP_PG_FAST": "1",
+        }
+
+    async def _script(self, name: str, action: str) -> None:
+        process = await asyncio.create_subprocess_exec(
+            str(SCRIPTS / name), action, env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        out, _ = await process.communicate()
+        if process.returncode != 0:
+            raise RuntimeError(f"{name} {action} failed ({process.returncode}): {out.decode()[-2000:]}")
+
+    async def start(self) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        await asyncio.gather(self._script("postgres.sh", "start"), self._script("kafka.sh", "start"))
+
+    async def restart_kafka(self, *, crash: bool) -> None:
+        """A clean stop (SIGTERM, controlled shutdown) or a crash (SIGKILL), then a start."""
+        if crash:
+            pid = int((self.home / "kafka" / "kafka.pid").read_text())
+            os.kill(pid, signal.SIGKILL)
+            while Path(f"/proc/{pid}").exists():
+                await asyncio.sleep(0.1)
+        else:
+            await self._script("kafka.sh", "stop")
+        await self._script("kafka.sh", "start")
+
+    async def restart_postgres(self) -> None:
+        await self._script("postgres.sh", "stop")
+        await self._script("postgres.sh", "start")
+
+    async def stop(self) -> None:
+        for name in ("kafka.sh", "postgres.sh"):
+            try:
+                await self._script(name, "stop")
+            except RuntimeError as exc:
+                print(f"chaos: {exc}")

@@ -1,0 +1,329 @@
+"""Steady load through the real front doors: tickets by the HTTP API (idempotent retries) and by Open311,
+department answers over Kafka (accept, progress, resolve, as tests/dept_system.py's outside integrator
+would send them), and the callback desk recording outcomes. Each keeps its own record of what it sent,
+for the invariants."""
+
+import asyncio
+import contextlib
+import json
+import random
+import re
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from cityloop.intake.demo import DEMO_API_KEY, DEMO_OPEN311_KEY
+from cityloop.router.data.files import city_files
+from cityloop.router.masterdata.model import cell_centre
+from tests.chaos.invariants import Update
+from tests.dept_system import cloud_event
+
+CATEGORIES = ("sanitation.garbage", "transport.pothole")
+#: The answers a department sends for each of its tasks, in this order.
+STEPS = ("cityloop.dept.accepted", "cityloop.dept.progress", "cityloop.dept.resolved")
+NAMESPACE = uuid.UUID("6f1c2d0e-4b1a-4c55-9a51-2f0c7c3e0d13")
+
+
+def places(rng: random.Random) -> Iterator[tuple[str, float, float]]:
+    """Addresses (with their point) over every district's grids, in a seeded order."""
+    files = city_files()
+    names = {d.code: d.name for d in files.districts}
+    grids = list(files.grids)
+    rng.shuffle(grids)
+    while True:
+        for grid in grids:
+            lat, lon = cell_centre(grid.row, grid.col)
+            yield f"{names[grid.code.split('-')[0]]}{grid.road}{grid.num_lo}号", lat, lon
+
+
+@dataclass
+class TicketLoad:
+    """What the ticket driver sent and what intake answered."""
+
+    accepted: dict[str, str] = field(default_factory=dict)  # ticket id -> its description (unique per request)
+    channels: Counter[str] = field(default_factory=Counter)
+    attempts: int = 0
+    retried: int = 0
+    #: Open311 posts whose answer was lost (the connection broke after sending): intake may hold them.
+    ambiguous: int = 0
+    refused: list[str] = field(default_factory=list)  # a 4xx that is not back-pressure: a bug in the driver
+
+
+class TicketDriver:
+    def __init__(self, gateway: str, rate: float, rng: random.Random, *, open311_share: float = 0.3) -> None:
+        self._gateway = gateway
+        self._rate = rate
+        self._rng = rng
+        self._open311_share = open311_share
+        self._places = places(rng)
+        self.load = TicketLoad()
+        self._client = httpx.AsyncClient(base_url=gateway, timeout=10.0, headers={"X-API-Key": DEMO_API_KEY})
+
+    async def run(self, stop: asyncio.Event, *, workers: int = 16) -> None:
+        """Creates tickets at ``rate`` per second until ``stop``; requests begun then are finished."""
+        queue: asyncio.Queue[tuple[str, dict[str, str], str] | None] = asyncio.Queue(maxsize=workers * 4)
+
+        async def work() -> None:
+            while (item := await queue.get()) is not None:
+                await self._create(*item)
+
+        tasks = [asyncio.create_task(work()) for _ in range(workers)]
+        started = time.monotonic()
+        made = 0
+        while not stop.is_set():
+            made += 1
+            await queue.put(self._next())
+            delay = started + made / self._rate - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        for _ in tasks:
+            await queue.put(None)
+        await asyncio.gather(*tasks)
+        await self._client.aclose()
+
+    def _next(self) -> tuple[str, dict[str, str], str]:
+        address, lat, lon = next(self._places)
+        category = self._rng.choice(CATEGORIES)
+        text = f"混沌测试 {uuid.uuid4().hex[:10]}"
+        if self._rng.random() < self._open311_share:
+            form = {
+                "api_key": DEMO_OPEN311_KEY,
+                "service_code": category,
+                "lat": f"{lat:.6f}",
+                "long": f"{lon:.6f}",
+                "address_string": address,
+                "description": text,
+                "phone": "13900001111",
+            }
+            return "open311", form, ""  # description: the form's own field
+        body = {
+            "channel": "hotline",
+            "citizen": {"name": "测试", "phone": "13812341234"},
+            "category": category,
+            "description": text,
+            "location": {"address": address},
+        }
+        return "api", {"json": json.dumps(body, ensure_ascii=False), "description": text}, str(uuid.uuid4())
+
+    async def _create(self, channel: str, payload: dict[str, str], key: str) -> None:
+        description = payload["description"]
+        for attempt in range(200):
+            self.load.attempts += 1
+            if attempt:
+                self.load.retried += 1
+                await asyncio.sleep(min(0.2 * attempt, 2.0))
+            try:
+                if channel == "api":
+                    response = await self._client.post(
+                        "/api/v1/tickets",
+                        content=payload["json"].encode(),
+                        headers={"Idempotency-Key": key, "Content-Type": "application/json"},
+                    )
+                else:
+                    response = await self._client.post("/open311/v2/requests.json", data=payload)
+            except httpx.ConnectError:
+                continue  # intake is down: nothing was sent, try again
+            except httpx.TransportError:
+                if channel == "api":
+                    continue  # the Idempotency-Key makes the retry return the same ticket
+                self.load.ambiguous += 1
+                return
+            if response.status_code in (200, 201):
+                body = response.json()
+                ticket_id = body["id"] if channel == "api" else body[0]["service_request_id"]
+                self.load.accepted[ticket_id] = description
+                self.load.channels[channel] += 1
+                return
+            if response.status_code in (429, 502, 503, 504) or response.status_code >= 500:
+                if channel == "open311" and response.status_code == 500:
+                    self.load.ambiguous += 1  # failed after it may have stored the request
+                    return
+                continue
+            self.load.refused.append(f"{channel} {response.status_code}: {response.text[:300]}")
+            return
+        self.load.refused.append(f"{channel}: gave up after 200 attempts")
+
+
+@dataclass
+class DeptLoad:
+    tasks_seen: dict[str, str] = field(default_factory=dict)  # assignment id -> ticket id (lead tasks)
+    sent: list[Update] = field(default_factory=list)
+    send_failures: int = 0
+    #: Unprocessable updates sent on purpose, by Kafka key: each must land in dept.updates.dlq with a reason.
+    poison: dict[str, str] = field(default_factory=dict)
+
+
+class DeptResponder:
+    """Every department at once: reads all ``dept.*.tasks`` topics and answers each lead task, after a
+    seeded delay, with accepted, progress and resolved (deterministic event ids, so a resend is the same
+    event). Per ticket the answers go out one after the other, each only after the previous was acked."""
+
+    def __init__(
+        self, bootstrap: str, prefix: str, rng: random.Random, *, accept_delay: tuple[float, float] = (0.5, 25.0)
+    ) -> None:
+        self._bootstrap = bootstrap
+        self._prefix = prefix
+        self._rng = rng
+        self._accept_delay = accept_delay
+        self.load = DeptLoad()
+        self._due: list[tuple[float, int, dict[str, Any], int]] = []
+        self._seq = 0
+        self._wake = asyncio.Event()
+
+    @property
+    def pending(self) -> int:
+        return len(self._due)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap,
+            group_id=f"{self._prefix}chaos-departments",
+            auto_offset_reset="earliest",
+            metadata_max_age_ms=1000,
+            session_timeout_ms=10_000,
+        )
+        consumer.subscribe(pattern=f"^{re.escape(self._prefix)}dept\\..+\\.tasks$")
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self._bootstrap, acks="all", enable_idempotence=True, request_timeout_ms=10_000
+        )
+        await consumer.start()
+        await producer.start()
+        sender = asyncio.create_task(self._send_due(producer, stop))
+        try:
+            await self._poison(producer)
+            while not stop.is_set():
+                try:
+                    batch = await consumer.getmany(timeout_ms=500, max_records=500)
+                except Exception:  # the broker is restarting: aiokafka reconnects on the next call
+                    await asyncio.sleep(1.0)
+                    continue
+                for records in batch.values():
+                    for record in records:
+                        self._take(json.loads(record.value))
+            await sender
+        finally:
+            sender.cancel()
+            await consumer.stop()
+            await producer.stop()
+
+    def _take(self, event: dict[str, Any]) -> None:
+        data = event.get("data") or {}
+        if event.get("type") != "cityloop.task.assigned" or data.get("role") != "lead":
+            return
+        assignment = data["assignment_id"]
+        if assignment in self.load.tasks_seen:
+            return  # a redelivered task (a rebalance, a restarted broker): answered once already
+        self.load.tasks_seen[assignment] = data["ticket_id"]
+        self._schedule(data, 0, self._rng.uniform(*self._accept_delay))
+
+    def _schedule(self, task: dict[str, Any], step: int, delay: float) -> None:
+        self._seq += 1
+        self._due.append((time.monotonic() + delay, self._seq, task, step))
+        self._wake.set()
+
+    async def _send_due(self, producer: AIOKafkaProducer, stop: asyncio.Event) -> None:
+        """Sends what is due; after ``stop`` it keeps going until nothing is scheduled any more."""
+        while not (stop.is_set() and not self._due):
+            now = time.monotonic()
+            ready = [item for item in self._due if item[0] <= now]
+            if not ready:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), 0.2)
+                continue
+            self._due = [item for item in self._due if item[0] > now]
+            await asyncio.gather(*(self._send(producer, task, step) for _, _, task, step in ready))
+
+    async def _send(self, producer: AIOKafkaProducer, task: dict[str, Any], step: int) -> None:
+        type_ = STEPS[step]
+        data = {"ticket_id": task["ticket_id"], "assignment_id": task["assignment_id"], "dept_code": task["dept_code"]}
+        if type_ != "cityloop.dept.accepted":
+            data["note"] = "处理中" if type_ == "cityloop.dept.progress" else "已处理"
+        event_id = str(uuid.uuid5(NAMESPACE, f"{task['assignment_id']}:{type_}"))
+        event = cloud_event(type_, data, event_id=event_id)
+        try:
+            await asyncio.wait_for(self._produce(producer, task["ticket_id"], json.dumps(event).encode()), 15)
+        except Exception:
+            self.load.send_failures += 1
+            self._schedule(task, step, 1.0)  # the same event again: the inbox makes a repeat a no-op
+            return
+        self.load.sent.append(Update(event_id, task["ticket_id"], task["assignment_id"], type_))
+        if step + 1 < len(STEPS):
+            self._schedule(task, step + 1, self._rng.uniform(0.2, 3.0))
+
+    async def _produce(self, producer: AIOKafkaProducer, key: str, value: bytes) -> None:
+        await producer.send_and_wait(
+            f"{self._prefix}dept.updates",
+            value,
+            key=key.encode(),
+            headers=[("content-type", b"application/cloudevents+json")],
+        )
+
+    async def _poison(self, producer: AIOKafkaProducer) -> None:
+        """A few updates no consumer can apply: each must end in the DLQ with its reason, not vanish."""
+        stranger = {"ticket_id": "T-chaos-unknown", "assignment_id": "A-none", "dept_code": "pd-sanitation"}
+        poisons = {
+            "malformed-json": b"{not json",
+            "wrong-envelope": json.dumps({"hello": "world"}).encode(),
+            "unknown-ticket": json.dumps(cloud_event("cityloop.dept.accepted", stranger)).encode(),
+        }
+        for name, value in poisons.items():
+            key = f"chaos-poison-{name}"
+            await self._produce(producer, key, value)
+            self.load.poison[key] = name
+
+
+@dataclass
+class CallbackLoad:
+    recorded: set[str] = field(default_factory=set)
+    failures: int = 0
+
+
+class CallbackDesk:
+    """The hotline's callback operators: records 'solved, satisfied' for every callback that comes due."""
+
+    def __init__(self, gateway: str) -> None:
+        self._client = httpx.AsyncClient(base_url=gateway, timeout=10.0, headers={"X-API-Key": DEMO_API_KEY})
+        self.load = CallbackLoad()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        try:
+            while not stop.is_set():
+                await self.round()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 1.0)
+        finally:
+            await self._client.aclose()
+
+    async def round(self) -> int:
+        try:
+            response = await self._client.get("/api/v1/callbacks/due", params={"limit": 200})
+        except httpx.HTTPError:
+            self.load.failures += 1
+            return 0
+        if response.status_code != 200:
+            self.load.failures += 1
+            return 0
+        due = [c["ticket_id"] for c in response.json()["items"] if c["ticket_id"] not in self.load.recorded]
+        results = await asyncio.gather(*(self._record(ticket_id) for ticket_id in due))
+        return sum(results)
+
+    async def _record(self, ticket_id: str) -> int:
+        try:
+            response = await self._client.post(
+                f"/api/v1/callbacks/{ticket_id}/outcome", json={"solved": True, "satisfaction": "satisfied"}
+            )
+        except httpx.HTTPError:
+            self.load.failures += 1
+            return 0
+        if response.status_code == 200:
+            self.load.recorded.add(ticket_id)
+            return 1
+        self.load.failures += 1
+        return 0
