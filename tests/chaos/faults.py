@@ -85,16 +85,20 @@ class Injector:
         else:
             process = self.stack.processes[fault.target]
             if fault.type == KILL:
+                process.held_down = True
                 process.kill9()
                 await asyncio.sleep(self.rng.uniform(0.2, 2.0))
+                process.held_down = False
                 process.start()
             elif fault.type == PAUSE:
                 process.pause()
                 await asyncio.sleep(PAUSE_SECONDS)
                 process.resume()
             elif fault.type == REPLICA:
+                process.held_down = True
                 process.kill9()  # its twin takes its partitions over after the session timeout
                 await asyncio.sleep(REPLICA_DOWN_SECONDS)
+                process.held_down = False
                 process.start()
 
     def counts(self) -> dict[str, int]:

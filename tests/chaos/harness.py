@@ -141,8 +141,6 @@ async def drain(stack: Stack, load: Load, options: Options) -> float:
     for process in stack.processes.values():
         if process.paused:
             process.resume()
-        if not process.alive:
-            process.start()
     await stack.wait_ready(seconds=options.drain_timeout)
     tickets = list(load.driver.load.accepted)
     await until_settled(stack, tickets, seconds=options.drain_timeout / 2, what="routing")
@@ -153,6 +151,7 @@ async def drain(stack: Stack, load: Load, options: Options) -> float:
     await load.stop("desk")
     frozen_at = time.time()
     for process in stack.replicas_of("sla"):
+        process.held_down = True
         process.stop()
     relay = start_relay(stack, "sla")
     try:
@@ -177,8 +176,11 @@ async def run(options: Options) -> Report:
     started = time.monotonic()
     await infra.start()
     stack = Stack(infra, options.home / "logs")
+    stop_supervisor = asyncio.Event()
+    supervisor = asyncio.create_task(stack.supervise(stop_supervisor))
     try:
-        await stack.start()
+        stack.launch()
+        await stack.wait_ready(seconds=300)
         ready_at = time.monotonic()
         print(f"chaos: infra and {len(stack.processes)} processes ready in {ready_at - started:.0f}s", flush=True)
         plan = faults.plan(
@@ -201,7 +203,10 @@ async def run(options: Options) -> Report:
         await load.tasks["faults"]  # the last fault may end after the window: the load goes on until it did
         await load.stop("driver")
         load_ended = time.monotonic()
-        print(f"chaos: load stopped after {load_ended - ready_at:.0f}s: {len(load.driver.load.accepted)} tickets")
+        print(
+            f"chaos: load stopped after {load_ended - ready_at:.0f}s: {len(load.driver.load.accepted)} tickets",
+            flush=True,
+        )
         frozen_at = await drain(stack, load, options)
         drained = time.monotonic()
         grace = max(15.0, time.time() - frozen_at + 15.0)
@@ -223,8 +228,11 @@ async def run(options: Options) -> Report:
             callbacks=load.desk.load,
             faults=load.injector.done,
             fault_counts=load.injector.counts(),
+            restarts=dict(stack.restarts),
             results=results,
         )
     finally:
+        stop_supervisor.set()
+        await supervisor
         stack.stop()
         await infra.stop()

@@ -2,12 +2,17 @@
 home of its own: the faults never reach the shared infrastructure other tests use."""
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
 import subprocess
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPTS = REPO / "scripts" / "infra"
@@ -36,12 +41,32 @@ def pick_port(preferred: int) -> int:
     return preferred if port_free(preferred) else free_port()
 
 
+async def broker_answers(bootstrap: str) -> bool:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+    try:
+        async with asyncio.timeout(5):
+            await admin.start()
+            await admin.list_topics()
+            return True
+    except (KafkaError, OSError, TimeoutError):
+        return False
+    finally:
+        with contextlib.suppress(Exception):
+            await admin.close()
+
+
+def _wait_gone(pid: int) -> None:
+    while Path(f"/proc/{pid}").exists():
+        time.sleep(0.1)
+
+
 @dataclass
 class PrivateInfra:
     home: Path
     kafka_port: int
     controller_port: int
     pg_port: int
+    _scripts: list[asyncio.subprocess.Process] = field(default_factory=list, init=False, repr=False)
 
     @classmethod
     def create(
@@ -78,26 +103,43 @@ class PrivateInfra:
 
     async def start(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
-        await asyncio.gather(self._script("postgres.sh", "start"), self._script("kafka.sh", "start"))
+        await asyncio.gather(self._script("postgres.sh", "start"), self.start_kafka())
 
     async def restart_kafka(self, *, crash: bool) -> None:
         """A clean stop (SIGTERM, controlled shutdown) or a crash (SIGKILL), then a start."""
         if crash:
             pid = int((self.home / "kafka" / "kafka.pid").read_text())
             os.kill(pid, signal.SIGKILL)
-            while Path(f"/proc/{pid}").exists():
-                await asyncio.sleep(0.1)
+            await asyncio.to_thread(_wait_gone, pid)
         else:
             await self._script("kafka.sh", "stop")
-        await self._script("kafka.sh", "start")
+        await self.start_kafka()
+
+    async def start_kafka(self) -> None:
+        """kafka.sh start, done once the broker answers a client: the script's own readiness probe (a Java
+        source file compiled on each call) may take a minute more on a busy machine; it finishes alone."""
+        script = await asyncio.create_subprocess_exec(
+            str(SCRIPTS / "kafka.sh"), "start", env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        self._scripts.append(script)
+        while script.returncode is None:
+            if await broker_answers(self.bootstrap):
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(script.wait(), 1.0)
+        out = await script.stdout.read() if script.stdout else b""
+        if script.returncode != 0:
+            raise RuntimeError(f"kafka.sh start failed ({script.returncode}): {out.decode()[-2000:]}")
 
     async def restart_postgres(self) -> None:
         await self._script("postgres.sh", "stop")
         await self._script("postgres.sh", "start")
 
     async def stop(self) -> None:
+        for script in self._scripts:
+            await script.communicate()
         for name in ("kafka.sh", "postgres.sh"):
             try:
                 await self._script(name, "stop")
             except RuntimeError as exc:
-                print(f"chaos: {exc}")
+                print(f"chaos: {exc}", flush=True)

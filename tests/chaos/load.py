@@ -101,6 +101,8 @@ class TicketDriver:
                 "description": text,
                 "phone": "13900001111",
             }
+            if category == "transport.pothole":
+                form["attribute[size]"] = "large"  # required by the service definition (坑洼大小)
             return "open311", form, ""  # description: the form's own field
         body = {
             "channel": "hotline",
@@ -282,7 +284,7 @@ class DeptResponder:
 @dataclass
 class CallbackLoad:
     recorded: set[str] = field(default_factory=set)
-    failures: int = 0
+    failures: Counter[str] = field(default_factory=Counter)  # why a call failed (an outage, a status code)
 
 
 class CallbackDesk:
@@ -304,11 +306,11 @@ class CallbackDesk:
     async def round(self) -> int:
         try:
             response = await self._client.get("/api/v1/callbacks/due", params={"limit": 200})
-        except httpx.HTTPError:
-            self.load.failures += 1
+        except httpx.HTTPError as exc:
+            self.load.failures[type(exc).__name__] += 1
             return 0
         if response.status_code != 200:
-            self.load.failures += 1
+            self.load.failures[f"due {response.status_code}"] += 1
             return 0
         due = [c["ticket_id"] for c in response.json()["items"] if c["ticket_id"] not in self.load.recorded]
         results = await asyncio.gather(*(self._record(ticket_id) for ticket_id in due))
@@ -319,11 +321,11 @@ class CallbackDesk:
             response = await self._client.post(
                 f"/api/v1/callbacks/{ticket_id}/outcome", json={"solved": True, "satisfaction": "satisfied"}
             )
-        except httpx.HTTPError:
-            self.load.failures += 1
+        except httpx.HTTPError as exc:
+            self.load.failures[type(exc).__name__] += 1
             return 0
         if response.status_code == 200:
             self.load.recorded.add(ticket_id)
             return 1
-        self.load.failures += 1
+        self.load.failures[f"outcome {response.status_code}"] += 1
         return 0

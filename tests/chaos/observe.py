@@ -89,18 +89,12 @@ async def fetch_rows(dsn: str, observed: Observed, *, grace_seconds: float) -> N
         await conn.close()
 
 
-async def read_topics(bootstrap: str, topics: list[str]) -> dict[str, list[Any]]:
-    """Every record of ``topics`` up to their current end offsets."""
+async def read_topics(bootstrap: str, partitions: list[TopicPartition]) -> dict[str, list[Any]]:
+    """Every record of ``partitions`` up to their current end offsets, by topic."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, isolation_level="read_committed")
     await consumer.start()
-    records: dict[str, list[Any]] = {t: [] for t in topics}
+    records: dict[str, list[Any]] = {tp.topic: [] for tp in partitions}
     try:
-        partitions = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or set())]
-        if not partitions:
-            await consumer.topics()  # refresh metadata once
-            partitions = [
-                TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or set())
-            ]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)
@@ -123,12 +117,16 @@ async def fetch_topics(bootstrap: str, prefix: str, observed: Observed) -> None:
     await admin.start()
     try:
         names = [t for t in await admin.list_topics() if t.startswith(prefix) and not t.startswith("__")]
+        lifecycle = f"{prefix}ticket.lifecycle"
+        tasks = [t for t in names if t.startswith(f"{prefix}dept.") and t.endswith(".tasks")]
+        dlqs = [t for t in names if t.endswith(".dlq")]
+        described = await admin.describe_topics([lifecycle, *tasks, *dlqs])
     finally:
         await admin.close()
-    lifecycle = f"{prefix}ticket.lifecycle"
-    tasks = [t for t in names if t.startswith(f"{prefix}dept.") and t.endswith(".tasks")]
-    dlqs = [t for t in names if t.endswith(".dlq")]
-    records = await read_topics(bootstrap, [lifecycle, *tasks, *dlqs])
+    partitions = [TopicPartition(t["topic"], p["partition"]) for t in described for p in t["partitions"]]
+    records = await read_topics(bootstrap, partitions)
+    for topic in (lifecycle, *tasks, *dlqs):
+        records.setdefault(topic, [])
     for record in records[lifecycle]:
         event = json.loads(record.value)
         detail = (event.get("data") or {}).get("detail") or {}

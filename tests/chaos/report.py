@@ -18,6 +18,8 @@ class Report:
     callbacks: CallbackLoad
     faults: list[Injected]
     fault_counts: dict[str, int]
+    #: Processes that exited by themselves (e.g. refused to start while the broker was down), restarted.
+    restarts: dict[str, int]
     results: list[Result]
 
     @property
@@ -40,9 +42,10 @@ class Report:
             f"  department updates    {len(d.sent)} for {len(d.tasks_seen)} lead tasks"
             f" ({d.send_failures} sends retried)",
             f"  poison updates        {len(d.poison)}",
-            f"  callbacks recorded    {len(self.callbacks.recorded)} ({self.callbacks.failures} calls failed)",
+            f"  callbacks recorded    {len(self.callbacks.recorded)} (calls failed: {dict(self.callbacks.failures)})",
             "faults injected:",
             *(f"  {name:<32} {n}" for name, n in self.fault_counts.items()),
+            f"  {'(supervisor restarts)':<32} {sum(self.restarts.values())} {self.restarts or ''}",
             "invariants:",
         ]
         for r in self.results:

@@ -20,8 +20,8 @@ async def test_short_fault_run_keeps_every_invariant(tmp_path: Path) -> None:
     options = harness.Options(
         home=tmp_path / "chaos",
         seed=seed,
-        load_seconds=35.0,
-        rate=8.0,
+        load_seconds=30.0,
+        rate=3.0,
         rounds=1,
         kill_each=False,  # one process of each service is killed; the replica faults hit the others
     )
