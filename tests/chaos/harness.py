@@ -33,7 +33,7 @@ class Options:
     rounds: int  # of every fault type
     kill_each: bool = True  # kill -9 every process in a round (else one replica per service)
     accept_delay: tuple[float, float] = (0.5, 25.0)
-    drain_timeout: float = 240.0
+    drain_timeout: float = 600.0
     ports: dict[str, int] = field(default_factory=lambda: {"kafka": 29092, "controller": 29093, "pg": 56500})
 
 
@@ -82,7 +82,7 @@ async def backlog(dsn: str, tickets: list[str]) -> dict[str, int]:
 
 async def until_settled(
     stack: Stack, tickets: list[str], *, seconds: float, what: str, ignore: str | None = None
-) -> None:
+) -> str | None:
     """Until every outbox is published, every consumer group caught up and no ticket waits for routing."""
     infra = stack.infra
     last: object = None
@@ -96,10 +96,12 @@ async def until_settled(
                     left = {"error": 1}
                     last = exc
                 if not any(left.values()):
-                    return
+                    return None
                 last = left
                 await asyncio.sleep(1.0)
-    print(f"chaos: {what}: not settled within {seconds:.0f}s: {last}", flush=True)
+    note = f"{what}: not settled within {seconds:.0f}s: {last}"
+    print(f"chaos: {note}", flush=True)
+    return note
 
 
 def start_relay(stack: Stack, service: str) -> subprocess.Popen[bytes]:
@@ -135,7 +137,7 @@ class Load:
         await self.tasks[name]
 
 
-async def drain(stack: Stack, load: Load, options: Options) -> float:
+async def drain(stack: Stack, load: Load, options: Options, notes: list[str | None]) -> float:
     """Everything up again, the departments answer what they got, callbacks are recorded; then sla stops
     (its clocks fire no more) and a lone relay flushes its outbox. Returns when sla stopped (epoch)."""
     for process in stack.processes.values():
@@ -143,11 +145,11 @@ async def drain(stack: Stack, load: Load, options: Options) -> float:
             process.resume()
     await stack.wait_ready(seconds=options.drain_timeout)
     tickets = list(load.driver.load.accepted)
-    await until_settled(stack, tickets, seconds=options.drain_timeout / 2, what="routing")
+    notes.append(await until_settled(stack, tickets, seconds=options.drain_timeout / 2, what="routing"))
     await load.stop("responder")
-    await until_settled(stack, tickets, seconds=options.drain_timeout / 2, what="answers")
+    notes.append(await until_settled(stack, tickets, seconds=options.drain_timeout / 2, what="answers"))
     await load.desk.round()
-    await until_settled(stack, tickets, seconds=options.drain_timeout / 4, what="callbacks")
+    notes.append(await until_settled(stack, tickets, seconds=options.drain_timeout / 4, what="callbacks"))
     await load.stop("desk")
     frozen_at = time.time()
     for process in stack.replicas_of("sla"):
@@ -155,7 +157,9 @@ async def drain(stack: Stack, load: Load, options: Options) -> float:
         process.stop()
     relay = start_relay(stack, "sla")
     try:
-        await until_settled(stack, tickets, seconds=options.drain_timeout / 4, what="sla stopped", ignore="sla")
+        notes.append(
+            await until_settled(stack, tickets, seconds=options.drain_timeout / 4, what="sla stopped", ignore="sla")
+        )
     finally:
         relay.terminate()
         relay.wait()
@@ -207,7 +211,8 @@ async def run(options: Options) -> Report:
             f"chaos: load stopped after {load_ended - ready_at:.0f}s: {len(load.driver.load.accepted)} tickets",
             flush=True,
         )
-        frozen_at = await drain(stack, load, options)
+        notes: list[str | None] = []
+        frozen_at = await drain(stack, load, options, notes)
         drained = time.monotonic()
         grace = max(15.0, time.time() - frozen_at + 15.0)
         seen = await observe(infra.dsn, infra.bootstrap, stack.topic_prefix, grace_seconds=grace)
@@ -229,6 +234,7 @@ async def run(options: Options) -> Report:
             faults=load.injector.done,
             fault_counts=load.injector.counts(),
             restarts=dict(stack.restarts),
+            drain_notes=[n for n in notes if n],
             results=results,
         )
     finally:

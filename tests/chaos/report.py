@@ -20,6 +20,8 @@ class Report:
     fault_counts: dict[str, int]
     #: Processes that exited by themselves (e.g. refused to start while the broker was down), restarted.
     restarts: dict[str, int]
+    #: What had not caught up when a drain step gave up waiting (the invariants then say what is missing).
+    drain_notes: list[str]
     results: list[Result]
 
     @property
@@ -46,6 +48,7 @@ class Report:
             "faults injected:",
             *(f"  {name:<32} {n}" for name, n in self.fault_counts.items()),
             f"  {'(supervisor restarts)':<32} {sum(self.restarts.values())} {self.restarts or ''}",
+            *(f"drain: {n}" for n in self.drain_notes),
             "invariants:",
         ]
         for r in self.results:
