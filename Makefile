@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 ROOTS := libs/common services/intake services/router services/sla services/feedback
 
-.PHONY: help setup venv infra browser bootstrap run test lint typecheck unit bench chaos k8s-validate observe down clean distclean
+.PHONY: help setup venv infra browser bootstrap run test lint typecheck unit bench chaos k8s-validate observe trail-verify down clean distclean
 
 help:
 	@echo "make run    set up everything, then run the four services and the API gateway"
@@ -15,6 +15,7 @@ help:
 	@echo "make chaos DURATION=30m  the fault harness's long form (its own broker and PostgreSQL)"
 	@echo "make bench  run the benchmarks (BENCH_SCALE=small: a minute each);  make k8s-validate  render and validate the Kubernetes manifests"
 	@echo "make observe  a local Prometheus scraping the running services (make run) with the production alerts"
+	@echo "make trail-verify  recompute the trail's hash chains: prints ok <n> entries, or names the first broken entry"
 	@echo "make down   stop Kafka and PostgreSQL;  make clean  also delete their data;  make distclean  also the venv"
 
 venv: $(VENV)/.installed
@@ -71,6 +72,10 @@ k8s-validate:
 # rules; prints its address. `scripts/infra/prometheus.sh stop` stops it.
 observe: venv
 	@scripts/infra/prometheus.sh start
+
+# Recompute every ticket's trail hash chain and the anchors over them (intake's database, CITYLOOP_* settings).
+trail-verify: venv
+	@$(PY) -m cityloop.intake.trail.verify
 
 # The benchmarks (tests/bench/__main__.py): one table, also in $(CITYLOOP_HOME)/bench/results.json. Starts the
 # services unless they already run; `make bench BENCH="intake e2e"` runs only those; BENCH_SCALE=small.

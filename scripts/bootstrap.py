@@ -6,7 +6,7 @@ lets an operator prepare (or check) a fresh environment without starting anythin
 
 import asyncio
 
-from cityloop.common.db.migrate import migrate
+from cityloop.common.db.migrate import migrate_as_owner
 from cityloop.common.db.pool import create_pool
 from cityloop.common.kafka.connection import client_options
 from cityloop.common.logging import configure_logging
@@ -32,15 +32,15 @@ async def main() -> None:
     ]
     dept_codes: list[str] = []
     for settings, folder in services:
-        pool = await create_pool(settings.database_url, settings.db_schema, min_size=1, max_size=2)
-        try:
-            applied = await migrate(pool, settings.db_schema, folder, settings=settings)  # type: ignore[arg-type]
-            print(f"==> migrations {settings.db_schema}: {len(applied)} applied now")
-            if isinstance(settings, RouterSettings):
+        applied = await migrate_as_owner(settings, folder)  # type: ignore[arg-type]
+        print(f"==> migrations {settings.db_schema}: {len(applied)} applied now")
+        if isinstance(settings, RouterSettings):
+            pool = await create_pool(settings.service_database_url, settings.db_schema, min_size=1, max_size=1)
+            try:
                 async with pool.acquire() as conn:
                     dept_codes = await router_master.department_codes(conn)
-        finally:
-            await pool.close()
+            finally:
+                await pool.close()
     common = CommonSettings()
     created = await ensure_topics(
         common.kafka_bootstrap,

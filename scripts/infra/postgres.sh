@@ -8,7 +8,8 @@
 #   scripts/infra/postgres.sh status   exit 0 if a server answers on 127.0.0.1:$PGPORT, 3 if not
 #   scripts/infra/postgres.sh wait     wait (PG_WAIT_TIMEOUT s, default 60) until it answers
 #
-# Connect with: postgresql://cityloop@127.0.0.1:55432/cityloop (no password: see "trust" below).
+# Connect with: postgresql://cityloop@127.0.0.1:55432/cityloop (no password: see "trust" below). That
+# superuser owns the schemas and runs migrations; the services connect as cityloop_<service> (ensure_roles).
 #
 # Environment (defaults in brackets):
 #   CITYLOOP_HOME [<repo>/.local]   data in $CITYLOOP_HOME/pg/data, log $CITYLOOP_HOME/pg/postgres.log
@@ -182,6 +183,20 @@ ensure_db() {
     fi
 }
 
+# Each service connects as its own role (libs/common/cityloop/common/db/roles.py): a login without
+# superuser, CREATEDB or CREATEROLE; its rights on its own schema are granted by the migrations' owner.
+service_roles=(cityloop_intake cityloop_router cityloop_sla cityloop_feedback)
+
+ensure_roles() {
+    local role
+    for role in "${service_roles[@]}"; do
+        psql_admin -d postgres -c "DO \$\$ BEGIN
+            CREATE ROLE $role LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT;
+            EXCEPTION WHEN duplicate_object THEN NULL; END \$\$" >/dev/null \
+            || die "cannot create role $role"
+    done
+}
+
 show_log() {
     printf 'postgres: log: %s (last 30 lines)\n' "$log_file" >&2
     tail -n 30 "$log_file" >&2 2>/dev/null || true
@@ -190,6 +205,7 @@ show_log() {
 cmd_start() {
     if pg_ready; then
         say "postgres already running on $host:$PGPORT (reused)"
+        ensure_roles
         return 0
     fi
     prepare_dirs
@@ -206,6 +222,7 @@ cmd_start() {
     fi
     say "started PostgreSQL 15 on $host:$PGPORT as $pg_user$fast (log: $log_file)"
     ensure_db
+    ensure_roles
 }
 
 cmd_stop() {

@@ -51,11 +51,20 @@ EXTERNAL_SECRETS = {
     "cityloop-intake-vault",
     "cityloop-backup-s3",
     "cityloop-api-tls",
-}
+} | {f"cityloop-db-{svc}" for svc in ("intake", "router", "sla", "feedback")}
 DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 
 Obj = dict[str, Any]
+
+
+def env_ref(container: Obj, name: str) -> Obj | None:
+    """The secretKeyRef an env var of ``container`` reads, if any."""
+    for v in container.get("env", []):
+        if v["name"] == name:
+            ref: Obj | None = v.get("valueFrom", {}).get("secretKeyRef")
+            return ref
+    return None
 
 
 class Report:
@@ -373,12 +382,28 @@ def cross_check(objs: list[Obj], facts: dict[str, Any], env: str, r: Report) -> 
         else:
             want_user = f"cityloop-{WORKERS[name][0]}"
             r.expect(e.get("CITYLOOP_KAFKA_SASL_USERNAME") == want_user, where, f"Kafka user is not {want_user}")
-        for v in c.get("env", []):
-            ref = v.get("valueFrom", {}).get("secretKeyRef")
+        # The owner's URI (CNPG app secret) only in the migrate init container; the service connects as its
+        # own managed role (libs/common/cityloop/common/db/roles.py) and does not migrate at start.
+        owner_uri = {"name": f"{next(iter(clusters), '?')}-app", "key": "uri"}
+        for v in mig.get("env", []):
             if v["name"] == "CITYLOOP_DATABASE_URL":
-                r.expect(
-                    ref == {"name": f"{next(iter(clusters), '?')}-app", "key": "uri"}, where, "DB URL not CNPG uri"
-                )
+                r.expect(v.get("valueFrom", {}).get("secretKeyRef") == owner_uri, where, "migrate DB URL not CNPG uri")
+        if name not in WORKERS:
+            own = {"name": f"cityloop-db-{name}", "key": "username"}
+            r.expect(env_ref(mig, "CITYLOOP_DB_USER") == own, where, "migrate does not grant to the service's role")
+            r.expect(env_ref(c, "CITYLOOP_DB_USER") == own, where, "service does not connect as its own role")
+            r.expect(env_ref(c, "CITYLOOP_DB_PASSWORD") == {**own, "key": "password"}, where, "service role password")
+            r.expect(e.get("CITYLOOP_MIGRATE_AT_START") == "false", where, "service migrates (as its own role)")
+            url = e.get("CITYLOOP_DATABASE_URL") or ""
+            r.expect("@" not in url and url.startswith("postgresql://"), where, "service DB URL has credentials")
+            roles = {
+                role["name"]: role
+                for cl in clusters.values()
+                for role in cl["spec"].get("managed", {}).get("roles", [])
+            }
+            role = roles.get(f"cityloop_{name}", {})
+            r.expect(role.get("login") is True and role.get("superuser") is False, where, "no managed login role")
+            r.expect(role.get("passwordSecret") == {"name": own["name"]}, where, "managed role password Secret")
         for src in c.get("envFrom", []):
             cm = src.get("configMapRef", {}).get("name")
             r.expect(cm in configmaps, where, f"ConfigMap {cm} not rendered")

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import structlog
 
-from cityloop.common.db.migrate import migrate
-from cityloop.common.db.pool import create_pool
+from cityloop.common.db.migrate import migrate_as_owner
 from cityloop.common.logging import configure_logging
 from cityloop.common.settings import CommonSettings
 
@@ -35,11 +34,8 @@ def migrations_dir(service: str) -> Path:
 
 
 async def run_migrations(settings: CommonSettings, service_dir: Path) -> list[str]:
-    pool = await create_pool(settings.database_url, settings.db_schema, min_size=1, max_size=1)
-    try:
-        return await migrate(pool, settings.db_schema, service_dir, settings=settings)
-    finally:
-        await pool.close()
+    """As the schema's owner; then the service's own role gets its rights (db/roles.py)."""
+    return await migrate_as_owner(settings, service_dir)
 
 
 if __name__ == "__main__":

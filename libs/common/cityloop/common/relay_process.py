@@ -24,7 +24,7 @@ log = structlog.get_logger(__name__)
 
 async def run_relay(settings: CommonSettings) -> None:
     """Publish the service's outbox until cancelled or killed."""
-    pool = await create_pool(settings.database_url, settings.db_schema, min_size=1, max_size=2)
+    pool = await create_pool(settings.service_database_url, settings.db_schema, min_size=1, max_size=2)
     producer = EventProducer(
         settings.kafka_bootstrap,
         settings.topic_prefix,

@@ -10,7 +10,7 @@ from pathlib import Path
 import structlog
 from fastapi import FastAPI
 
-from cityloop.common.db.migrate import migrate
+from cityloop.common.db.migrate import migrate_as_owner
 from cityloop.common.db.pool import PgPool, create_pool
 from cityloop.common.housekeeping import run_forever as housekeeping
 from cityloop.common.kafka.connection import client_options
@@ -69,14 +69,16 @@ class ServiceRuntime:
 
     async def start(self) -> None:
         s = self.settings
+        if s.migrate_at_start:
+            await migrate_as_owner(s, self._migrations)
+        # The service's own role from here on (db/roles.py): its schema's rows, no DDL, nothing else.
         self._pool = await create_pool(
-            s.database_url,
+            s.service_database_url,
             s.db_schema,
             min_size=s.db_pool_min,
             max_size=s.db_pool_max,
             wait_seconds=s.db_pool_wait_seconds,
         )
-        await migrate(self._pool, s.db_schema, self._migrations, settings=s)
         await self.ensure_topics(all_topics())
         for step in self._startup:
             await step()

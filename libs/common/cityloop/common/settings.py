@@ -2,6 +2,7 @@
 (``CITYLOOP_ROUTER_DATABASE_URL`` beats ``CITYLOOP_DATABASE_URL``)."""
 
 from typing import ClassVar, Literal
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import (
@@ -10,6 +11,14 @@ from pydantic_settings import (
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
+
+
+def with_login(url: str, user: str, password: str | None) -> str:
+    """``url`` (postgresql://user:password@host/db?...) with another user and password."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    login = quote(user, safe="") + (f":{quote(password, safe='')}" if password else "")
+    return urlunsplit(parts._replace(netloc=f"{login}@{host}"))
 
 
 class CommonSettings(BaseSettings):
@@ -30,7 +39,15 @@ class CommonSettings(BaseSettings):
     kafka_ssl_cafile: str | None = None
     #: Prepended to every topic name, so several deployments (or test runs) can share one cluster.
     topic_prefix: str = ""
+    #: The database, as the login that owns the service's schema: migrations and grants run as it
+    #: (db/roles.py). The service itself connects as ``db_user`` (``service_database_url``), never as this.
     database_url: str = "postgresql://cityloop@127.0.0.1:55432/cityloop"
+    #: The service's own login role, with rights only on its own schema; default ``cityloop_<service>``.
+    #: Set it to the owner's user name to connect as the owner (no separate role).
+    db_user: str | None = None
+    db_password: SecretStr | None = None
+    #: False when migrations run before the service (the Kubernetes init container, migrate_process.py).
+    migrate_at_start: bool = True
     db_pool_min: int = Field(default=2, ge=1)
     db_pool_max: int = Field(default=10, ge=1)
     #: How long a request or a consumer waits for a free pooled connection before giving up (db/pool.py):
@@ -74,6 +91,22 @@ class CommonSettings(BaseSettings):
     @property
     def db_schema(self) -> str:
         return self.service_name
+
+    @property
+    def db_role(self) -> str | None:
+        """The service's login role, or None when it connects as the owner (the generic settings)."""
+        if self.db_user is not None:
+            return self.db_user or None
+        return None if self.service_name == "cityloop" else f"cityloop_{self.service_name}"
+
+    @property
+    def service_database_url(self) -> str:
+        """``database_url`` with the service's role (and password) in place of the owner's."""
+        role = self.db_role
+        if role is None:
+            return self.database_url
+        password = self.db_password.get_secret_value() if self.db_password else None
+        return with_login(self.database_url, role, password)
 
     @classmethod
     def settings_customise_sources(

@@ -22,6 +22,7 @@ from cityloop.intake.open311.catalogue import on_catalogue
 from cityloop.intake.rate_limits import RateLimit
 from cityloop.intake.settings import IntakeSettings
 from cityloop.intake.tickets import views as tickets
+from cityloop.intake.trail import anchors
 from cityloop.intake.trail.flows import record_lifecycle
 from cityloop.intake.vault import retention
 
@@ -46,6 +47,9 @@ def create_app(
     runtime = ServiceRuntime(settings, migrations=MIGRATIONS)
     runtime.consume("intake.trail", [TICKET_LIFECYCLE.name], _on_lifecycle)
     runtime.consume("intake.catalogue", [CATALOGUE_SERVICES.name], on_catalogue)
+    runtime.background(
+        "trail-anchors", lambda: anchors.run_forever(runtime.pool, every_seconds=settings.trail_anchor_seconds)
+    )
     client = httpx.AsyncClient(timeout=10.0, transport=upstream_transport)
 
     async def seed_demo() -> None:

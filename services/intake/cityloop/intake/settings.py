@@ -41,6 +41,8 @@ class IntakeSettings(CommonSettings):
     callback_link_rate_limit: str = "30/minute"
     #: Largest request body accepted anywhere (bytes); a description of 4,000 Chinese characters is ~12 KB.
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    #: How often an anchor (trail/anchors.py) pins the heads of the tickets whose trail grew.
+    trail_anchor_seconds: float = Field(default=300, gt=0)
 
     #: The personal-data vault (vault/keys.py): the key new rows are sealed with and its id, older keys still
     #: readable (JSON {"id": "secret"}, during a rotation: vault/rotation.py), the phone blind index's key.

@@ -21,7 +21,7 @@ from cityloop.router.settings import RouterSettings
 
 async def _with_database(command: str) -> None:
     settings = RouterSettings()
-    pool = await create_pool(settings.database_url, settings.db_schema, min_size=1, max_size=2)
+    pool = await create_pool(settings.service_database_url, settings.db_schema, min_size=1, max_size=2)
     try:
         await migrate(pool, settings.db_schema, MIGRATIONS)
         if command == "seed":

@@ -11,11 +11,14 @@ import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import structlog
 
 from cityloop.common.db.locks import schema_lock_key
-from cityloop.common.db.pool import Conn, PgPool
+from cityloop.common.db.pool import Conn, PgPool, create_pool
+from cityloop.common.db.roles import grant_service_role
+from cityloop.common.settings import CommonSettings
 
 log = structlog.get_logger(__name__)
 
@@ -30,8 +33,11 @@ def code_steps(sql: str) -> list[CodeStep]:
     return [getattr(importlib.import_module(module), name) for module, name in _RUN.findall(sql)]
 
 
-async def migrate(pool: PgPool, schema: str, service_dir: Path | None, *, settings: Any = None) -> list[str]:
-    """Apply pending migrations; returns the versions applied now. Safe to run concurrently."""
+async def migrate(
+    pool: PgPool, schema: str, service_dir: Path | None, *, settings: Any = None, grant_to: str | None = None
+) -> list[str]:
+    """Apply pending migrations; returns the versions applied now. Safe to run concurrently. ``grant_to``:
+    the service's own role, granted its rights on the schema afterwards (roles.py), under the same lock."""
     sources = [("common", COMMON_MIGRATIONS)]
     if service_dir is not None:
         sources.append((schema, service_dir))
@@ -58,6 +64,20 @@ async def migrate(pool: PgPool, schema: str, service_dir: Path | None, *, settin
                         await conn.execute("INSERT INTO schema_migrations (version) VALUES ($1)", version)
                     applied_now.append(version)
                     log.info("db.migrated", schema=schema, version=version)
+            if grant_to is not None:
+                await grant_service_role(conn, schema, grant_to)
         finally:
             await conn.execute("SELECT pg_advisory_unlock($1)", lock)
     return applied_now
+
+
+async def migrate_as_owner(settings: CommonSettings, service_dir: Path | None) -> list[str]:
+    """Migrate the service's schema as its owner (``database_url``) and grant the service's role its rights."""
+    role = settings.db_role
+    if role is not None and role == urlsplit(settings.database_url).username:
+        role = None  # the owner itself: nothing to grant
+    pool = await create_pool(settings.database_url, settings.db_schema, min_size=1, max_size=1)
+    try:
+        return await migrate(pool, settings.db_schema, service_dir, settings=settings, grant_to=role)
+    finally:
+        await pool.close()

@@ -50,10 +50,12 @@ async def create_pool(
     dsn: str, schema: str, *, min_size: int = 2, max_size: int = 10, wait_seconds: float | None = None
 ) -> PgPool:
     """A pool bound to ``schema``; ``wait_seconds`` bounds the wait for a free connection (BoundedPool)."""
-    # The schema must exist before connections use it as their search_path.
+    # The schema must exist before connections use it as their search_path. Only the owner may create it:
+    # a service's own role (db/roles.py) finds it there.
     conn = await asyncpg.connect(dsn)
     try:
-        await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        if not await conn.fetchval("SELECT 1 FROM pg_namespace WHERE nspname = $1", schema):
+            await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
     finally:
         await conn.close()
     # What asyncpg.create_pool does, with our class (it has no parameter for one).
@@ -73,3 +75,12 @@ async def create_pool(
     pool.wait_seconds = wait_seconds
     await pool
     return pool
+
+
+async def connect(dsn: str, schema: str) -> "asyncpg.Connection[asyncpg.Record]":
+    """One connection like the pool's (the schema as search_path, JSON decoded), for command-line tools."""
+    conn: asyncpg.Connection[asyncpg.Record] = await asyncpg.connect(
+        dsn, server_settings={"search_path": schema, "application_name": f"cityloop-{schema}-cli"}
+    )
+    await _init_connection(conn)
+    return conn

@@ -5,6 +5,7 @@ from typing import Any
 import asyncpg
 
 from cityloop.common.db.pool import Conn
+from cityloop.intake.trail import chain
 from cityloop.intake.trail.projection import Assignment, TicketChange
 
 Record = asyncpg.Record
@@ -90,20 +91,47 @@ async def append_timeline(
     status: str | None,
     detail: dict[str, Any],
 ) -> bool:
+    """Append one entry to the ticket's chain (chain.py). The caller holds the ticket's row lock, so the
+    ticket's entries are chained one at a time; False when the event was already in the trail."""
+    if await conn.fetchval("SELECT 1 FROM ticket_timeline WHERE event_id = $1", event_id):
+        return False
+    head = await conn.fetchrow("SELECT chain_index, hash FROM trail_heads WHERE ticket_id = $1", ticket_id)
+    index = 0 if head is None else head["chain_index"] + 1
+    # Hash the values as PostgreSQL will store them (jsonb numbers, timestamptz precision).
+    stored = await conn.fetchrow("SELECT $1::timestamptz AS time, $2::jsonb AS detail", time, detail)
+    assert stored is not None
+    entry = chain.Entry(ticket_id, index, event_id, type_, stored["time"], actor, summary, status, stored["detail"])
+    digest = chain.entry_hash(None if head is None else head["hash"], entry)
     inserted = await conn.fetchval(
-        "INSERT INTO ticket_timeline (ticket_id, event_id, type, time, actor, summary, status, detail)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (event_id) DO NOTHING RETURNING 1",
+        "INSERT INTO ticket_timeline"
+        " (ticket_id, event_id, type, time, actor, summary, status, detail, chain_index, hash)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (event_id) DO NOTHING RETURNING 1",
         ticket_id,
         event_id,
         type_,
-        time,
+        entry.time,
         actor,
         summary,
         status,
-        detail,
+        entry.detail,
+        index,
+        digest,
     )
-    return inserted is not None
+    if inserted is None:
+        return False
+    await conn.execute(
+        "INSERT INTO trail_heads (ticket_id, chain_index, hash) VALUES ($1, $2, $3)"
+        " ON CONFLICT (ticket_id) DO UPDATE SET chain_index = excluded.chain_index, hash = excluded.hash",
+        ticket_id,
+        index,
+        digest,
+    )
+    return True
 
 
 async def timeline(conn: Conn, ticket_id: str) -> list[Record]:
-    return await conn.fetch("SELECT * FROM ticket_timeline WHERE ticket_id = $1 ORDER BY seq", ticket_id)
+    return await conn.fetch(
+        "SELECT seq, event_id, type, time, actor, summary, status, detail FROM ticket_timeline"
+        " WHERE ticket_id = $1 ORDER BY chain_index",
+        ticket_id,
+    )
