@@ -160,10 +160,11 @@ async def test_credentials_tokens_and_api_keys(loop: Loop) -> None:
 
 
 async def test_login_is_rate_limited_per_client(loop: Loop) -> None:
+    """Failed logins per address, across usernames (per-username backoff: tests/integration/test_rate_limits.py)."""
     limit = int(loop.apps["intake"].state.settings.login_rate_limit.split("/")[0])
     async with loop.client({}, client_address="127.0.0.77") as guesser:
         answers = [
-            (await guesser.post("/api/v1/auth/token", data={"username": "admin", "password": f"x{i}"})).status_code
+            (await guesser.post("/api/v1/auth/token", data={"username": f"guess{i}", "password": "x"})).status_code
             for i in range(limit + 1)
         ]
     assert answers == [401] * limit + [429]

@@ -7,6 +7,7 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 from starlette.middleware import Middleware
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from cityloop.common.db.pool import Conn
 from cityloop.common.envelope import CloudEvent
@@ -15,6 +16,7 @@ from cityloop.common.service_app import service_app, set_openapi
 from cityloop.common.topics import CATALOGUE_SERVICES, TICKET_LIFECYCLE
 from cityloop.intake import demo, gateway
 from cityloop.intake.accounts import views as accounts
+from cityloop.intake.accounts.throttle import LoginThrottle
 from cityloop.intake.body_limit import BodySizeLimit, default_error_body
 from cityloop.intake.gateway_openapi import gateway_document, load_snapshot
 from cityloop.intake.open311 import api as open311_api
@@ -78,7 +80,11 @@ def create_app(
         title="CityLoop API",
         description=DESCRIPTION,
         lifespan=lifespan,
-        middleware=[Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, error_body=_error_body)],
+        middleware=[
+            # The client address every limit sees (rate_limits.py): from X-Forwarded-For only via trusted proxies.
+            Middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies),
+            Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, error_body=_error_body),
+        ],
         openapi_tags=[
             {"name": "tickets", "description": "Create, read, search tickets and their trail"},
             {"name": "auth", "description": "Access tokens"},
@@ -90,6 +96,11 @@ def create_app(
     app.state.keyring = settings.keyring()
     app.state.open311_limit = RateLimit("open311", settings.open311_rate_limit)
     app.state.login_limit = RateLimit("login", settings.login_rate_limit)
+    app.state.login_throttle = LoginThrottle(
+        free=settings.login_backoff_free_failures,
+        base_seconds=settings.login_backoff_base_seconds,
+        max_seconds=settings.login_backoff_max_seconds,
+    )
     app.include_router(accounts.router)
     app.include_router(tickets.router)
     open311_api.install(app)

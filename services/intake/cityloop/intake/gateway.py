@@ -23,8 +23,7 @@ from cityloop.common.identity import encode_identity
 from cityloop.common.request_context import HEADER as REQUEST_ID_HEADER
 from cityloop.common.request_context import request_id_of
 from cityloop.intake.accounts.authn import Authenticated
-from cityloop.intake.accounts.views import client_address
-from cityloop.intake.rate_limits import RateLimit
+from cityloop.intake.rate_limits import RateLimit, client_address
 from cityloop.intake.settings import IntakeSettings
 
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "host", "content-length"}

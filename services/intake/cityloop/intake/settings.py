@@ -34,9 +34,20 @@ class IntakeSettings(CommonSettings):
     open311_key_service: str = "Ask the 12345 open data desk for an api_key: open311@12345.city.gov.cn"
     #: The jurisdiction's box (south, west, north, east): Open311 points outside it are refused. Shanghai.
     open311_bbox: tuple[float, float, float, float] = (30.6, 120.8, 31.9, 122.2)
-    #: Per-client limits on the public endpoints (``limits`` notation, e.g. "120/minute").
+    #: Rate limits (rate_limits.py; ``limits`` notation, e.g. "120/minute"). Open311: per client address
+    #: within an app's key (per address without a key).
     open311_rate_limit: str = "120/minute"
+    #: Failed logins per client address, across usernames.
     login_rate_limit: str = "20/minute"
+    #: Per username (accounts/throttle.py): failures before the backoff starts, its first wait and its cap.
+    login_backoff_free_failures: int = Field(default=3, ge=1)
+    login_backoff_base_seconds: float = Field(default=1.0, gt=0)
+    login_backoff_max_seconds: float = Field(default=300.0, gt=0)
+    #: Every authenticated call, per principal (failed authentications count per client address).
+    api_rate_limit: str = "6000/minute"
+    #: Proxies (addresses or CIDR networks, e.g. ["10.0.0.0/8"]) whose X-Forwarded-For names the client;
+    #: from anyone else the header is ignored. Empty: the TCP peer is the client.
+    trusted_proxies: list[str] = Field(default_factory=list)
     #: The citizen's one-time callback link (no account): per client, so tokens cannot be guessed at speed.
     callback_link_rate_limit: str = "30/minute"
     #: Largest request body accepted anywhere (bytes); a description of 4,000 Chinese characters is ~12 KB.

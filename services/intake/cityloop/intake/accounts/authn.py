@@ -13,6 +13,7 @@ from cityloop.common.deps import pool_of
 from cityloop.common.identity import Identity, Role, roles_guard
 from cityloop.intake.accounts import store
 from cityloop.intake.accounts.credentials import InvalidCredentials, hash_api_key, read_token
+from cityloop.intake.rate_limits import RateLimit, client_address
 from cityloop.intake.settings import IntakeSettings
 
 # auto_error=False: we answer missing credentials ourselves, in the project's error shape.
@@ -34,6 +35,36 @@ async def authenticate(
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     api_key: Annotated[str | None, Depends(_api_key)],
 ) -> Identity:
+    """The caller's identity, within the per-principal limit; failed attempts count against the address."""
+    limit = _api_limit(request)
+    try:
+        identity = await _identify(request, bearer, api_key)
+    except HTTPException:
+        if not await limit.allow(f"ip:{client_address(request)}"):
+            raise _rate_limited(limit) from None
+        raise
+    if not await limit.allow(f"principal:{identity.subject}"):
+        raise _rate_limited(limit)
+    return identity
+
+
+def _api_limit(request: Request) -> RateLimit:
+    """One per app, made on first use (a gateway assembled from routers alone has one too)."""
+    limit: RateLimit | None = getattr(request.app.state, "api_limit", None)
+    if limit is None:
+        limit = request.app.state.api_limit = RateLimit("api", settings_of(request).api_rate_limit)
+    return limit
+
+
+def _rate_limited(limit: RateLimit) -> HTTPException:
+    return HTTPException(
+        429,
+        {"error": "rate_limited", "message": f"too many requests; limit {limit.spec}"},
+        headers={"Retry-After": str(limit.retry_after_seconds)},
+    )
+
+
+async def _identify(request: Request, bearer: HTTPAuthorizationCredentials | None, api_key: str | None) -> Identity:
     if bearer is not None:
         try:
             return read_token(bearer.credentials, secret=settings_of(request).jwt_secret)

@@ -43,7 +43,7 @@ from cityloop.intake.open311.rules import (
     statuses,
     to_ticket,
 )
-from cityloop.intake.rate_limits import RateLimit
+from cityloop.intake.rate_limits import RateLimit, client_address
 from cityloop.intake.tickets.creation import create_ticket
 
 PREFIX = "/open311/v2"
@@ -94,10 +94,12 @@ def _ok(document: BaseModel | list[Any], fmt: Format, kind: type[BaseModel], sta
     return Response(render(document, fmt, kind=kind), status_code=status, media_type=MEDIA_TYPES[fmt])
 
 
-async def _limit(request: Request, fmt: Format, api_key: str | None = None) -> None:
+async def _limit(request: Request, fmt: Format, client: str | None = None) -> None:
+    """Per client address (through trusted proxies only, see app.py), and within an app's key once the key is
+    known good: one busy app does not starve the others, and a guessed key buys no extra requests."""
     limit: RateLimit = request.app.state.open311_limit
-    client = f"key:{hash_api_key(api_key)}" if api_key else f"ip:{request.client.host if request.client else '?'}"
-    if not await limit.allow(client):
+    address = f"ip:{client_address(request)}"
+    if not await limit.allow(f"key:{client}|{address}" if client else address):
         raise Open311Error(429, fmt, f"rate limit exceeded ({limit.spec} per client); retry later")
 
 
@@ -256,12 +258,13 @@ async def create_request(request: Request, fmt: str) -> Response:
         raise Open311Error(400, f, "send the request form-encoded (application/x-www-form-urlencoded)")
     form = read_form(list((await request.form()).multi_items()))  # type: ignore[arg-type]
     api_key = form.get("api_key")
-    await _limit(request, f, api_key)
     pool = pool_of(request)
     async with pool.acquire() as conn:
         client = await store.open311_client(conn, hash_api_key(api_key)) if api_key else None
         if client is None:
+            await _limit(request, f)  # a wrong key still costs the address
             raise Open311Error(403, f, "api_key was not provided" if not api_key else "invalid api_key")
+        await _limit(request, f, client)
         _jurisdiction(request, f, form.get("jurisdiction_id"))
         service_code = form.get("service_code")
         if service_code is None:
