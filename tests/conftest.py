@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 import structlog
 
+from cityloop.common.logging import redact_personal_data
 from cityloop.common.topics import delete_topics_with_prefix
 from tests.databases import dsn_for, scratch_database
 
@@ -23,9 +24,11 @@ TEST_DSN = dsn_for(TEST_DB)
 
 # structlog's default console renderer draws exceptions with rich, locals included: under load one crash
 # report takes seconds and stalls the event loop every service of the `loop` fixture shares.
+# Personal data is redacted from every line as in production (libs/common logging.py).
 structlog.configure(
     processors=[
         *structlog.get_config()["processors"][:-1],
+        redact_personal_data,
         structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback),
     ]
 )

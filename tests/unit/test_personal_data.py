@@ -1,17 +1,22 @@
 """Issue 11, pure parts: masks, phone and ID number validation, free-text redaction, the vault's sealing."""
 
+import logging
+
 import pytest
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap
 from stdnum import luhn
 from stdnum.cn import ric
 
+from cityloop.common.contract.callbacks import Satisfaction
 from cityloop.common.contract.emitter import Emitter
 from cityloop.common.contract.lifecycle import Progress
 from cityloop.common.contract.models import TicketStatus
+from cityloop.common.logging import RedactingFilter, redact_personal_data
 from cityloop.common.personal.masking import mask_address, mask_card
 from cityloop.common.personal.redaction import redact, redact_fields
 from cityloop.common.personal.validation import id_number, phone_e164
+from cityloop.feedback.callbacks.models import CallbackOutcome
 from cityloop.intake.settings import IntakeSettings
 from cityloop.intake.vault.keys import Keyring, VaultKeyError
 from cityloop.intake.vault.personal import Personal, keep_text
@@ -174,3 +179,16 @@ def test_production_refuses_the_development_vault_keys() -> None:
         vault_index_key="x" * 40,
     )
     assert ok.keyring().current == "dev1"
+
+
+def test_log_lines_are_redacted_structlog_and_stdlib_alike() -> None:
+    line = redact_personal_data(None, "info", {"event": f"lookup {ID}", "caller": "13812345678", "n": 13812345678})
+    assert line == {"event": f"lookup {ID[:3]}{'*' * 14}{ID[-1]}", "caller": "138****5678", "n": 13812345678}
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "caller %s wrote %s", ("13812345678", "hi"), None)
+    assert RedactingFilter().filter(record)
+    assert record.getMessage() == "caller 138****5678 wrote hi"
+
+
+def test_a_callback_comment_is_redacted_as_it_arrives() -> None:
+    answer = CallbackOutcome(solved=True, satisfaction=Satisfaction.SATISFIED, note="有事打13812345678")
+    assert answer.note == "有事打138****5678"

@@ -6,8 +6,32 @@ through every await without threading loggers by hand.
 
 import logging
 import sys
+from collections.abc import MutableMapping
+from typing import Any
 
 import structlog
+
+from cityloop.common.personal.redaction import redact
+
+
+def redact_personal_data(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """No log line carries a phone number, an ID number, a bank card or an e-mail address in full, whatever
+    put it there (an exception's text, a value bound to the context): every text value is redacted."""
+    for key, value in event_dict.items():
+        if isinstance(value, str):
+            event_dict[key] = redact(value)
+    return event_dict
+
+
+class RedactingFilter(logging.Filter):
+    """The same for the standard library's log records (aiokafka, uvicorn, asyncio)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = redact(message)
+        if redacted != message:
+            record.msg, record.args = redacted, ()
+        return True
 
 
 def configure_logging(service: str, *, level: str = "INFO", json: bool = True) -> None:
@@ -17,6 +41,7 @@ def configure_logging(service: str, *, level: str = "INFO", json: bool = True) -
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.StackInfoRenderer(),
         structlog.processors.format_exc_info,
+        redact_personal_data,
     ]
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer()
@@ -33,5 +58,7 @@ def configure_logging(service: str, *, level: str = "INFO", json: bool = True) -
     logging.basicConfig(
         level=level.upper(), stream=sys.stderr, format=f"%(asctime)s {service} %(name)s %(levelname)s %(message)s"
     )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactingFilter())
     # aiokafka is chatty at INFO about every group join; warnings are what an operator needs.
     logging.getLogger("aiokafka").setLevel(logging.WARNING)

@@ -7,17 +7,19 @@ numbers and dates stay readable."""
 
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import AfterValidator
 from stdnum import luhn
 
 from cityloop.common.personal.masking import mask_card, mask_email, mask_id_number, mask_phone
 from cityloop.common.personal.validation import is_id_number, is_phone
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
-_ID = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
+# Letters next to the digits rule a candidate out (hex ids, ticket ids): T20261122-0000123, a9f3...
+_ID = re.compile(r"(?<![0-9A-Za-z])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
 # Bank cards: 16 to 19 digits, optionally grouped (6222 0212 3456 7890).
-_CARD = re.compile(r"(?<![0-9])[0-9](?:[ -]?[0-9]){15,18}(?![0-9])")
+_CARD = re.compile(r"(?<![0-9A-Za-z])[0-9](?:[ -]?[0-9]){15,18}(?![0-9A-Za-z])")
 # Mobiles (13812345678, +86 138 1234 5678) and landlines with their area code (021-62345678, (021)62345678).
 # A bare 8-digit local number is not told apart from an order number, and a ticket id (T20261122-0000123)
 # or a hex id is not a phone: letters next to the digits rule a candidate out.
@@ -117,3 +119,8 @@ def redact_fields(value: Any, fields: frozenset[str] = FREE_TEXT) -> Any:
     if isinstance(value, list):
         return [redact_fields(item, fields) for item in value]
     return value
+
+
+#: A free-text field of an HTTP body that is stored and listed redacted (e.g. a callback comment): the
+#: service that receives it keeps no full copy, so none can leak from its lists or its database.
+RedactedText = Annotated[str, AfterValidator(redact)]

@@ -5,6 +5,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from cityloop.common.contract.callbacks import Satisfaction, UnsatisfiedReason, Verdict
+from cityloop.common.personal.redaction import RedactedText
 
 
 class Answer(BaseModel):
@@ -15,7 +16,8 @@ class Answer(BaseModel):
     solved: bool
     satisfaction: Satisfaction
     reason: UnsatisfiedReason | None = Field(default=None, description="Required when unsatisfied (不满意)")
-    note: str | None = Field(default=None, max_length=2000, description="The citizen's comment")
+    #: Phone numbers, ID numbers, cards and e-mail addresses in it are masked as it arrives.
+    note: RedactedText | None = Field(default=None, max_length=2000, description="The citizen's comment")
 
     @model_validator(mode="after")
     def _reason_when_unsatisfied(self) -> "Answer":
@@ -41,7 +43,7 @@ class Reschedule(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     next_attempt_at: datetime | None = Field(default=None, description="Default: the configured retry delay")
-    note: str | None = Field(default=None, max_length=2000)
+    note: RedactedText | None = Field(default=None, max_length=2000)
 
     @field_validator("next_attempt_at")
     @classmethod
