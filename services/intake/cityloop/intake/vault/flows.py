@@ -52,7 +52,7 @@ async def release(conn: Conn, keyring: Keyring, ticket_id: str) -> Personal | No
     return Personal.model_validate_json(open_sealed(keyring, sealed, row=ticket_id))
 
 
-def _keyring(request: Request) -> Keyring:
+async def _keyring(request: Request) -> Keyring:  # async: FastAPI runs a plain def in a thread
     keyring: Keyring = request.app.state.keyring
     return keyring
 
