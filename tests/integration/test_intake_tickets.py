@@ -47,6 +47,11 @@ INVALID_BODIES: list[tuple[str, dict[str, Any], str]] = [
     ("lat out of range", {"location": {"lat": 91, "lon": 121.4}}, "location.lat"),
     ("phone not a phone", {"citizen": {"phone": "call me"}}, "citizen.phone"),
     ("id number malformed", {"citizen": {"id_number": "12345"}}, "citizen.id_number"),
+    # Issue 11: real numbers only (phonenumbers; python-stdnum cn.ric checks the birth date and check digit).
+    ("mobile number that does not exist", {"citizen": {"phone": "10012345678"}}, "citizen.phone"),
+    ("phone too short", {"citizen": {"phone": "1381234"}}, "citizen.phone"),
+    ("id number with a wrong check digit", {"citizen": {"id_number": "310101199001011235"}}, "citizen.id_number"),
+    ("id number born on 13/13", {"citizen": {"id_number": "310101199013131234"}}, "citizen.id_number"),
     ("company without its name", {"citizen": {"is_company": True}}, "citizen.company"),
     ("email malformed", {"citizen": {"email": "nobody"}}, "citizen.email"),
     ("unknown citizen field", {"citizen": {"age": 40}}, "citizen.age"),

@@ -17,6 +17,7 @@ from cityloop.common.personal.masking import mask_address, mask_card
 from cityloop.common.personal.redaction import redact, redact_fields
 from cityloop.common.personal.validation import id_number, phone_e164
 from cityloop.feedback.callbacks.models import CallbackOutcome
+from cityloop.intake.open311.rules import read_form, to_ticket
 from cityloop.intake.settings import IntakeSettings
 from cityloop.intake.vault.keys import Keyring, VaultKeyError
 from cityloop.intake.vault.personal import Personal, keep_text
@@ -192,3 +193,8 @@ def test_log_lines_are_redacted_structlog_and_stdlib_alike() -> None:
 def test_a_callback_comment_is_redacted_as_it_arrives() -> None:
     answer = CallbackOutcome(solved=True, satisfaction=Satisfaction.SATISFIED, note="有事打13812345678")
     assert answer.note == "有事打138****5678"
+
+
+def test_open311_refuses_a_phone_that_is_no_phone_naming_the_spec_argument() -> None:
+    form = read_form([("lat", "31.2"), ("long", "121.4"), ("phone", "12345"), ("description", "路灯不亮")])
+    assert to_ticket(form, "s", "名") == (None, ["phone: not a valid phone number"])
