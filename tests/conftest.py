@@ -47,6 +47,9 @@ def test_environment() -> None:
     os.environ["CITYLOOP_MAX_MESSAGE_BYTES"] = str(MAX_MESSAGE_BYTES)
     # Task topics appear with a department's first task (topics.TopicProvisioner), not ~900 per run.
     os.environ["CITYLOOP_ROUTER_TASK_TOPICS_AT_START"] = "false"
+    # Half the production seed set: every router start and retrain trains a model, and the tests' texts are
+    # plain enough for it (production's 60 per category is for the realistic set, README "Router").
+    os.environ.setdefault("CITYLOOP_ROUTER_SEED_EXAMPLES_PER_CATEGORY", "30")
 
 
 @pytest.fixture(scope="session")

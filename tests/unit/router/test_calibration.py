@@ -56,8 +56,8 @@ def test_the_bar_routes_the_most_while_misrouting_at_most_the_target() -> None:
     assert choose_bar(confidence, margin, correct, misrouted=0.0) == Bar(0.55, 0.3)
     # One in ten allowed: seven can go (letting the 0.85 one through, or the 0.40 one); again the strictest.
     assert choose_bar(confidence, margin, correct, misrouted=0.1) == Bar(0.55, 0.1)
-    # Nothing meets the target: nothing is routed without a person.
-    assert not choose_bar(confidence, margin, ~correct, misrouted=0.0).passes(0.95, 0.9)
+    # Nothing meets the target: the strictest bar there is (only the surest go without a person).
+    assert choose_bar(confidence, margin, ~correct, misrouted=0.0) == Bar(0.95, 0.9)
 
 
 def test_a_group_that_misroutes_at_the_common_bar_gets_a_stricter_one() -> None:

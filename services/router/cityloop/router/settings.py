@@ -19,7 +19,7 @@ class RouterSettings(CommonSettings):
     confidence_threshold: float = Field(default=0.5, ge=0, le=1)
     handover_threshold: float = Field(default=0.3, ge=0, le=1)
     #: generated examples per category the classifier is seeded with (labelled tickets come on top)
-    seed_examples_per_category: int = Field(default=30, ge=3)
+    seed_examples_per_category: int = Field(default=60, ge=3)
     seed_generator_seed: int = 20261122
     #: a labelled example (dispatcher correction, upheld rejection) counts as this many generated ones
     labelled_weight: int = Field(default=3, ge=1)

@@ -4,7 +4,8 @@ The model is trained exactly as in production (training.train_model: generated s
 on generated requests it never saw), then measured on two sets:
 
 - realistic: data/realistic_requests.jsonl, requests written by hand in citizens' own words the way a
-  call-taker types them; never generated, never trained on;
+  call-taker types them; never generated, never trained on (and data/realistic_requests_blind.jsonl,
+  written the same way before the last round of training-side changes and only measured after it);
 - generated hold-out: the generator's requests under another seed.
 
 For each: top-1 accuracy, the share routed without a person, the accuracy among those, and the share of
@@ -17,12 +18,13 @@ import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from cityloop.router.classification.calibration import Calibration
 from cityloop.router.classification.generator import generate
 from cityloop.router.classification.model import Prediction, TextClassifier
 from cityloop.router.classification.training import catalogue_keywords, train_model, training_set
-from cityloop.router.data.files import REALISTIC_FILE, master_from_files
+from cityloop.router.data.files import REALISTIC_BLIND_FILE, REALISTIC_FILE, master_from_files
 from cityloop.router.dispatch.location import locate
 from cityloop.router.dispatch.rules import Classification, RoutingPolicy, RoutingTicket, route
 from cityloop.router.masterdata.model import MasterData
@@ -47,8 +49,8 @@ class Figures:
     misrouted: float
 
 
-def realistic_requests() -> list[Labelled]:
-    with REALISTIC_FILE.open(encoding="utf-8") as fh:
+def realistic_requests(path: Path = REALISTIC_FILE) -> list[Labelled]:
+    with path.open(encoding="utf-8") as fh:
         return [Labelled(**json.loads(line)) for line in fh if line.strip()]
 
 
@@ -107,6 +109,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     before = model.with_calibration(Calibration())
     sets = {
         "realistic requests (data/realistic_requests.jsonl)": realistic_requests(),
+        "realistic requests, blind (data/realistic_requests_blind.jsonl)": realistic_requests(REALISTIC_BLIND_FILE),
         "generated hold-out": [
             Labelled(r.text, r.category)
             for r in generate(per_category=args.test_per_category, seed=args.seed + 1000, master=master)

@@ -48,7 +48,7 @@ def catalogue_keywords() -> dict[str, list[str]]:
 
 
 #: held-out generated requests per category the calibration is fitted on
-CALIBRATION_PER_CATEGORY = 12
+CALIBRATION_PER_CATEGORY = 20
 
 
 def train_model(data: TrainingSet, keywords: dict[str, list[str]], *, seed: int) -> TextClassifier:

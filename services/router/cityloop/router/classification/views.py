@@ -21,7 +21,14 @@ async def classifier(_: CurrentIdentity, ctx: Ctx, conn: Tx) -> dict[str, Any]:
     newest = await store.last_example_id(conn)
     if row is None:
         raise NotFound("no classifier model yet", "model")
-    return {**dict(row), "newest_example_id": newest, "threshold": ctx.settings.confidence_threshold}
+    _model_id, model = await ctx.models.current(conn)
+    return {
+        **dict(row),
+        "newest_example_id": newest,
+        "threshold": ctx.settings.confidence_threshold,
+        # the bars the model in use routes by (calibration.py); threshold is for classifications without one
+        "calibration": model.calibration.as_dict() if model is not None else None,
+    }
 
 
 @router.post("/classifier/retrain", operation_id="routing_retrain")

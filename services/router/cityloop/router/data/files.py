@@ -28,6 +28,8 @@ CITY_DIR = HERE / "city"
 PHRASINGS_FILE = HERE / "phrasings.toml"
 #: requests written by hand in citizens' own words, labelled; for evaluation only (see README, "Router")
 REALISTIC_FILE = HERE / "realistic_requests.jsonl"
+#: more of the same, written before the last round of training-side changes and measured only after it
+REALISTIC_BLIND_FILE = HERE / "realistic_requests_blind.jsonl"
 
 
 class _Strict(BaseModel):
