@@ -78,10 +78,9 @@ async def test_declare_route_reject_and_stand_down(loop: Loop) -> None:  # noqa:
         assert accept["mode"] == "emergency"
         assert accept["dept_code"] == "mh-ops"
 
-        # 退单 under emergency: a note to the command, the task stays (先行处置).
-        await water.answer(
-            {"data": tasks["mh-water"]}, "cityloop.dept.rejected", reason="不归水务管", suggested_dept="mh-transport"
-        )
+        # 退单 under emergency, naming no other owner (peacetime refuses that: test_rejections.py): a note to
+        # the command, the task stays (先行处置).
+        await water.answer({"data": tasks["mh-water"]}, "cityloop.dept.rejected", reason="不归水务管")
         note = await ops.next_task(inside)
         assert (note["type"], note["data"]["change"]) == ("cityloop.task.updated", "rejection_noted")
         assert "先行处置" in note["data"]["note"]

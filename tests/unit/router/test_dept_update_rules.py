@@ -9,7 +9,7 @@ from cityloop.common.contract.lifecycle import DeptStep, ExtensionRequested, Pro
 from cityloop.common.contract.parsing import SchemaError
 from cityloop.common.envelope import CloudEvent
 from cityloop.common.kafka.consumer import Refused
-from cityloop.router.dept_updates.rules import parse, step_detail, transition
+from cityloop.router.dept_updates.rules import parse, require_owner, step_detail, transition
 
 IDS = {"ticket_id": "T1", "assignment_id": "A1", "dept_code": "pd-x"}
 
@@ -18,10 +18,15 @@ def reply(type_: str, **data: object) -> CloudEvent:
     return CloudEvent(type=type_, source="/dept", subject="T1", data={**IDS, **data})
 
 
-def test_a_rejection_without_a_suggested_owner_is_a_schema_error_naming_the_field() -> None:
-    with pytest.raises(SchemaError) as caught:
-        parse(reply(types.DEPT_REJECTED, reason="不归我们管"))
-    assert caught.value.reason == "schema: suggested_dept: Field required"
+def test_a_peacetime_rejection_without_a_suggested_owner_is_refused_naming_the_field() -> None:
+    # The schema lets it through (under an emergency it is a note to the command, 先行处置) ...
+    rejection = parse(reply(types.DEPT_REJECTED, reason="不归我们管"))
+    # ... and the peacetime rule refuses it.
+    with pytest.raises(Refused, match=r"^suggested_dept: required"):
+        require_owner(rejection)
+    require_owner(parse(reply(types.DEPT_REJECTED, reason="不归我们管", suggested_dept="pd-y")))
+    with pytest.raises(SchemaError, match="reason"):
+        parse(reply(types.DEPT_REJECTED, suggested_dept="pd-y"))
     with pytest.raises(Refused, match="unknown department update type"):
         parse(reply(types.TICKET_ACCEPTED))
 

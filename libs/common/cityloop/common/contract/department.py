@@ -37,7 +37,7 @@ register(
     DeptRejected,
     topics=UPDATE_TOPICS,
     direction="accepted",
-    description="退单: the department refuses the task; reason and suggested owner required.",
+    description="退单: the department refuses the task; reason required, suggested owner too outside an emergency.",
 )
 register(types.DEPT_PROGRESS, DeptUpdate, topics=UPDATE_TOPICS, direction="accepted", description="A progress note.")
 register(

@@ -137,10 +137,12 @@ class DeptUpdate(ContractData):
 
 
 class DeptRejected(DeptUpdate):
-    """退单: the reason and a suggested owner are required (routing needs somewhere to send it)."""
+    """退单: the reason is required. So is a suggested owner in peacetime (routing needs somewhere to send
+    it; router refuses a 退单 without one to the DLQ); under an emergency the 退单 is a note to the command
+    and the task stays (先行处置), so it may leave the owner out."""
 
     reason: str = Field(min_length=1, max_length=2000)
-    suggested_dept: str = Field(min_length=1)
+    suggested_dept: str | None = Field(default=None, min_length=1)
 
     @field_validator("reason")
     @classmethod

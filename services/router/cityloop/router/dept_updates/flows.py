@@ -16,7 +16,7 @@ from cityloop.router.cases.flows import follow_lead
 from cityloop.router.classification import store as examples
 from cityloop.router.context import RouterContext
 from cityloop.router.dept_updates.forwarding import forward
-from cityloop.router.dept_updates.rules import parse, step_detail, transition
+from cityloop.router.dept_updates.rules import parse, require_owner, step_detail, transition
 from cityloop.router.effects import EMIT, announce
 from cityloop.router.emergencies.flows import rejection_noted
 from cityloop.router.rejections.flows import lead_rejected
@@ -39,6 +39,7 @@ async def on_dept_update(conn: Conn, event: CloudEvent, ctx: RouterContext) -> N
             raise Refused(f"{event.type} is not allowed on an assignment that is {assignment['status']}")
         await rejection_noted(conn, assignment, update)
         return
+    require_owner(update)
     new_status, lifecycle_type, ticket_status = transition(assignment["status"], event.type, role)
     if event.type == types.DEPT_REJECTED and assignment["final"]:
         raise Refused(f"assignment {update.assignment_id} was decided by arbitration: it is final, no 退单")

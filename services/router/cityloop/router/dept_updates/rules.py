@@ -55,6 +55,13 @@ def parse(event: CloudEvent) -> DeptUpdate:
     return parse_as(event, DeptUpdate)
 
 
+def require_owner(update: DeptUpdate) -> None:
+    """A peacetime 退单 must name the owner it suggests: routing needs somewhere to send the ticket. (Under
+    an emergency it need not: the task stays and the 退单 is a note to the command, emergencies/flows.py.)"""
+    if isinstance(update, DeptRejected) and update.suggested_dept is None:
+        raise Refused("suggested_dept: required for a 退单 outside an emergency (routing needs a suggested owner)")
+
+
 def step_detail(lifecycle_type: str, update: DeptUpdate, role: str, what: str) -> DeptStep:
     """Pure: the trail's detail for an applied update (lifecycle type from ``transition``)."""
     step = DeptStep(
