@@ -104,6 +104,28 @@ async def test_declare_route_reject_and_stand_down(loop: Loop) -> None:  # noqa:
             ("mh-emergency", "assist"),
         }
         assert [step["action"] for step in live["trail"]][:1] == ["declared"]
+        assert "read" not in {step["action"] for step in live["trail"]}
+
+        # Every call is on the trail, reads too: who, when, what (the list's and the proposals' as well).
+        async with command_centre(loop) as command:
+            assert (await command.get("/api/v1/emergencies", params={"active": "true"})).status_code == 200
+            assert (await command.get("/api/v1/emergencies/proposals")).status_code == 200
+            audited = (await command.get(f"/api/v1/emergencies/{eid}", params={"reads": "true"})).json()
+        reads = [step for step in audited["trail"] if step["action"] == "read"]
+        assert [(r["actor"], r["detail"]["what"]) for r in reads] == [
+            ("command_centre:cmd-1", f"GET /api/v1/emergencies/{eid}"),  # the live counts read above
+            ("command_centre:cmd-1", f"GET /api/v1/emergencies/{eid}"),  # this one
+        ]
+        assert all(r["at"] for r in reads)
+        async with loop.apps["router"].state.runtime.pool.acquire() as conn:
+            others = await conn.fetch(
+                "SELECT actor, detail FROM emergency_log WHERE action = 'read' AND emergency_id IS NULL"
+                " AND actor = 'command_centre:cmd-1' ORDER BY id"
+            )
+        assert [(r["detail"]["what"], r["detail"]["query"]) for r in others][-2:] == [
+            ("GET /api/v1/emergencies", {"active": "true"}),
+            ("GET /api/v1/emergencies/proposals", {}),
+        ]
 
         # Stand down: back to the peacetime lead with peacetime deadlines; joint tasks withdrawn.
         async with command_centre(loop) as command:

@@ -22,6 +22,7 @@ LogAction = Literal[
     "proposal_received",
     "proposal_confirmed",
     "proposal_dismissed",
+    "read",
 ]
 #: only one emergency call changes the set at a time; ticket routing holds it shared (see flows.py)
 MODE_LOCK = 0x0E3E_26E5
@@ -121,10 +122,14 @@ async def log(
     )
 
 
-async def trail(conn: Conn, emergency_id: str) -> list[asyncpg.Record]:
+async def trail(conn: Conn, emergency_id: str, *, reads: bool = False) -> list[asyncpg.Record]:
+    """The emergency's changes and re-homing runs, oldest first; with ``reads`` also who read it."""
     return list(
         await conn.fetch(
-            "SELECT action, actor, at, detail FROM emergency_log WHERE emergency_id = $1 ORDER BY id", emergency_id
+            "SELECT action, actor, at, detail FROM emergency_log WHERE emergency_id = $1"
+            " AND ($2 OR action <> 'read') ORDER BY id",
+            emergency_id,
+            reads,
         )
     )
 

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cityloop.common.contract.emergencies import Emergency, EmergencyDeadlines, EmergencyScope, Level
@@ -170,24 +170,45 @@ async def declare(request: Request, body: DeclareBody, identity: Command, ctx: C
     return _out(await _change(request, pool, "declared", work))
 
 
+async def _read(conn: Conn, identity: Identity, request: Request, emergency_id: str | None = None) -> None:
+    """Every call is on the trail, reads too: who read what, when (emergency_log action 'read')."""
+    await store.log(
+        conn,
+        action="read",
+        actor=actor_of(identity),
+        emergency_id=emergency_id,
+        detail={"what": f"{request.method} {request.url.path}", "query": dict(request.query_params)},
+    )
+
+
 @router.get("", operation_id="emergency_list")
 async def listing(
-    _: Reader, conn: Db, active: bool | None = None, limit: Limit = 50, cursor: Cursor = None
+    *,
+    request: Request,
+    identity: Reader,
+    conn: Db,
+    active: bool | None = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> Page[dict[str, Any]]:
     """Newest first; ``active=true`` those in force, ``false`` those stood down."""
+    await _read(conn, identity, request)
     rows = await store.listing(conn, active=active, limit=limit + 1, cursor=cursor)
     return store.EMERGENCY_ORDER.page(rows, limit, lambda r: _out(store.emergency_of(r)))
 
 
 @router.get("/proposals", operation_id="emergency_proposals")
 async def proposals(
-    _: Reader,
+    *,
+    request: Request,
+    identity: Reader,
     conn: Db,
     status: store.ProposalStatus | None = "pending",
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[dict[str, Any]]:
     """Surge proposals from the stream processor, newest first (pending ones unless ``status`` says)."""
+    await _read(conn, identity, request)
     rows = await store.list_proposals(conn, status=status, limit=limit + 1, cursor=cursor)
     return store.PROPOSAL_ORDER.page(rows, limit, dict)
 
@@ -226,14 +247,22 @@ async def dismiss(proposal_id: str, identity: Command, body: DismissBody, conn: 
 
 
 @router.get("/{emergency_id}", operation_id="emergency_get", response_model=EmergencyDetail)
-async def read(emergency_id: str, _: Reader, conn: Db) -> dict[str, Any]:
+async def read(
+    *,
+    request: Request,
+    emergency_id: str,
+    identity: Reader,
+    conn: Db,
+    reads: Annotated[bool, Query(description="the trail also lists who read this emergency, when")] = False,
+) -> dict[str, Any]:
     """The emergency with live counts (open tickets, tasks by department, unaccepted, overdue, incidents)
-    and its trail."""
+    and its trail (every change and re-homing run; every read too with ``reads=true``)."""
+    await _read(conn, identity, request, emergency_id)  # an unknown id's read too
     e = await store.get(conn, emergency_id)
     if e is None:
         raise NotFound(f"no emergency {emergency_id}", "id")
     counts = await store.counts(conn, emergency_id)
-    trail = [dict(r) for r in await store.trail(conn, emergency_id)]
+    trail = [dict(r) for r in await store.trail(conn, emergency_id, reads=reads)]
     return {**_out(e), "counts": counts, "trail": trail}
 
 
