@@ -41,6 +41,20 @@ def test_a_builder_that_drifts_from_the_contract_fails_loudly() -> None:
     drifted = wire.task_updated(
         "T-1", "A-1", "pd-water", change="mode_changed", note="n", task_mode=wire.mode("emergency", "E-1")
     )
-    del drifted["deadlines"]  # a field the model has and the builder forgot
+    drifted["dept"] = drifted.pop("dept_code")  # a required field renamed
     with pytest.raises(ContractError):
         w.add("dept.pd-water.tasks", types.TASK_UPDATED, "T-1", drifted)
+    drifted["urgency"] = "high"  # a field the model does not have (yet)
+    drifted["dept_code"] = drifted.pop("dept")
+    with pytest.raises(ContractError):
+        w.add("dept.pd-water.tasks", types.TASK_UPDATED, "T-1", drifted)
+
+
+def test_an_optional_field_the_builder_does_not_know_goes_out_with_its_default() -> None:
+    w = wire.Wire("/cityloop/router", datetime.now(UTC))
+    data = wire.task_updated(
+        "T-1", "A-1", "pd-water", change="mode_changed", note="n", task_mode=wire.mode("peacetime", None)
+    )
+    del data["deadlines"]
+    w.add("dept.pd-water.tasks", types.TASK_UPDATED, "T-1", data)
+    assert CloudEvent.from_bytes(w.rows[0][3]).data["deadlines"] is None

@@ -4,17 +4,21 @@ A switch sends four or five events per open ticket, hundreds of thousands for a 
 through its pydantic model (and the CloudEvent envelope) cost more than all of the switch's SQL. So the
 events are built here as plain dicts and serialised with orjson, and every batch checks the first event
 of each type against its registered contract model: the model must read it back to exactly the same
-JSON, so a builder that drifts from the contract (a new field, a renamed one) fails the switch loudly
-instead of publishing something else. The session-end contract check of the integration tests
-(tests/integration/conftest.py) validates every one of them again against docs/contract/events.
+JSON, so a builder that drifts from the contract (a renamed field, a new required one) fails the switch
+loudly instead of publishing something else; a new optional field goes out with its default. The
+session-end contract check of the integration tests (tests/integration/conftest.py) validates every one of
+them again against docs/contract/events.
 """
 
+import functools
 import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import orjson
+from pydantic import BaseModel, ValidationError
+from pydantic_core import to_jsonable_python
 
 from cityloop.common.contract.emitter import registered
 from cityloop.common.contract.registry import ContractError
@@ -26,9 +30,31 @@ from cityloop.common.personal.redaction import redact_fields
 Row = tuple[str, str, str, bytes]
 
 
+@functools.cache
+def _defaults(model: type[BaseModel]) -> dict[str, Any]:
+    """The model's optional fields with their defaults, as JSON: a field the contract gains (additively, so
+    optional) goes on the wire with its default even before a builder here knows it."""
+    out: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        if not info.is_required():
+            out[name] = to_jsonable_python(info.get_default(call_default_factory=True))
+    return out
+
+
+def _complete(type_: str, data: dict[str, Any]) -> dict[str, Any]:
+    spec = registered(type_)
+    full = {**_defaults(spec.data), **data}
+    if spec.detail is not None:
+        full["detail"] = {**_defaults(spec.detail), **data["detail"]}
+    return full
+
+
 def _check(type_: str, data: dict[str, Any]) -> None:
     model = registered(type_).data
-    again = model.model_validate(data).model_dump(mode="json")
+    try:
+        again = model.model_validate(data).model_dump(mode="json")
+    except ValidationError as exc:
+        raise ContractError(f"{type_}: re-homing built {data!r}, which the contract refuses: {exc}") from exc
     if again != data:
         raise ContractError(f"{type_}: re-homing built {data!r}, but the contract reads it as {again!r}")
 
@@ -63,6 +89,7 @@ class Wire:
         self._time = CloudEvent(source=self.source, type="time", time=self.now).model_dump(mode="json")["time"]
 
     def add(self, topic: str, type_: str, subject: str, data: dict[str, Any]) -> None:
+        data = _complete(type_, data)
         if type_ not in self._checked:
             _check(type_, data)
             self._checked.add(type_)
