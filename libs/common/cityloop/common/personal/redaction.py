@@ -6,7 +6,7 @@ phone number for China, an ID number with a valid check digit, a card number pas
 numbers and dates stay readable."""
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from pydantic import AfterValidator
@@ -28,8 +28,9 @@ _PHONE = re.compile(
     r"(?:1[3-9][0-9](?:[ -]?[0-9]){8}|(?:\(0[0-9]{2,3}\)|0[0-9]{2,3})[ -]?[0-9]{3,4}[ -]?[0-9]{4})"
     r"(?![0-9A-Za-z])"
 )
-# Any run long enough to be worth a look: most texts have none and skip the patterns above.
-_DIGITS = re.compile(r"[0-9@]")
+# Every pattern above needs three digits in a row or an @: most texts (and summaries such as "confidence
+# 0.93") have neither and skip the patterns (~1 us instead of ~30 us per text).
+_DIGITS = re.compile(r"[0-9]{3}|@")
 
 
 def _digits(text: str) -> str:
@@ -111,7 +112,7 @@ FREE_TEXT = frozenset(
 
 def redact_fields(value: Any, fields: frozenset[str] = FREE_TEXT) -> Any:
     """A copy of a JSON-like value with every string under a free-text key redacted, at any depth."""
-    if isinstance(value, Mapping):
+    if isinstance(value, dict):  # JSON-like (model_dump), so a dict: cheaper to test than the Mapping ABC
         return {
             key: redact(item) if key in fields and isinstance(item, str) else redact_fields(item, fields)
             for key, item in value.items()
