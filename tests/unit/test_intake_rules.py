@@ -101,6 +101,26 @@ def test_projection_of_lifecycle_events() -> None:
         TicketStatus.RECEIVED,
     )
     assert (merged.dept_code, merged.agency, merged.mode) == ("pd-x", "浦东新区X局", None)
+    assert merged.end_assignments == []
+    # The case re-dispatched: the merged ticket shows the new lead, and the old lead's hold ends.
+    restated = project(
+        types.TICKET_MERGED,
+        _event(
+            TicketStatus.DISPATCHED,
+            Merged(
+                case_id="C-1",
+                merged_into="T0",
+                dept_code="pd-y",
+                dept_name="浦东新区Y局",
+                assignment_id="A2",
+                replaces=["A0"],
+            ),
+        ),
+        TicketStatus.ACCEPTED,
+    )
+    assert (restated.dept_code, restated.agency, restated.status) == ("pd-y", "浦东新区Y局", TicketStatus.DISPATCHED)
+    assert [a.assignment_id for a in restated.assign] == ["A2"]
+    assert restated.end_assignments == ["A0"]
     # sla owns deadlines: the ticket shows every one it set.
     later = NOW + timedelta(hours=1)
     deadlines = {"accept": NOW, "on_site": later, "resolve": later}
