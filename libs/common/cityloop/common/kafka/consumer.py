@@ -24,6 +24,7 @@ from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError
 from prometheus_client import Counter, Histogram
 
 from cityloop.common import inbox
@@ -99,7 +100,7 @@ class EventConsumer:
         #: Why this consumer is waiting out an outage right now (None when it is not); read by /readyz.
         self.stalled: str | None = None
         self._paused = False
-        self._consumer = AIOKafkaConsumer(
+        self._client_options: dict[str, Any] = dict(
             bootstrap_servers=bootstrap,
             group_id=f"{topic_prefix}{group_prefix}.{name}",
             client_id=f"{group_prefix}.{name}",
@@ -112,12 +113,19 @@ class EventConsumer:
             metadata_max_age_ms=5_000,
             **(options or {}),
         )
+        self._consumer = AIOKafkaConsumer(**self._client_options)
+        self._used = False
         self.ready = asyncio.Event()
         self._group = f"{topic_prefix}{group_prefix}.{name}"
         self._lag_due = 0.0
         self._lag_partitions: set[TopicPartition] = set()
 
     async def run(self) -> None:
+        # A stopped aiokafka consumer cannot start again: when the runtime restarts this worker after a
+        # crash, it gets a fresh client (the old one would fail "Did you call `start` twice?" forever).
+        if self._used:
+            self._consumer = AIOKafkaConsumer(**self._client_options)
+        self._used = True
         self._consumer.subscribe(self._topics)
         await self._consumer.start()
         try:
@@ -126,7 +134,7 @@ class EventConsumer:
                 self.ready.set()
                 for tp, records in batches.items():
                     if await self._partition(tp, records):
-                        await self._consumer.commit({tp: records[-1].offset + 1})
+                        await self._commit(tp, records[-1].offset + 1)
                     # else the partition went to another member while we waited: it resumes there
                 if time.monotonic() >= self._lag_due:
                     self._lag_due = time.monotonic() + 5.0
@@ -187,6 +195,16 @@ class EventConsumer:
             if outcome != "skipped":
                 HANDLE_SECONDS.labels(self.name).observe((time.perf_counter() - started) / len(handled))
         return True
+
+    async def _commit(self, tp: TopicPartition, offset: int) -> None:
+        """Commit after the batch took effect. If the group moved ``tp`` to another member meanwhile (this
+        one was too slow or paused past ``max_poll_interval_ms``, or the broker restarted), the commit is
+        refused: the new owner redelivers those records and the inbox makes them no-ops, so this member
+        carries on and rejoins, instead of the consumer dying on the error."""
+        try:
+            await self._consumer.commit({tp: offset})
+        except (CommitFailedError, IllegalStateError) as exc:  # rebalanced away, or no longer assigned
+            log.warning("event.commit_lost", topic=tp.topic, partition=tp.partition, error=repr(exc))
 
     async def _measure_lag(self) -> None:
         """Lag per assigned partition from what the last fetches told us (no extra broker round trip);
