@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from tests.chaos import faults
@@ -37,9 +37,9 @@ class Options:
     ports: dict[str, int] = field(default_factory=lambda: {"kafka": 29092, "controller": 29093, "pg": 56500})
 
 
-async def consumer_lag(bootstrap: str, prefix: str, *, ignore: str | None = None) -> int:
-    """Records not yet consumed by CityLoop's consumer groups (but those of service ``ignore``), over every
-    partition they know."""
+async def group_lags(bootstrap: str, prefix: str, *, ignore: str | None = None) -> dict[str, int]:
+    """Records not yet consumed by each of CityLoop's consumer groups (but those of service ``ignore``),
+    over every partition they know."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
     await admin.start()
@@ -48,19 +48,22 @@ async def consumer_lag(bootstrap: str, prefix: str, *, ignore: str | None = None
         groups = [g[0] for g in await admin.list_consumer_groups() if g[0].startswith(f"{prefix}cityloop.")]
         if ignore is not None:
             groups = [g for g in groups if not g.startswith(f"{prefix}cityloop.{ignore}.")]
-        committed: dict[TopicPartition, int] = {}
-        lag = 0
-        for group in groups:
+        lags: dict[str, int] = {}
+        for group in sorted(groups):
             offsets = await admin.list_consumer_group_offsets(group)
             committed = {tp: meta.offset for tp, meta in offsets.items()}
             if not committed:
                 continue
             ends = await consumer.end_offsets(list(committed))
-            lag += sum(max(0, ends[tp] - max(off, 0)) for tp, off in committed.items())
-        return lag
+            lags[group] = sum(max(0, ends[tp] - max(off, 0)) for tp, off in committed.items())
+        return lags
     finally:
         await consumer.stop()
         await admin.close()
+
+
+async def consumer_lag(bootstrap: str, prefix: str, *, ignore: str | None = None) -> int:
+    return sum((await group_lags(bootstrap, prefix, ignore=ignore)).values())
 
 
 async def backlog(dsn: str, tickets: list[str]) -> dict[str, int]:
@@ -216,6 +219,7 @@ async def run(options: Options) -> Report:
         drained = time.monotonic()
         grace = max(15.0, time.time() - frozen_at + 15.0)
         seen = await observe(infra.dsn, infra.bootstrap, stack.topic_prefix, grace_seconds=grace)
+        seen.group_lag = await group_lags(infra.bootstrap, stack.topic_prefix, ignore="sla")
         sent = Sent(
             tickets=load.driver.load.accepted,
             ambiguous=load.driver.load.ambiguous,

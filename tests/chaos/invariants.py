@@ -302,6 +302,9 @@ def nothing_dropped(sent: Sent, seen: Observed) -> Result:
     for schema, n in seen.unpublished_outbox.items():
         if n:
             r.fail(f"{schema}: {n} outbox rows never published")
+    behind = {group: n for group, n in seen.group_lag.items() if n}
+    for group, n in behind.items():
+        r.fail(f"consumer group {group} never caught up: {n} records not consumed")
     r.counts = {
         "lifecycle_events": len(lifecycle),
         "not_on_trail": len(not_consumed),
@@ -309,6 +312,7 @@ def nothing_dropped(sent: Sent, seen: Observed) -> Result:
         "tasks_assigned_on_topics": len(task_ids),
         "assignments_without_task": len(no_task),
         "unpublished_outbox_rows": sum(seen.unpublished_outbox.values()),
+        "groups_behind": len(behind),
     }
     return r
 

@@ -51,6 +51,8 @@ class Observed:
     #: dept.*.tasks: [(event id, type, assignment id)]
     tasks: list[tuple[str, str, str]] = field(default_factory=list)
     dlq: list[DlqEntry] = field(default_factory=list)
+    #: Records each consumer group (sla's aside: stopped for the check) had not consumed at the end.
+    group_lag: dict[str, int] = field(default_factory=dict)
 
 
 async def fetch_rows(dsn: str, observed: Observed, *, grace_seconds: float) -> None:

@@ -163,8 +163,10 @@ def test_an_event_never_consumed_a_task_never_sent_or_an_unpublished_row_is_caug
     seen.lifecycle.append(("e-lost", "T2", "cityloop.ticket.progress", None))
     seen.tasks = seen.tasks[:1]
     seen.unpublished_outbox["router"] = 3
+    seen.group_lag = {"cityloop.feedback.recurring": 2672, "cityloop.intake.trail": 0}
     r = nothing_dropped(sent, seen)
-    assert r.violation_count == 3
+    assert r.violation_count == 4
+    assert r.counts["groups_behind"] == 1
     assert (r.counts["not_on_trail"], r.counts["assignments_without_task"]) == (1, 1)
 
 
