@@ -8,6 +8,7 @@ from pydantic import ValidationError
 
 from cityloop.common.calendar import OfficeHours
 from cityloop.common.contract import types
+from cityloop.common.contract.emergencies import Emergency, EmergencyDeadlines, EmergencyScope
 from cityloop.common.contract.lifecycle import StepKind
 from cityloop.common.contract.models import Urgency
 from cityloop.sla import ladder
@@ -104,8 +105,44 @@ def _clock(**over: Any) -> dict[str, Any]:
         "due_at": T0 + timedelta(seconds=10),
         "escalate_days": None,
         "escalate_seconds": 5.0,
+        "district": "pd",
+        "street": "pd-s01",
     }
     return clock | over
+
+
+def _emergency(*, stood_down: bool = False) -> Emergency:
+    return Emergency(
+        id="E-1",
+        name="暴雨",
+        level="II",
+        scope=EmergencyScope(districts=["pd"]),
+        categories=["sanitation"],
+        command_unit="pd-ops",
+        deadlines=EmergencyDeadlines(accept_minutes=10, onsite_minutes=30, resolve_minutes=120),
+        declared_by="command_centre:c",
+        declared_at=T0,
+        stood_down_at=T0 if stood_down else None,
+    )
+
+
+def test_escalation_follows_the_emergencies_in_force() -> None:
+    settings = SlaSettings()
+    due = _clock(step=2, next_fire_at=T0 + timedelta(seconds=15))
+    # In force where the ticket is: straight to the command unit, though its dispatch said peacetime.
+    commanded = plan_firing(due, settings, T0, [_emergency()])
+    assert commanded.step == ladder.Step(2, StepKind.COMMAND, target="pd-ops", level=1)
+    assert plan_firing(due | {"district": "hp", "street": "hp-s01"}, settings, T0, [_emergency()]).step.target == (
+        "pd-huamu"
+    )
+    # Set under an emergency that has been stood down since (re-homing not there yet): the peacetime chain.
+    stale = due | {"mode": "emergency", "command_unit": "pd-ops"}
+    assert plan_firing(stale, settings, T0, [_emergency(stood_down=True)]).step.kind is StepKind.SUPERVISE
+    assert plan_firing(stale, settings, T0, [_emergency()]).step.kind is StepKind.COMMAND
+    # The hotline's callback clock never goes to a command.
+    assert plan_firing(due | {"kind": "callback", "supervisors": []}, settings, T0, [_emergency()]).step.kind is (
+        StepKind.NOTICE
+    )
 
 
 def test_firing_plan_announces_to_the_trail_and_the_department() -> None:

@@ -3,6 +3,7 @@ and the checks of a declaration. No broker, no database."""
 
 from datetime import UTC, datetime, timedelta
 
+from cityloop.common import emergency_scope
 from cityloop.common.contract.emergencies import Emergency, EmergencyDeadlines, EmergencyScope
 from cityloop.router.dispatch.location import locate
 from cityloop.router.dispatch.rules import Classification, RoutingTicket, route
@@ -46,34 +47,34 @@ def emergency(
 
 def test_an_emergency_applies_to_its_categories_in_its_scope_only() -> None:
     e = emergency()
-    assert rules.applicable([e], "water.flooding", "pd", "pd-s01") is e
-    assert rules.applicable([e], "water.flooding", "hp", "hp-s01") is None  # out of scope
-    assert rules.applicable([e], "sanitation.garbage", "pd", "pd-s01") is None  # category not covered
-    assert rules.applicable([e], "water.flooding", None, None) is None  # place unknown
+    assert emergency_scope.applicable([e], "water.flooding", "pd", "pd-s01") is e
+    assert emergency_scope.applicable([e], "water.flooding", "hp", "hp-s01") is None  # out of scope
+    assert emergency_scope.applicable([e], "sanitation.garbage", "pd", "pd-s01") is None  # category not covered
+    assert emergency_scope.applicable([e], "water.flooding", None, None) is None  # place unknown
     street_only = emergency(districts=(), streets=("hp-s02",))
-    assert rules.applicable([street_only], "water.flooding", "hp", "hp-s02") is street_only
-    assert rules.applicable([street_only], "water.flooding", "hp", "hp-s01") is None
+    assert emergency_scope.applicable([street_only], "water.flooding", "hp", "hp-s02") is street_only
+    assert emergency_scope.applicable([street_only], "water.flooding", "hp", "hp-s01") is None
     city = emergency(districts=(), city=True)
-    assert rules.applicable([city], "water.flooding", None, None) is city
-    assert rules.applicable([emergency(stood_down=True)], "water.flooding", "pd", "pd-s01") is None
+    assert emergency_scope.applicable([city], "water.flooding", None, None) is city
+    assert emergency_scope.applicable([emergency(stood_down=True)], "water.flooding", "pd", "pd-s01") is None
 
 
 def test_a_catalogue_branch_covers_every_category_under_it() -> None:
     e = emergency(categories=("water",), participants={"water": ["pd-water"]})
-    assert rules.covers(e, "water.flooding")
-    assert not rules.covers(e, "waterfront.x")
+    assert emergency_scope.covers(e, "water.flooding")
+    assert not emergency_scope.covers(e, "waterfront.x")
     assert rules.participants_for(e, "water.flooding") == ["pd-water"]
 
 
 def test_where_scopes_overlap_the_higher_level_wins_and_a_tie_goes_to_the_earlier() -> None:
     district = emergency("E-district", level="III", declared_at=T0)
     street = emergency("E-street", level="I", districts=(), streets=("pd-s01",), declared_at=T0 + timedelta(1))
-    assert rules.applicable([district, street], "water.flooding", "pd", "pd-s01") is street
-    assert rules.applicable([district, street], "water.flooding", "pd", "pd-s02") is district
+    assert emergency_scope.applicable([district, street], "water.flooding", "pd", "pd-s01") is street
+    assert emergency_scope.applicable([district, street], "water.flooding", "pd", "pd-s02") is district
     later = emergency("E-later", level="III", declared_at=T0 + timedelta(minutes=5))
-    assert rules.applicable([later, district], "water.flooding", "pd", "pd-s01") is district
+    assert emergency_scope.applicable([later, district], "water.flooding", "pd", "pd-s01") is district
     twin = emergency("E-0", level="III", declared_at=T0)
-    assert rules.applicable([district, twin], "water.flooding", "pd", "pd-s01") is twin  # then by id
+    assert emergency_scope.applicable([district, twin], "water.flooding", "pd", "pd-s01") is twin  # then by id
 
 
 def test_under_an_emergency_the_command_leads_and_every_participant_gets_the_task(master: MasterData) -> None:

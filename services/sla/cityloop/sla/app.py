@@ -7,6 +7,8 @@ from fastapi import FastAPI
 
 from cityloop.common.db.pool import Conn
 from cityloop.common.envelope import CloudEvent
+from cityloop.common.kafka.connection import client_options
+from cityloop.common.modes import ModeView
 from cityloop.common.runtime import ServiceRuntime
 from cityloop.common.service_app import service_app
 from cityloop.common.topics import TICKET_LIFECYCLE
@@ -27,8 +29,14 @@ def create_app(settings: SlaSettings | None = None) -> FastAPI:
     async def on_lifecycle(conn: Conn, event: CloudEvent) -> None:
         await clocks.on_lifecycle(conn, event, s)
 
+    # control.mode in memory, read to its end before the consumers start (a restarted sla knows every
+    # emergency in force before its first firing round), then followed: escalation goes by it (firing.py).
+    modes = ModeView(s.kafka_bootstrap, s.topic_prefix, options=client_options(s))
+    runtime.on_start(modes.load)
+    runtime.background("sla.modes", modes.follow)
+
     async def fire() -> None:
-        await Firer(runtime.pool, s).run()
+        await Firer(runtime.pool, s, modes.active).run()
 
     async def count() -> None:
         await count_live_timers(runtime.pool, s.live_count_seconds)
@@ -39,6 +47,7 @@ def create_app(settings: SlaSettings | None = None) -> FastAPI:
     runtime.background("sla.live-timers", count)
 
     app = service_app(runtime, title="CityLoop sla")
+    app.state.modes = modes
     app.include_router(deadlines_router())
     app.include_router(supervision_router())
     return app

@@ -71,6 +71,9 @@ class Owner:
     supervisors: list[str]
     #: 督办 desks over the owner, nearest first (router's Dispatched.desks)
     desks: list[str] = field(default_factory=list)
+    #: where the ticket is (router's Dispatched.location.chain)
+    district: str | None = None
+    street: str | None = None
 
 
 def plan_clock(
@@ -108,6 +111,8 @@ def plan_clock(
         step=step,
         next_fire_at=first_at,
         desks=[] if kind is ClockKind.CALLBACK else owner.desks,
+        district=owner.district,
+        street=owner.street,
     )
 
 
@@ -177,6 +182,8 @@ async def _on_dispatched(
         command_unit=detail.command_unit,
         supervisors=detail.supervisors,
         desks=detail.desks,
+        district=detail.location.chain.district,
+        street=detail.location.chain.street,
     )
     policy = with_catalogue_days(
         policy_for(settings.policies, category=detail.category, urgency=detail.urgency, mode=mode),
@@ -301,6 +308,8 @@ async def _owner_of(conn: Conn, ticket_id: str, detail: _Ids) -> Owner:
         command_unit=latest["command_unit"],
         supervisors=list(latest["supervisors"]),
         desks=list(latest["desks"]),
+        district=latest["district"],
+        street=latest["street"],
     )
 
 

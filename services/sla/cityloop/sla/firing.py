@@ -8,15 +8,16 @@ are recorded as fired and the relay publishes their events: each step takes effe
 
 import asyncio
 from collections import Counter as Tally
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 
-from cityloop.common import outbox
+from cityloop.common import emergency_scope, outbox
 from cityloop.common.contract import types
+from cityloop.common.contract.emergencies import Emergency
 from cityloop.common.contract.lifecycle import ClockStep, StepKind
 from cityloop.common.db.pool import PgPool
 from cityloop.common.metrics.labels import Bounded
@@ -50,10 +51,19 @@ class Firing:
     notice: desk_store.Notice | None = None
 
 
-def plan_firing(clock: Mapping[str, Any] | asyncpg.Record, settings: SlaSettings, now: datetime) -> Firing:
-    """Pure: what firing this clock's due step announces, and where its ladder goes next."""
-    mode = clock["mode"]
-    units = ladder.chain(list(clock["supervisors"]), clock["command_unit"], mode)
+def plan_firing(
+    clock: Mapping[str, Any] | asyncpg.Record,
+    settings: SlaSettings,
+    now: datetime,
+    active: Sequence[Emergency] = (),
+) -> Firing:
+    """Pure: what firing this clock's due step announces, and where its ladder goes next; ``active``: the
+    emergencies in force (control.mode)."""
+    mode, command_unit = clock["mode"], clock["command_unit"]
+    if clock["kind"] != "callback":  # the hotline's own duty: never a department's chain nor a command's
+        covering = emergency_scope.applicable(active, clock["category"], clock["district"], clock["street"])
+        mode, command_unit = ladder.in_force(mode, command_unit, covering, active)
+    units = ladder.chain(list(clock["supervisors"]), command_unit, mode)
     number: int = clock["step"]
     scheduled: datetime = clock["next_fire_at"]
     step = ladder.describe(number, units, mode) or ladder.Step(number, StepKind.NOTICE)
@@ -143,9 +153,11 @@ def _on_desk(
 class Firer:
     """Fires due steps; one per process, any number of processes."""
 
-    def __init__(self, pool: PgPool, settings: SlaSettings) -> None:
+    def __init__(self, pool: PgPool, settings: SlaSettings, modes: Callable[[], Sequence[Emergency]] = tuple) -> None:
         self._pool = pool
         self._settings = settings
+        #: the emergencies in force, from sla's view of control.mode (app.py)
+        self._modes = modes
         self._dept = Bounded(settings.metric_label_limit)
         self._category = Bounded(settings.metric_label_limit)
 
@@ -156,7 +168,8 @@ class Firer:
             claimed = await queries.claim_due(conn, now, self._settings.fire_batch)
             if not claimed:
                 return 0
-            firings = [plan_firing(clock, self._settings, now) for clock in claimed]
+            active = self._modes()
+            firings = [plan_firing(clock, self._settings, now, active) for clock in claimed]
             await queries.advance_clocks(conn, [f.advance for f in firings], now)
             if placed := [f.placed for f in firings if f.placed is not None]:
                 await desk_store.place(conn, placed)

@@ -6,10 +6,12 @@ or straight to the command unit in an emergency, one ``escalate_every`` apart, a
 chronic lateness. A clock stores only the number of its next step and when that step is due.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from cityloop.common.calendar import OfficeHours
+from cityloop.common.contract.emergencies import Emergency
 from cityloop.common.contract.lifecycle import StepKind
 from cityloop.sla.deadlines import due_after
 from cityloop.sla.policy import Span
@@ -27,6 +29,21 @@ class Step:
     target: str | None = None
     #: 1 for the first unit up the chain, 2 for the next ...
     level: int | None = None
+
+
+def in_force(
+    mode: str, command_unit: str | None, covering: Emergency | None, active: Sequence[Emergency]
+) -> tuple[str, str | None]:
+    """The mode and command unit a clock escalates by now, from the emergencies in force (control.mode)
+    rather than only from what its dispatch said: under ``covering`` (in force where the ticket is, for its
+    category) straight to that command unit, even before re-homing has reached the ticket; a clock set
+    under an emergency whose command no longer leads one in force (stood down, re-homing not there yet)
+    climbs the peacetime chain."""
+    if covering is not None:
+        return "emergency", covering.command_unit
+    if mode == "emergency" and command_unit not in {e.command_unit for e in active if e.active}:
+        return "peacetime", None
+    return mode, command_unit
 
 
 def chain(supervisors: list[str], command_unit: str | None, mode: str) -> list[str]:

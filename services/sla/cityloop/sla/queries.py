@@ -12,7 +12,7 @@ from cityloop.common.paging import Keyset
 # What the firing loop needs of a clock; nothing more is read per round.
 _FIRING_COLUMNS = (
     "id, ticket_id, assignment_id, dept_code, category, kind, mode, command_unit, supervisors, desks,"
-    " step, next_fire_at, warn_at, due_at, escalate_days, escalate_seconds"
+    " step, next_fire_at, warn_at, due_at, escalate_days, escalate_seconds, district, street"
 )
 
 
@@ -40,12 +40,15 @@ class NewClock:
     next_fire_at: datetime
     #: 督办 desks over the owner, nearest first (contract Dispatched.desks)
     desks: list[str] = field(default_factory=list)
+    #: where the ticket is (an emergency in force there escalates to its command unit)
+    district: str | None = None
+    street: str | None = None
 
 
 _NEW_CLOCK_COLUMNS = (
     "ticket_id, assignment_id, dept_code, category, urgency, mode, command_unit, supervisors, kind, opened_by,"
     " started_at, warn_at, due_at, latest_due_at, estimated, warn_ratio, escalate_days, escalate_seconds,"
-    " step, next_fire_at, desks"
+    " step, next_fire_at, desks, district, street"
 )
 
 
@@ -72,6 +75,8 @@ def _clock_values(c: NewClock) -> tuple[object, ...]:
         c.step,
         c.next_fire_at,
         c.desks,
+        c.district,
+        c.street,
     )
 
 
@@ -79,7 +84,8 @@ async def insert_clock(conn: Conn, clock: NewClock) -> int | None:
     """The new clock's id; None when the event that opens it was applied before."""
     value = await conn.fetchval(
         f"INSERT INTO clocks ({_NEW_CLOCK_COLUMNS})"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,"
+        " $22, $23)"
         " ON CONFLICT (opened_by, kind) WHERE opened_by IS NOT NULL DO NOTHING RETURNING id",
         *_clock_values(clock),
     )

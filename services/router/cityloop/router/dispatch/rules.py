@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Literal
 
+from cityloop.common import emergency_scope
 from cityloop.common.contract.emergencies import Emergency
 from cityloop.router.dispatch.location import Location
 from cityloop.router.emergencies import rules as emergency_rules
@@ -195,7 +196,7 @@ def route(
         return Decision("handover", why, category=category, handover_to=category.handover_to)
     if (problem := unsure(c, policy)) is not None:
         return _to_dispatcher("low_confidence", problem, why, category)
-    emergency = emergency_rules.applicable(modes, category.code, ticket.location.district, ticket.location.street)
+    emergency = emergency_scope.applicable(modes, category.code, ticket.location.district, ticket.location.street)
     if emergency is not None and (under := emergency_rules.route_under(emergency, category, master)) is not None:
         # 平战结合: in scope of an emergency the command unit leads whatever the catalogue says, and every
         # participating department acts at once; a dispatcher's named lead gives way to the command.

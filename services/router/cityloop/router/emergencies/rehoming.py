@@ -25,7 +25,7 @@ import asyncpg
 import orjson
 import structlog
 
-from cityloop.common import outbox
+from cityloop.common import emergency_scope, outbox
 from cityloop.common.contract import types
 from cityloop.common.contract.emergencies import Emergency
 from cityloop.common.contract.models import TicketStatus, Urgency
@@ -104,7 +104,7 @@ def target_for(
         under = memo[key]
     else:
         under = None
-        emergency = rules.applicable(active, category.code, ticket["district"], ticket["street"])
+        emergency = emergency_scope.applicable(active, category.code, ticket["district"], ticket["street"])
         plan = rules.route_under(emergency, category, master) if emergency is not None else None
         if emergency is not None and plan is not None:
             under = _target(
@@ -441,7 +441,7 @@ class Rehomer:
         async with self._pool.acquire() as conn, conn.transaction():
             master = await self._ctx.master.current(conn)
             if into:
-                leaves = [c.code for c in master.leaves() if rules.covers(e, c.code)]
+                leaves = [c.code for c in master.leaves() if emergency_scope.covers(e, c.code)]
                 tickets = await store.claim_in_scope(
                     conn,
                     categories=leaves,

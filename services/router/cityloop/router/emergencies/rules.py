@@ -1,7 +1,8 @@
 """The rules of emergency mode, as the city's 平战结合 (two modes) rules state them. Pure functions over plain data.
 
 - Which emergency applies to a ticket: its category is covered and its place is in scope; where scopes
-  overlap the higher level wins (I beats IV), a tie goes to the earlier declaration (then the id).
+  overlap the higher level wins (I beats IV), a tie goes to the earlier declaration (then the id)
+  (libs/common emergency_scope.py, shared with sla).
 - Routing under it: the command unit leads, every participating department for the category gets the
   task at once (联勤联动).
 - Re-homing a ticket from one owner set to another: who keeps a task (with a new role), who loses it,
@@ -9,11 +10,10 @@
 - Incidents (一件事): near-duplicates merge over a wider radius and a shorter window than in peacetime.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
 
-from cityloop.common.contract.emergencies import LEVEL_RANK, Emergency, EmergencyScope
+from cityloop.common.contract.emergencies import Emergency, EmergencyScope
 from cityloop.router.masterdata.model import Category, Department, MasterData
 
 #: the department type of an operations centre (城运中心), the only kind of unit that commands
@@ -22,31 +22,6 @@ COMMAND_LEVELS = ("city", "district")
 #: incidents: this many times the peacetime radius, within this share of the peacetime window
 INCIDENT_RADIUS_FACTOR = 2
 INCIDENT_WINDOW_SHARE = 4
-
-
-def covers(emergency: Emergency, category: str | None) -> bool:
-    """A listed code covers itself and, when it is a branch of the catalogue tree, every leaf under it."""
-    if not category:
-        return False
-    return any(category == c or category.startswith(f"{c}.") for c in emergency.categories)
-
-
-def in_scope(scope: EmergencyScope, district: str | None, street: str | None) -> bool:
-    if scope.city:
-        return True
-    return (district is not None and district in scope.districts) or (street is not None and street in scope.streets)
-
-
-def precedence(emergency: Emergency) -> tuple[int, datetime, str]:
-    return LEVEL_RANK[emergency.level], emergency.declared_at, emergency.id
-
-
-def applicable(
-    emergencies: Iterable[Emergency], category: str | None, district: str | None, street: str | None
-) -> Emergency | None:
-    """The emergency a ticket falls under, or None (peacetime)."""
-    matching = [e for e in emergencies if e.active and covers(e, category) and in_scope(e.scope, district, street)]
-    return min(matching, key=precedence) if matching else None
 
 
 def participants_for(emergency: Emergency, category: str) -> list[str]:
