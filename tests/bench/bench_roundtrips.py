@@ -4,8 +4,8 @@ task on the department's topic and everything it sets off (sla's deadlines, feed
 Machine-independent, unlike the timed benchmarks: the four services run in this process (as the
 integration tests' `loop` fixture runs them) on a database and topic prefix of their own, every statement
 asyncpg sends is counted per service (by the connection's application_name, cityloop-<schema>), TICKETS
-tickets are created through the gateway, and once all are routed and the counts stop moving the totals
-are divided by TICKETS. A statement is one round trip (BEGIN and COMMIT included); asyncpg's statement
+tickets are created through the gateway, BURST at a time, and once all are routed and the counts stop
+moving the totals are divided by TICKETS. A statement is one round trip (BEGIN and COMMIT included); asyncpg's statement
 cache prepares each distinct statement once per connection, a round trip not counted here.
 """
 
@@ -29,6 +29,8 @@ from tests.databases import scratch_database
 
 TICKETS = int(os.environ.get("CITYLOOP_BENCH_ROUNDTRIP_TICKETS", sized(200, 60)))
 KAFKA = os.environ.get("CITYLOOP_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+#: Tickets created at once (a call centre's operators at work), so consumers get several events per poll.
+BURST = int(os.environ.get("CITYLOOP_BENCH_ROUNDTRIP_BURST", "10"))
 COUNTS: Counter[str] = Counter()
 #: (service, statement) -> how many times: which statements a ticket costs (printed, the top ones).
 STATEMENTS: Counter[tuple[str, str]] = Counter()
@@ -148,6 +150,15 @@ async def settle(dsn: str, count: int) -> None:
             quiet = 0 if now > before else quiet + 1
 
 
+async def create(gateway: httpx.AsyncClient, i: int, body: dict[str, Any]) -> None:
+    token = IN_REQUEST.set(True)  # each gathered create runs in a task of its own, with its own context
+    try:
+        response = await gateway.post("/api/v1/tickets", json=body, headers={"Idempotency-Key": f"rt-{i}"})
+    finally:
+        IN_REQUEST.reset(token)
+    assert response.status_code == 201, response.text
+
+
 async def main() -> None:
     run = uuid.uuid4().hex[:8]
     prefix = f"bench-rt-{run}."
@@ -157,13 +168,11 @@ async def main() -> None:
             await asyncio.sleep(5)  # start-up work (seeding, first polls) out of the way
             COUNTS.clear()
             STATEMENTS.clear()
-            for i, body in enumerate(ticket_bodies(TICKETS, seed=99)):
-                token = IN_REQUEST.set(True)
-                try:
-                    response = await gateway.post("/api/v1/tickets", json=body, headers={"Idempotency-Key": f"rt-{i}"})
-                finally:
-                    IN_REQUEST.reset(token)
-                assert response.status_code == 201, response.text
+            bodies = ticket_bodies(TICKETS, seed=99)
+            for first in range(0, TICKETS, BURST):
+                await asyncio.gather(
+                    *(create(gateway, i, bodies[i]) for i in range(first, min(TICKETS, first + BURST)))
+                )
             await settle(dsn, TICKETS)
             total: Counter[str] = Counter()
             for (service, query), n in STATEMENTS.items():

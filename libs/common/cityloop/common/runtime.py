@@ -120,6 +120,7 @@ class ServiceRuntime:
                 options=client_options(s),
                 wants=wants,
                 max_message_bytes=s.max_message_bytes,
+                batch_size=s.consumer_batch,
                 max_poll_interval_ms=s.kafka_max_poll_interval_ms,
                 session_timeout_ms=s.kafka_session_timeout_ms,
             )

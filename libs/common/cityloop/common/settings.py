@@ -81,6 +81,8 @@ class CommonSettings(BaseSettings):
     kafka_session_timeout_ms: int = Field(default=10_000, ge=1_000)
     #: A consumed message larger than this goes to the DLQ unparsed (kafka/consumer.py).
     max_message_bytes: int = Field(default=1_048_576, ge=1024)
+    #: Events of one partition a consumer applies in one transaction (kafka/consumer.py; 1: one per event).
+    consumer_batch: int = Field(default=50, ge=1)
 
     @model_validator(mode="after")
     def _no_default_secret_in_production(self) -> "CommonSettings":
