@@ -10,6 +10,7 @@ import pytest
 from cityloop.common.contract import types
 from cityloop.common.contract.registry import ContractError
 from cityloop.common.envelope import CloudEvent
+from cityloop.common.personal.redaction import redact_fields
 from cityloop.router.emergencies import wire
 
 
@@ -58,3 +59,14 @@ def test_an_optional_field_the_builder_does_not_know_goes_out_with_its_default()
     del data["deadlines"]
     w.add("dept.pd-water.tasks", types.TASK_UPDATED, "T-1", data)
     assert CloudEvent.from_bytes(w.rows[0][3]).data["deadlines"] is None
+
+
+def test_redaction_is_the_emitters() -> None:
+    data = {
+        "summary": "市民13812345678来电",
+        "detail": {"note": "联系 021-62345678", "why": {"reason": "身份证310101199001011234"}, "n": 3},
+        "items": [{"description": "邮箱 a.b@example.com"}, "13812345678", {"code": "13812345678"}],
+        "plain": {"note": "无个人信息"},
+    }
+    assert wire.redacted(data) == redact_fields(data)
+    assert wire.redacted(data)["plain"] is data["plain"]  # untouched parts are not copied
