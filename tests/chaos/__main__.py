@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", default="10m", type=parse_duration)
     parser.add_argument("--rate", default=60.0, type=float, help="tickets per second asked of intake")
     parser.add_argument("--seed", default=None, type=int)
+    parser.add_argument("--rounds", default=None, type=int, help="rounds of every fault type (default: one per 90 s)")
     parser.add_argument("--short", action="store_true", help="the short form's plan: one kill per service")
     parser.add_argument("--home", default=None, type=Path, help="private broker/PostgreSQL home (default: a temp dir)")
     args = parser.parse_args(argv)
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         seed=seed,
         load_seconds=args.duration,
         rate=args.rate,
-        rounds=rounds_for(args.duration),
+        rounds=args.rounds or rounds_for(args.duration),
         kill_each=not args.short,
     )
     report = asyncio.run(harness.run(options))

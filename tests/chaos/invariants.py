@@ -13,16 +13,17 @@ TERMINAL = frozenset({"closed", "merged", "handed_over"})
 WITH_DISPATCHER = "needs_dispatcher"
 LIVE_ASSIGNMENT = frozenset({"assigned", "accepted", "reopened"})
 ENDED_ASSIGNMENT = frozenset({"withdrawn", "rejected"})
-#: The loop's causal order on one ticket's trail (first occurrence of each).
+#: The loop's causal order on one ticket's trail (first occurrence of each). Callbacks are checked apart:
+#: feedback also opens one when the resolve deadline passes unresolved (trigger "overdue", README
+#: "Callbacks"), so a callback may come before the resolution; the one after it closes the ticket.
 ORDER = (
     "cityloop.ticket.created",
     "cityloop.ticket.dispatched",
     "cityloop.ticket.accepted",
     "cityloop.ticket.resolved",
-    "cityloop.callback.opened",
-    "cityloop.callback.recorded",
     "cityloop.ticket.closed",
 )
+OPENED, RECORDED = "cityloop.callback.opened", "cityloop.callback.recorded"
 #: What the trail of a ticket in each status must hold at least.
 REQUIRED = {
     "received": ORDER[:1],
@@ -31,8 +32,8 @@ REQUIRED = {
     "merged": (*ORDER[:1], "cityloop.ticket.merged"),
     "dispatched": ORDER[:2],
     "accepted": ORDER[:3],
-    "resolved": ORDER[:4],
-    "closed": ORDER,
+    "resolved": (*ORDER[:4], OPENED),
+    "closed": (*ORDER, OPENED, RECORDED),
 }
 #: Effects that happen once per ticket in this load (it never rejects, re-handles or extends).
 ONCE = frozenset(ORDER) | {"cityloop.ticket.merged"}
@@ -141,6 +142,9 @@ def trails_complete_and_ordered(sent: Sent, seen: Observed) -> Result:
         if placed != sorted(placed):
             r.fail(f"{ticket}: out of causal order {[t for t in types if t in first]}")
             continue
+        if not _callbacks_in_order(types):
+            r.fail(f"{ticket}: callback out of order {[t for t in types if t in first or t in (OPENED, RECORDED)]}")
+            continue
         repeated = [t for t, n in Counter(types).items() if t in ONCE and n > 1]
         if repeated:
             r.fail(f"{ticket}: effect repeated on the trail {repeated}")
@@ -155,6 +159,14 @@ def trails_complete_and_ordered(sent: Sent, seen: Observed) -> Result:
         "entries": sum(map(len, seen.trails.values())),
     }
     return r
+
+
+def _callbacks_in_order(types: list[str]) -> bool:
+    """The last callback opens after the resolution (if any), and the ticket closes after a recorded one."""
+    last = {t: i for i, t in enumerate(types)}
+    if "cityloop.ticket.resolved" in last and OPENED in last and last[OPENED] < last["cityloop.ticket.resolved"]:
+        return False
+    return "cityloop.ticket.closed" not in last or last.get(RECORDED, len(types)) < last["cityloop.ticket.closed"]
 
 
 def updates_applied_once(sent: Sent, seen: Observed) -> Result:
@@ -222,16 +234,29 @@ def callbacks_once(sent: Sent, seen: Observed) -> Result:
     resolved = [t for t in sent.tickets if any(x == "cityloop.ticket.resolved" for x, _ in seen.trails.get(t, []))]
     missing = duplicated = 0
     for ticket in resolved:
-        n = len(seen.callbacks.get(ticket, []))
+        n = sum(1 for trigger, _ in seen.callbacks.get(ticket, []) if trigger == "resolved")
         if n == 0:
             missing += 1
             r.fail(f"{ticket}: resolved, no callback")
         elif n > 1:
             duplicated += 1
-            r.fail(f"{ticket}: {n} callbacks")
+            r.fail(f"{ticket}: {n} callbacks after its resolution")
+    overdue = Counter(t for t in sent.tickets for trigger, _ in seen.callbacks.get(t, []) if trigger == "overdue")
+    for ticket, n in overdue.items():
+        if n > 1:
+            duplicated += 1
+            r.fail(f"{ticket}: {n} callbacks for one passed resolve deadline")
+    opened_on_trail = sum(1 for t in sent.tickets for x, _ in seen.trails.get(t, []) if x == "cityloop.callback.opened")
+    stored = sum(len(seen.callbacks.get(t, [])) for t in sent.tickets)
+    if opened_on_trail != stored:
+        r.fail(f"{stored} callbacks stored, {opened_on_trail} opened on the trails")
     r.counts = {
         "resolved_tickets": len(resolved),
-        "callbacks": sum(len(seen.callbacks.get(t, [])) for t in resolved),
+        "callbacks_after_resolution": sum(
+            1 for t in resolved for trigger, _ in seen.callbacks.get(t, []) if trigger == "resolved"
+        ),
+        "callbacks_for_overdue": sum(overdue.values()),
+        "opened_on_trails": opened_on_trail,
         "missing": missing,
         "duplicated": duplicated,
     }
@@ -252,7 +277,7 @@ def open_tickets_owned(sent: Sent, seen: Observed) -> Result:
         assignments = seen.assignments.get(ticket, [])
         if status == "resolved":
             owner = any(a[1] == "lead" and a[2] == "resolved" for a in assignments)
-            owner = owner and "due" in seen.callbacks.get(ticket, [])
+            owner = owner and any(status == "due" for _, status in seen.callbacks.get(ticket, []))
         else:
             owner = any(a[1] == "lead" and a[2] in LIVE_ASSIGNMENT for a in assignments)
         if not owner:

@@ -43,7 +43,8 @@ class Observed:
     #: router: ticket -> [(assignment id, role, status)]
     assignments: dict[str, list[tuple[str, str, str]]] = field(default_factory=dict)
     clocks: list[Clock] = field(default_factory=list)
-    callbacks: dict[str, list[str]] = field(default_factory=dict)  # feedback: ticket -> [status]
+    #: feedback: ticket -> [(trigger, status)]; trigger "resolved", or "overdue" (the resolve deadline passed)
+    callbacks: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     inbox: dict[str, set[str]] = field(default_factory=dict)  # consumer -> applied event ids
     unpublished_outbox: dict[str, int] = field(default_factory=dict)  # schema -> rows not yet published
     #: ticket.lifecycle: [(event id, ticket id, type, (clock id, step) for sla timer events)]
@@ -77,9 +78,9 @@ async def fetch_rows(dsn: str, observed: Observed, *, grace_seconds: float) -> N
                 grace_seconds,
             )
         ]
-        callbacks: dict[str, list[str]] = defaultdict(list)
-        for row in await conn.fetch("SELECT ticket_id, status FROM feedback.callbacks"):
-            callbacks[row["ticket_id"]].append(row["status"])
+        callbacks: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        for row in await conn.fetch("SELECT ticket_id, trigger, status FROM feedback.callbacks"):
+            callbacks[row["ticket_id"]].append((row["trigger"], row["status"]))
         observed.callbacks = dict(callbacks)
         for schema in SCHEMAS:
             for row in await conn.fetch(f"SELECT consumer, event_id FROM {schema}.inbox"):

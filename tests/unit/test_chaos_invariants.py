@@ -55,7 +55,7 @@ def clean() -> tuple[Sent, Observed]:
             Clock(1, "T1", "accept", "met", 0, overdue=False),
             Clock(2, "T2", "resolve", "open", 1, overdue=False),
         ],
-        callbacks={"T1": ["done"]},
+        callbacks={"T1": [("resolved", "done")]},
         inbox={"router.dept-updates": {u.event_id for u in sent.updates}},
         unpublished_outbox={"intake": 0, "router": 0},
         lifecycle=[(e, "T1", t, None) for t, e in trail1]
@@ -134,10 +134,25 @@ def test_a_missed_fire_a_double_fire_and_a_store_mismatch_are_caught() -> None:
 
 def test_a_missing_or_second_callback_is_caught() -> None:
     sent, seen = clean()
-    seen.callbacks["T1"] = ["done", "due"]
+    seen.callbacks["T1"] = [("resolved", "done"), ("resolved", "due")]
     assert callbacks_once(sent, seen).counts["duplicated"] == 1
     seen.callbacks = {}
     assert callbacks_once(sent, seen).counts["missing"] == 1
+
+
+def test_a_callback_for_a_passed_resolve_deadline_before_the_resolution_is_in_order() -> None:
+    """feedback asks the citizen when the resolve deadline passes unresolved, then again after resolution."""
+    sent, seen = clean()
+    types = [t for t, _ in seen.trails["T1"]]
+    early = [*types[:4], "cityloop.callback.opened", "cityloop.callback.recorded", *types[4:]]
+    seen.trails["T1"] = [(t, f"e-T1-{i}") for i, t in enumerate(early)]
+    seen.lifecycle = [(e, "T1", t, None) for t, e in seen.trails["T1"]] + seen.lifecycle[len(types) :]
+    seen.callbacks["T1"] = [("overdue", "done"), ("resolved", "done")]
+    assert [r.violations for r in check_all(sent, seen)] == [[] for _ in check_all(sent, seen)]
+    assert callbacks_once(sent, seen).counts["callbacks_for_overdue"] == 1
+    after = {f"e-T1-{len(early) - 3}", f"e-T1-{len(early) - 2}"}  # the callback after the resolution
+    seen.trails["T1"] = [x for x in seen.trails["T1"] if x[1] not in after]
+    assert "callback out of order" in trails_complete_and_ordered(sent, seen).violations[0]
 
 
 def test_an_open_ticket_without_owner_or_clock_is_caught() -> None:
