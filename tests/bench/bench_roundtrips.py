@@ -180,8 +180,8 @@ async def main() -> None:
                     total[service] += n
     finally:
         await delete_topics_with_prefix(KAFKA, prefix)
-    create = REQUEST_COUNTS["intake"] / TICKETS
-    print(f"statements per ticket over {TICKETS} tickets (the create request in intake: {create:.1f}):")
+    request = REQUEST_COUNTS["intake"] / TICKETS
+    print(f"statements per ticket over {TICKETS} tickets (the create request in intake: {request:.1f}):")
     for service in ("intake", "router", "sla", "feedback"):
         per = total.get(service, 0) / TICKETS
         print(f"  {service:<9} {per:6.1f}")
@@ -193,5 +193,5 @@ async def main() -> None:
                 print(f"    {n / TICKETS:5.2f}  {query}")
     all_per = sum(total.values()) / TICKETS
     print(f"  {'all':<9} {all_per:6.1f}")
-    record("DB round trips per ticket: the create request", create, "statements", better="lower")
+    record("DB round trips per ticket: the create request", request, "statements", better="lower")
     record("DB round trips per ticket: all services", all_per, "statements", better="lower")
