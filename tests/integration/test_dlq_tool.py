@@ -5,6 +5,7 @@ import contextlib
 import json
 from typing import Any
 
+import asyncpg
 import pytest
 
 from cityloop.common import dlq
@@ -13,7 +14,7 @@ from cityloop.common.envelope import CloudEvent
 from cityloop.common.kafka.consumer import EventConsumer, Refused, dlq_name
 from cityloop.common.settings import CommonSettings
 from cityloop.common.topics import TopicSpec, ensure_topics
-from tests.conftest import KAFKA, TOPIC_PREFIX
+from tests.conftest import KAFKA, TEST_DSN, TOPIC_PREFIX
 from tests.integration.conftest import Loop
 
 TOPIC = "dlq-tool.in"  # a topic of this test's own, one partition so order is plain
@@ -38,8 +39,17 @@ async def test_poisoned_event_shown_then_replayed_once_after_the_fix(
     runtime = loop.runtime("feedback")
     pool = runtime.pool
     await ensure_topics(KAFKA, TOPIC_PREFIX, [TopicSpec(TOPIC, 1), TopicSpec(dlq_name(TOPIC), 1)])
-    await pool.execute("CREATE TABLE IF NOT EXISTS public.dlq_tool_known (name text PRIMARY KEY)")
-    await pool.execute("CREATE TABLE IF NOT EXISTS public.dlq_tool_applied (event_id text, name text)")
+    # The service's role may not create tables (its own schema's rights only): the owner makes this test's.
+    role = runtime.settings.db_role or "CURRENT_USER"
+    owner = await asyncpg.connect(TEST_DSN)
+    try:
+        await owner.execute(
+            "CREATE TABLE IF NOT EXISTS public.dlq_tool_known (name text PRIMARY KEY);"
+            "CREATE TABLE IF NOT EXISTS public.dlq_tool_applied (event_id text, name text);"
+            f"GRANT SELECT, INSERT ON public.dlq_tool_known, public.dlq_tool_applied TO {role};"
+        )
+    finally:
+        await owner.close()
 
     async def handler(conn: Conn, event: CloudEvent) -> None:
         name = event.data["name"]
