@@ -247,9 +247,15 @@ def callbacks_once(sent: Sent, seen: Observed) -> Result:
             duplicated += 1
             r.fail(f"{ticket}: {n} callbacks for one passed resolve deadline")
     opened_on_trail = sum(1 for t in sent.tickets for x, _ in seen.trails.get(t, []) if x == "cityloop.callback.opened")
-    stored = sum(len(seen.callbacks.get(t, [])) for t in sent.tickets)
-    if opened_on_trail != stored:
-        r.fail(f"{stored} callbacks stored, {opened_on_trail} opened on the trails")
+    unannounced = announced_only = 0
+    for ticket in sent.tickets:
+        stored_ids, opened_ids = seen.callback_ids.get(ticket, set()), seen.opened_callback_ids.get(ticket, set())
+        if stored_ids - opened_ids:
+            unannounced += 1
+            r.fail(f"{ticket}: callbacks {sorted(stored_ids - opened_ids)} stored, never opened on its trail")
+        if opened_ids - stored_ids:
+            announced_only += 1
+            r.fail(f"{ticket}: callbacks {sorted(opened_ids - stored_ids)} opened on its trail, not stored")
     r.counts = {
         "resolved_tickets": len(resolved),
         "callbacks_after_resolution": sum(
@@ -257,6 +263,8 @@ def callbacks_once(sent: Sent, seen: Observed) -> Result:
         ),
         "callbacks_for_overdue": sum(overdue.values()),
         "opened_on_trails": opened_on_trail,
+        "stored_not_on_trail": unannounced,
+        "on_trail_not_stored": announced_only,
         "missing": missing,
         "duplicated": duplicated,
     }

@@ -45,6 +45,10 @@ class Observed:
     clocks: list[Clock] = field(default_factory=list)
     #: feedback: ticket -> [(trigger, status)]; trigger "resolved", or "overdue" (the resolve deadline passed)
     callbacks: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    callback_ids: dict[str, set[int]] = field(default_factory=dict)  # feedback: ticket -> its callbacks' ids
+    #: intake's trail: ticket -> the callback ids its cityloop.callback.opened entries name (an overdue callback
+    #: that turns into the resolution's is announced twice, under one id)
+    opened_callback_ids: dict[str, set[int]] = field(default_factory=dict)
     inbox: dict[str, set[str]] = field(default_factory=dict)  # consumer -> applied event ids
     unpublished_outbox: dict[str, int] = field(default_factory=dict)  # schema -> rows not yet published
     #: ticket.lifecycle: [(event id, ticket id, type, (clock id, step) for sla timer events)]
@@ -79,9 +83,15 @@ async def fetch_rows(dsn: str, observed: Observed, *, grace_seconds: float) -> N
             )
         ]
         callbacks: dict[str, list[tuple[str, str]]] = defaultdict(list)
-        for row in await conn.fetch("SELECT ticket_id, trigger, status FROM feedback.callbacks"):
+        for row in await conn.fetch("SELECT id, ticket_id, trigger, status FROM feedback.callbacks"):
             callbacks[row["ticket_id"]].append((row["trigger"], row["status"]))
+            observed.callback_ids.setdefault(row["ticket_id"], set()).add(row["id"])
         observed.callbacks = dict(callbacks)
+        for row in await conn.fetch(
+            "SELECT ticket_id, (detail->>'callback_id')::bigint AS id FROM intake.ticket_timeline"
+            " WHERE type = 'cityloop.callback.opened'"
+        ):
+            observed.opened_callback_ids.setdefault(row["ticket_id"], set()).add(row["id"])
         for schema in SCHEMAS:
             for row in await conn.fetch(f"SELECT consumer, event_id FROM {schema}.inbox"):
                 observed.inbox.setdefault(row["consumer"], set()).add(row["event_id"])

@@ -56,6 +56,8 @@ def clean() -> tuple[Sent, Observed]:
             Clock(2, "T2", "resolve", "open", 1, overdue=False),
         ],
         callbacks={"T1": [("resolved", "done")]},
+        callback_ids={"T1": {1}},
+        opened_callback_ids={"T1": {1}},
         inbox={"router.dept-updates": {u.event_id for u in sent.updates}},
         unpublished_outbox={"intake": 0, "router": 0},
         lifecycle=[(e, "T1", t, None) for t, e in trail1]
@@ -138,6 +140,17 @@ def test_a_missing_or_second_callback_is_caught() -> None:
     assert callbacks_once(sent, seen).counts["duplicated"] == 1
     seen.callbacks = {}
     assert callbacks_once(sent, seen).counts["missing"] == 1
+
+
+def test_a_callback_announced_twice_under_one_id_is_one_callback_and_an_unstored_one_is_caught() -> None:
+    sent, seen = clean()
+    # an overdue callback that became the resolution's: opened twice on the trail, one row in feedback
+    seen.trails["T1"] = [*seen.trails["T1"], ("cityloop.callback.opened", "e-T1-again")]
+    assert callbacks_once(sent, seen).violations == []
+    seen.opened_callback_ids["T1"] = {1, 2}
+    assert callbacks_once(sent, seen).counts["on_trail_not_stored"] == 1
+    seen.opened_callback_ids["T1"] = set()
+    assert callbacks_once(sent, seen).counts["stored_not_on_trail"] == 1
 
 
 def test_a_callback_for_a_passed_resolve_deadline_before_the_resolution_is_in_order() -> None:
