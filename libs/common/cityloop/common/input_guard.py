@@ -20,11 +20,10 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cityloop.common.http_errors import error_body
+from cityloop.common.personal.redaction import TYPED_TEXT
 
 #: Free-text field names (JSON keys at any depth, form fields): control characters are stripped, not refused.
-FREE_TEXT = frozenset(
-    {"description", "note", "notes", "comment", "comments", "reason", "summary", "text", "message", "details"}
-)
+FREE_TEXT = TYPED_TEXT
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")

@@ -91,23 +91,11 @@ def has_personal_data(text: str | None) -> bool:
 
 
 #: Free-text fields of events and documents: what people type, so what may hold personal data.
-FREE_TEXT = frozenset(
-    {
-        "description",
-        "note",
-        "notes",
-        "comment",
-        "comments",
-        "reason",
-        "summary",
-        "text",
-        "message",
-        "details",
-        "direct_answer",
-        "answer",
-        "status_notes",
-    }
+#: The names people type into on a form; input_guard.py strips control characters in these.
+TYPED_TEXT = frozenset(
+    {"description", "note", "notes", "comment", "comments", "reason", "summary", "text", "message", "details"}
 )
+FREE_TEXT = TYPED_TEXT | {"direct_answer", "answer", "status_notes"}
 
 
 def redact_fields(value: Any, fields: frozenset[str] = FREE_TEXT) -> Any:

@@ -93,8 +93,8 @@ async def append_timeline(
 ) -> bool:
     """Append one entry to the ticket's chain (chain.py). The caller holds the ticket's row lock, so the
     ticket's entries are chained one at a time; False when the event was already in the trail."""
-    if await conn.fetchval("SELECT 1 FROM ticket_timeline WHERE event_id = $1", event_id):
-        return False
+    # An event already in the trail is caught by the INSERT's ON CONFLICT below, which leaves the head alone:
+    # no separate look-up round trip on every new entry.
     head = await conn.fetchrow("SELECT chain_index, hash FROM trail_heads WHERE ticket_id = $1", ticket_id)
     index = 0 if head is None else head["chain_index"] + 1
     # Hash the values as PostgreSQL will store them (jsonb numbers, timestamptz precision).

@@ -80,50 +80,47 @@ async def get(conn: Conn, supervision_id: int) -> asyncpg.Record | None:
     return await conn.fetchrow("SELECT * FROM supervisions WHERE clock_id = $1", supervision_id)
 
 
-async def urged(conn: Conn, supervision_id: int, note: str) -> asyncpg.Record:
+async def _changed(conn: Conn, supervision_id: int, assignments: str, *args: object) -> asyncpg.Record:
+    """One supervision after ``SET <assignments>`` ($1 is its id, the arguments follow from $2)."""
     row = await conn.fetchrow(
-        "UPDATE supervisions SET urges = urges + 1, last_note = $2 WHERE clock_id = $1 RETURNING *",
-        supervision_id,
-        note,
+        f"UPDATE supervisions SET {assignments} WHERE clock_id = $1 RETURNING *", supervision_id, *args
     )
     assert row is not None
     return row
+
+
+async def urged(conn: Conn, supervision_id: int, note: str) -> asyncpg.Record:
+    return await _changed(conn, supervision_id, "urges = urges + 1, last_note = $2", note)
 
 
 async def deadline_set(conn: Conn, supervision_id: int, deadline: datetime, note: str | None) -> asyncpg.Record:
-    row = await conn.fetchrow(
-        "UPDATE supervisions SET supervised_deadline = $2, due_at = $2, last_note = coalesce($3, last_note)"
-        " WHERE clock_id = $1 RETURNING *",
+    return await _changed(
+        conn,
         supervision_id,
+        "supervised_deadline = $2, due_at = $2, last_note = coalesce($3, last_note)",
         deadline,
         note,
     )
-    assert row is not None
-    return row
 
 
 async def escalated(conn: Conn, supervision_id: int, desk: str, note: str | None) -> asyncpg.Record:
-    row = await conn.fetchrow(
-        "UPDATE supervisions SET escalated_from = desk, desk = $2, level = level + 1,"
-        " last_note = coalesce($3, last_note) WHERE clock_id = $1 RETURNING *",
+    return await _changed(
+        conn,
         supervision_id,
+        "escalated_from = desk, desk = $2, level = level + 1, last_note = coalesce($3, last_note)",
         desk,
         note,
     )
-    assert row is not None
-    return row
 
 
 async def closed(conn: Conn, supervision_id: int, by: str, note: str | None) -> asyncpg.Record:
-    row = await conn.fetchrow(
-        "UPDATE supervisions SET status = 'closed', closed_at = now(), closed_by = $2,"
-        " last_note = coalesce($3, last_note) WHERE clock_id = $1 RETURNING *",
+    return await _changed(
+        conn,
         supervision_id,
+        "status = 'closed', closed_at = now(), closed_by = $2, last_note = coalesce($3, last_note)",
         by,
         note,
     )
-    assert row is not None
-    return row
 
 
 #: A desk's list: oldest first.
