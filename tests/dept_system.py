@@ -1,9 +1,11 @@
 """A department's system as an outside integrator writes it: plain aiokafka and plain JSON, no CityLoop code.
 
-Used by the tests to read tasks from ``dept.<code>.tasks`` and answer on ``dept.updates``.
+Used by the tests to read tasks from ``dept.<code>.tasks`` and answer on ``dept.<code>.updates``: the
+department's own topic, which names it as the sender (router refuses an update there that names another).
 """
 
 import asyncio
+import contextlib
 import json
 import uuid
 from collections import deque
@@ -39,6 +41,8 @@ class DeptSystem:
         self._prefix = prefix
         self._bootstrap = bootstrap
         self._topic = f"{prefix}dept.{dept_code}.tasks"
+        #: Where this department answers; only it may write there (broker ACLs in production).
+        self.updates_topic = f"{prefix}dept.{dept_code}.updates"
         self._consumer = AIOKafkaConsumer(
             self._topic,
             bootstrap_servers=bootstrap,
@@ -58,16 +62,18 @@ class DeptSystem:
         return self
 
     async def _ensure_topic(self) -> None:
-        # In production every department's task topic exists before its system starts (router creates
-        # them at start); test runs create them with a department's first task (tests/conftest.py), so a
-        # department that has had none yet makes its own, as production would already have it.
+        # In production every department's task and updates topics exist before its system starts (router
+        # creates them at start); test runs create them with a department's first task (tests/conftest.py),
+        # so a department that has had none yet makes its own, as production would already have them.
         admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap)
         await admin.start()
         try:
-            if self._topic not in await admin.list_topics():
-                await admin.create_topics([NewTopic(self._topic, 1, 1)])
-        except TopicAlreadyExistsError:
-            pass  # router's first task for this department created it meanwhile
+            existing = set(await admin.list_topics())
+            for topic in (self._topic, self.updates_topic):
+                if topic not in existing:
+                    # router's first task for this department may have created it meanwhile
+                    with contextlib.suppress(TopicAlreadyExistsError):
+                        await admin.create_topics([NewTopic(topic, 1, 1)])
         finally:
             await admin.close()
 
@@ -104,9 +110,7 @@ class DeptSystem:
     async def send(self, event: dict[str, Any]) -> None:
         key = event["data"]["ticket_id"].encode()
         headers = [("content-type", b"application/cloudevents+json")]
-        await self._producer.send_and_wait(
-            f"{self._prefix}dept.updates", json.dumps(event).encode(), key=key, headers=headers
-        )
+        await self._producer.send_and_wait(self.updates_topic, json.dumps(event).encode(), key=key, headers=headers)
 
     async def answer(self, task: dict[str, Any], type_: str, **extra: Any) -> dict[str, Any]:
         data = {

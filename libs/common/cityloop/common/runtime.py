@@ -6,6 +6,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import structlog
 from fastapi import FastAPI
@@ -14,7 +15,7 @@ from cityloop.common.db.migrate import migrate_as_owner
 from cityloop.common.db.pool import PgPool, create_pool
 from cityloop.common.housekeeping import run_forever as housekeeping
 from cityloop.common.kafka.connection import client_options
-from cityloop.common.kafka.consumer import EventConsumer, Handler, Wants
+from cityloop.common.kafka.consumer import EventConsumer, Handler, SourcedHandler, Wants
 from cityloop.common.kafka.failures import Failure, classify
 from cityloop.common.kafka.producer import EventProducer
 from cityloop.common.metrics.http import HttpMetrics
@@ -36,7 +37,8 @@ class ServiceRuntime:
         self._migrations = migrations
         self._pool: PgPool | None = None
         self._producer: EventProducer | None = None
-        self._consumers: list[tuple[str, Sequence[str], Handler, Wants | None]] = []
+        #: name -> what EventConsumer is given besides the runtime's own settings
+        self._consumers: dict[str, dict[str, Any]] = {}
         self._workers: list[tuple[str, Callable[[], Awaitable[None]]]] = []
         self._startup: list[Callable[[], Awaitable[None]]] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -57,7 +59,14 @@ class ServiceRuntime:
     def consume(self, name: str, topics: Sequence[str], handler: Handler, *, wants: Wants | None = None) -> None:
         """Register a consumer group ``name`` over ``topics``; started with the runtime. ``wants`` (optional)
         picks the events the handler cares about; the rest are skipped without touching the database."""
-        self._consumers.append((name, topics, handler, wants))
+        self._consumers[name] = {"topics": topics, "handler": handler, "wants": wants}
+
+    def consume_sourced(
+        self, name: str, pattern: str, handler: SourcedHandler, *, dlq: Callable[[str], str] | None = None
+    ) -> None:
+        """Register a consumer group ``name`` over every topic whose logical name matches ``pattern`` (now or
+        later); ``handler`` is told each event's topic, and ``dlq`` names the DLQ of a refused one."""
+        self._consumers[name] = {"pattern": pattern, "sourced_handler": handler, "dlq": dlq}
 
     def background(self, name: str, work: Callable[[], Awaitable[None]]) -> None:
         """Register a long-running coroutine (a timer loop, a scheduler); restarted if it crashes."""
@@ -108,17 +117,15 @@ class ServiceRuntime:
                 every_seconds=s.housekeeping_interval_seconds,
             ),
         )
-        for name, topics, handler, wants in self._consumers:
+        for name, how in self._consumers.items():
             consumer = EventConsumer(
                 name=name,
-                topics=topics,
-                handler=handler,
+                **how,
                 pool=self._pool,
                 producer=self._producer,
                 bootstrap=s.kafka_bootstrap,
                 topic_prefix=s.topic_prefix,
                 options=client_options(s),
-                wants=wants,
                 max_message_bytes=s.max_message_bytes,
                 batch_size=s.consumer_batch,
                 max_poll_interval_ms=s.kafka_max_poll_interval_ms,

@@ -55,21 +55,56 @@ def dept_tasks(dept_code: str) -> TopicSpec:
     return TopicSpec(f"dept.{dept_code}.tasks", partitions=1, config={"retention.ms": str(30 * DAY_MS)})
 
 
+def dept_updates(dept_code: str) -> TopicSpec:
+    """One updates topic per department, named ``dept.<dept_code>.updates``: the department's system is the
+    only writer (broker ACLs, deploy/k8s/base/kafka/), so the topic names the sender."""
+    return TopicSpec(f"dept.{dept_code}.updates", partitions=1, config=DEPT_UPDATES.config)
+
+
+#: Router consumes every department's updates topic, present and future, by this pattern over logical names.
+DEPT_UPDATES_PATTERN = r"dept\.[^.]+\.updates"
+
+
+def department_topics(dept_code: str) -> list[TopicSpec]:
+    """What a department needs: its tasks topic and its updates topic, created together."""
+    return [dept_tasks(dept_code), dept_updates(dept_code)]
+
+
+def _dept_part(name: str, suffix: str) -> str | None:
+    code = name[len("dept.") : -len(suffix)] if name.startswith("dept.") and name.endswith(suffix) else ""
+    return code if code and "." not in code else None
+
+
+def sender_of(topic: str) -> str | None:
+    """The department whose updates topic ``topic`` (a logical name) is; None for any other topic (the
+    shared ``dept.updates`` of the first release among them)."""
+    return _dept_part(topic, ".updates")
+
+
 def all_topics(dept_codes: Iterable[str] = ()) -> list[TopicSpec]:
     specs = list(STATIC_TOPICS)
     specs += [dlq(s) for s in STATIC_TOPICS]
-    specs += [dept_tasks(code) for code in dept_codes]
+    specs += [spec for code in dept_codes for spec in department_topics(code)]
     return specs
 
 
 def spec_for(name: str) -> TopicSpec | None:
-    """The declared spec of a logical topic name (static, DLQ or a department's tasks), else None."""
+    """The declared spec of a logical topic name (static, DLQ, a department's tasks or updates), else None."""
     for spec in all_topics():
         if spec.name == name:
             return spec
-    if name.startswith("dept.") and name.endswith(".tasks") and len(name) > len("dept..tasks"):
-        return dept_tasks(name[len("dept.") : -len(".tasks")])
+    if (code := _dept_part(name, ".tasks")) is not None:
+        return dept_tasks(code)
+    if (code := sender_of(name)) is not None:
+        return dept_updates(code)
     return None
+
+
+def companions(name: str) -> list[str]:
+    """Topics created along with ``name``: a department's updates topic with its tasks topic, so the first
+    task a department gets finds the topic for its answer already there (it may not create topics)."""
+    code = _dept_part(name, ".tasks")
+    return [dept_updates(code).name] if code is not None else []
 
 
 class TopicProvisioner:
@@ -83,6 +118,7 @@ class TopicProvisioner:
 
     async def ensure(self, names: Iterable[str]) -> None:
         new = {n for n in names if n not in self._known}
+        new |= {c for n in new for c in companions(n) if c not in self._known}
         if not new:
             return
         specs = [spec for n in sorted(new) if (spec := spec_for(n)) is not None]

@@ -1,5 +1,6 @@
 """The router process: consumes new tickets and departments' replies; serves dispatchers and master data."""
 
+import re
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -11,7 +12,14 @@ from cityloop.common.kafka.connection import client_options
 from cityloop.common.modes import ModeView
 from cityloop.common.runtime import ServiceRuntime
 from cityloop.common.service_app import service_app
-from cityloop.common.topics import CONTROL_MODE, DEPT_UPDATES, TICKET_LIFECYCLE, dept_tasks
+from cityloop.common.topics import (
+    CONTROL_MODE,
+    DEPT_UPDATES,
+    DEPT_UPDATES_PATTERN,
+    TICKET_LIFECYCLE,
+    department_topics,
+    dlq,
+)
 from cityloop.router import metrics
 from cityloop.router.cases import views as cases
 from cityloop.router.classification import views as classification
@@ -47,8 +55,8 @@ def create_app(settings: RouterSettings | None = None) -> FastAPI:
         elif event.type == types.CALLBACK_RECORDED:
             await on_callback_recorded(conn, event, ctx)
 
-    async def on_update(conn: Conn, event: CloudEvent) -> None:
-        await on_dept_update(conn, event, ctx)
+    async def on_update(conn: Conn, event: CloudEvent, topic: str) -> None:
+        await on_dept_update(conn, event, ctx, topic=topic)
 
     async def on_control(conn: Conn, event: CloudEvent) -> None:
         await emergency_flows.proposal_received(conn, event.data, event.time)
@@ -66,7 +74,7 @@ def create_app(settings: RouterSettings | None = None) -> FastAPI:
     async def ensure_department_topics() -> None:
         async with runtime.pool.acquire() as conn:
             codes = await master.department_codes(conn)
-        await runtime.ensure_topics([dept_tasks(c) for c in codes])
+        await runtime.ensure_topics([spec for c in codes for spec in department_topics(c)])
 
     async def ensure_classifier() -> None:
         await ensure_model(runtime.pool, settings)
@@ -80,7 +88,15 @@ def create_app(settings: RouterSettings | None = None) -> FastAPI:
     # after an emergency switch) are passed over without a transaction.
     lifecycle_types = {types.TICKET_CREATED, types.CALLBACK_RECORDED, *emergency_flows.CLOCK_TYPES}
     runtime.consume("router.intake", [TICKET_LIFECYCLE.name], on_lifecycle, wants=lambda e: e.type in lifecycle_types)
-    runtime.consume("router.dept-updates", [DEPT_UPDATES.name], on_update)
+    # Every department's own dept.<code>.updates (the topic names the sender), and the shared dept.updates of the
+    # first release during its transition (README "Changes to the contract"); one group, so the offsets it
+    # committed on dept.updates stay. Refusals from either go to dept.updates.dlq.
+    runtime.consume_sourced(
+        "router.dept-updates",
+        rf"{re.escape(DEPT_UPDATES.name)}|{DEPT_UPDATES_PATTERN}",
+        on_update,
+        dlq=lambda _topic: dlq(DEPT_UPDATES).name,
+    )
     runtime.consume(
         "router.proposals", [CONTROL_MODE.name], on_control, wants=lambda e: e.type == types.MODE_EMERGENCY_PROPOSED
     )

@@ -26,7 +26,7 @@ from cityloop.common.contract.registry import (
 from cityloop.common.envelope import CONTENT_TYPE
 from cityloop.common.topics import CONTROL_MODE as CONTROL_MODE_TOPIC
 from cityloop.common.topics import DEPT_UPDATES as SHARED_DEPT_UPDATES_TOPIC
-from cityloop.common.topics import TICKET_LIFECYCLE, TopicSpec, dept_tasks
+from cityloop.common.topics import TICKET_LIFECYCLE, TopicSpec, dept_tasks, dept_updates
 
 DOCS = "docs/contract"
 EVENTS = f"{DOCS}/events"
@@ -113,15 +113,13 @@ _CHANNELS: dict[str, tuple[str, str, str, TopicSpec]] = {
         "One department's updates",
         "One department's system -> CityLoop; the topic names the sender (broker ACLs let only that "
         "department write it).",
-        TopicSpec(
-            DEPT_UPDATES, partitions=SHARED_DEPT_UPDATES_TOPIC.partitions, config=SHARED_DEPT_UPDATES_TOPIC.config
-        ),
+        dept_updates("{dept_code}"),
     ),
     SHARED_DEPT_UPDATES: (
         "sharedDeptUpdates",
         "Departments' updates (first release)",
         "The shared inbound topic of the first release, kept readable during the transition to "
-        "dept.{dept_code}.updates.",
+        "dept.{dept_code}.updates, until 2027-06-30; the dept_code inside names the sender.",
         SHARED_DEPT_UPDATES_TOPIC,
     ),
     CONTROL_MODE: (

@@ -18,6 +18,7 @@ unexpected exception (a bug) gets a few attempts, then the DLQ.
 """
 
 import asyncio
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
@@ -46,6 +47,9 @@ HANDLE_SECONDS = Histogram(
 )
 
 Handler = Callable[[Conn, CloudEvent], Awaitable[None]]
+#: A handler also told the topic the event came from (its logical name, without the deployment's prefix),
+#: for topics whose name says who wrote them (``dept.<code>.updates``).
+SourcedHandler = Callable[[Conn, CloudEvent, str], Awaitable[None]]
 #: Says whether the handler wants an event at all; others are passed over without a transaction.
 Wants = Callable[[CloudEvent], bool]
 
@@ -63,14 +67,19 @@ def dlq_name(topic: str) -> str:
 
 
 class EventConsumer:
-    """Runs ``handler`` for every event on ``topics`` (logical names) within consumer group ``name``."""
+    """Runs ``handler`` for every event on ``topics`` (logical names) within consumer group ``name``.
+
+    Instead of ``topics``, ``pattern`` (a regular expression over logical names) subscribes to every
+    matching topic, present and future: a topic created later is found at the next metadata refresh (a few
+    seconds) and read from its beginning. ``sourced_handler`` instead of ``handler`` is told each event's
+    topic; ``dlq`` maps a logical topic to the DLQ its refused events go to (default ``<topic>.dlq``)."""
 
     def __init__(
         self,
         *,
         name: str,
-        topics: Sequence[str],
-        handler: Handler,
+        topics: Sequence[str] = (),
+        handler: Handler | None = None,
         pool: PgPool,
         producer: EventProducer,
         bootstrap: str,
@@ -84,13 +93,22 @@ class EventConsumer:
         options: Mapping[str, Any] | None = None,
         wants: Wants | None = None,
         batch_size: int = 50,
+        pattern: str | None = None,
+        sourced_handler: SourcedHandler | None = None,
+        dlq: Callable[[str], str] | None = None,
     ) -> None:
+        if (handler is None) == (sourced_handler is None):
+            raise ValueError("give exactly one of handler and sourced_handler")
+        if bool(topics) == (pattern is not None):
+            raise ValueError("give exactly one of topics and pattern")
         self.name = name
         #: Events of one partition applied in one transaction (1: a transaction per event).
         self._batch_size = max(1, batch_size)
         self._topics = [full_name(t, topic_prefix) for t in topics]
+        self._pattern = f"^{re.escape(topic_prefix)}(?:{pattern})$" if pattern is not None else None
         self._prefix = topic_prefix
-        self._handler = handler
+        self._handler: SourcedHandler = sourced_handler or _ignoring_topic(handler)
+        self._dlq = dlq or dlq_name
         self._wants = wants
         self._pool = pool
         self._producer = producer
@@ -126,7 +144,10 @@ class EventConsumer:
         if self._used:
             self._consumer = AIOKafkaConsumer(**self._client_options)
         self._used = True
-        self._consumer.subscribe(self._topics)
+        if self._pattern is not None:
+            self._consumer.subscribe(pattern=self._pattern)
+        else:
+            self._consumer.subscribe(self._topics)
         await self._consumer.start()
         try:
             while True:
@@ -161,6 +182,7 @@ class EventConsumer:
         chunk instead of once per event. False (nothing applied) if any event fails or is not a well-formed
         envelope within the size limit: the caller then takes the events one by one."""
         events = []
+        topic = self._logical(tp.topic)
         for record in chunk:
             if len(record.value or b"") > self._max_bytes:
                 return False
@@ -182,7 +204,7 @@ class EventConsumer:
                         if not await inbox.claim(conn, self.name, event.id):
                             outcomes.append("duplicate")
                             continue
-                        await self._handler(conn, event)
+                        await self._handler(conn, event, topic)
                         outcomes.append("applied")
         except Exception as exc:  # a CancelledError (shutdown) is not an Exception: it goes on up
             log.debug("batch.one_by_one", consumer=self.name, events=len(events), error=repr(exc))
@@ -263,7 +285,7 @@ class EventConsumer:
         while True:
             attempt += 1
             try:
-                return await self.apply(event)
+                return await self.apply(event, self._logical(tp.topic))
             except Exception as exc:  # sorted below; a CancelledError (shutdown) is not an Exception
                 failure = classify(exc, refused=Refused)
                 if failure in (Failure.REFUSED, Failure.SCHEMA):
@@ -325,13 +347,16 @@ class EventConsumer:
             type_=event.type,
         )
 
-    async def apply(self, event: CloudEvent) -> bool:
-        """Apply one event exactly once; False if it had been applied already."""
+    async def apply(self, event: CloudEvent, topic: str = "") -> bool:
+        """Apply one event (read from logical ``topic``) exactly once; False if it had been applied already."""
         async with self._pool.acquire() as conn, conn.transaction():
             if not await inbox.claim(conn, self.name, event.id):
                 return False
-            await self._handler(conn, event)
+            await self._handler(conn, event, topic)
             return True
+
+    def _logical(self, topic: str) -> str:
+        return topic[len(self._prefix) :] if topic.startswith(self._prefix) else topic
 
     async def _dead_letter(
         self,
@@ -345,7 +370,7 @@ class EventConsumer:
     ) -> bool:
         """Park ``record`` in its topic's DLQ; a broker outage is waited out like any other (False if
         ``tp`` was lost meanwhile)."""
-        logical = tp.topic[len(self._prefix) :] if tp.topic.startswith(self._prefix) else tp.topic
+        logical = self._logical(tp.topic)
         headers = [
             ("cityloop-dlq-reason", reason.encode()),
             ("cityloop-dlq-consumer", self.name.encode()),
@@ -359,7 +384,7 @@ class EventConsumer:
             while True:
                 try:
                     future = await self._producer.send_raw(
-                        dlq_name(logical), record.value or b"", key=key, headers=headers
+                        self._dlq(logical), record.value or b"", key=key, headers=headers
                     )
                     await future
                     break
@@ -379,3 +404,13 @@ class EventConsumer:
         event_metrics.dead_lettered(self.name, tp.topic, self._prefix, reason_class)
         log.warning("event.dead_lettered", consumer=self.name, reason=reason, source=tp.topic, offset=record.offset)
         return True
+
+
+def _ignoring_topic(handler: Handler | None) -> SourcedHandler:
+    if handler is None:
+        raise ValueError("a handler is required")
+
+    async def handle(conn: Conn, event: CloudEvent, _topic: str) -> None:
+        await handler(conn, event)
+
+    return handle

@@ -1,1 +1,1 @@
-"""Departments' replies on dept.updates: checked against the assignment, then applied."""
+"""Departments' replies on dept.<code>.updates (and the shared dept.updates): checked, then applied."""

@@ -1,4 +1,9 @@
-"""Replies from departments' systems on ``dept.updates``: checked against the assignment, then applied.
+"""Replies from departments' systems on ``dept.<code>.updates``: checked against the assignment, then applied.
+
+The sender is the department whose topic the update came on (only it may write there: broker ACLs in
+deploy/k8s/base/kafka/), not the ``dept_code`` written inside: an update naming another department is
+refused. The shared ``dept.updates`` of the first release names no sender and is read under the old rule
+(the ``dept_code`` inside) until it is dropped (README "Changes to the contract").
 
 An update from a department that does not hold the assignment, or one that makes no sense in the
 assignment's state (rules.py), is refused to the DLQ with the reason and changes nothing. A lead's
@@ -12,6 +17,7 @@ from cityloop.common.contract.models import DeptForwarded
 from cityloop.common.db.pool import Conn
 from cityloop.common.envelope import CloudEvent
 from cityloop.common.kafka.consumer import Refused
+from cityloop.common.topics import sender_of
 from cityloop.router.cases.flows import follow_lead
 from cityloop.router.classification import store as examples
 from cityloop.router.context import RouterContext
@@ -23,8 +29,13 @@ from cityloop.router.rejections.flows import lead_rejected
 from cityloop.router.tickets import store as tickets
 
 
-async def on_dept_update(conn: Conn, event: CloudEvent, ctx: RouterContext) -> None:
+async def on_dept_update(conn: Conn, event: CloudEvent, ctx: RouterContext, *, topic: str) -> None:
     update = parse(event)
+    sender = sender_of(topic)
+    if sender is not None and update.dept_code != sender:
+        raise Refused(
+            f"dept_code {update.dept_code} sent on {topic}: a department answers only for itself, on its own topic"
+        )
     assignment = await tickets.lock_assignment(conn, update.assignment_id)
     if assignment is None or assignment["ticket_id"] != update.ticket_id:
         raise Refused(f"no assignment {update.assignment_id} for ticket {update.ticket_id}")
