@@ -11,7 +11,7 @@ from pathlib import Path
 GENERATED: dict[str, int | Callable[[], str]] = {
     "CITYLOOP_INTERNAL_SECRET": 48,  # signs the gateway's identity header (libs/common identity.py)
     "CITYLOOP_INTAKE_JWT_SECRET": 48,  # signs access tokens (intake accounts)
-    # The personal-data vault (intake vault/keys.py): its key-encryption key, named local1, and the key of
+    # The personal-data vault (libs/common personal/vault_keys.py): its key-encryption key, named local1, and the key of
     # the phone blind index.
     "CITYLOOP_INTAKE_VAULT_KEY": 48,
     "CITYLOOP_INTAKE_VAULT_KEY_ID": lambda: "local1",

@@ -166,7 +166,7 @@ async def test_concurrent_events_of_one_ticket_chain_one_after_another(loop: Loo
             {"dept_code": "pd-test", "assignment_id": f"{ticket_id}:test", "note": f"进展 {n}"},
         )
         async with pool.acquire() as conn, conn.transaction():
-            await record_lifecycle(conn, event)
+            await record_lifecycle(conn, event, loop.apps["intake"].state.keyring)
 
     await asyncio.gather(*(one(n) for n in range(12)))
     async with pool.acquire() as conn:

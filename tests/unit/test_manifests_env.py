@@ -90,7 +90,7 @@ def container_environment(container: Obj, objs: list[Obj]) -> dict[str, str]:
 
 def test_required_fields_are_derived_from_the_settings_classes() -> None:
     # The derivation finds the development secrets each class refuses in production.
-    assert required_fields(settings_class("router")) == {"internal_secret"}
+    assert required_fields(settings_class("router")) == {"internal_secret", "intake_vault_key"}
     assert required_fields(settings_class("intake")) == {
         "internal_secret",
         "jwt_secret",

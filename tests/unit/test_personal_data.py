@@ -1,5 +1,6 @@
 """Issue 11, pure parts: masks, phone and ID number validation, free-text redaction, the vault's sealing."""
 
+import base64
 import logging
 
 import pytest
@@ -8,20 +9,20 @@ from cryptography.hazmat.primitives.keywrap import InvalidUnwrap
 from stdnum import luhn
 from stdnum.cn import ric
 
-from cityloop.common.contract.callbacks import Satisfaction
+from cityloop.common.contract.callbacks import CallbackRecorded, Satisfaction
 from cityloop.common.contract.emitter import Emitter
-from cityloop.common.contract.lifecycle import Progress
+from cityloop.common.contract.lifecycle import DeptStep, Progress
 from cityloop.common.contract.models import TicketStatus
 from cityloop.common.logging import RedactingFilter, redact_personal_data
 from cityloop.common.personal.masking import mask_address, mask_card
 from cityloop.common.personal.redaction import redact, redact_fields
+from cityloop.common.personal.sealing import Sealed, blind_index, contact_ref, open_sealed, seal, text_row
 from cityloop.common.personal.validation import id_number, phone_e164
+from cityloop.common.personal.vault_keys import Keyring, VaultKeyError
 from cityloop.feedback.callbacks.models import CallbackOutcome
 from cityloop.intake.open311.rules import read_form, to_ticket
 from cityloop.intake.settings import IntakeSettings
-from cityloop.intake.vault.keys import Keyring, VaultKeyError
 from cityloop.intake.vault.personal import Personal, keep_text
-from cityloop.intake.vault.sealing import Sealed, blind_index, contact_ref, open_sealed, seal
 
 
 def valid_id(first17: str = "31010119900101123") -> str:
@@ -190,9 +191,36 @@ def test_log_lines_are_redacted_structlog_and_stdlib_alike() -> None:
     assert record.getMessage() == "caller 138****5678 wrote hi"
 
 
-def test_a_callback_comment_is_redacted_as_it_arrives() -> None:
+def test_free_text_is_redacted_on_the_event_and_sealed_beside_it_for_the_vault() -> None:
+    intake = Keyring.from_secrets(key_id="k2", key="b" * 40, index_key="i" * 40, previous={"k1": "a" * 40})
+    router = Keyring.sealing_only(key_id="k2", key="b" * 40)
+    emitter = Emitter(source="/cityloop/router", actor="router")
+    step = DeptStep(dept_code="d", assignment_id="a", note=f"已联系13812345678，身份证{ID}")
+    assert emitter.lifecycle("cityloop.ticket.accepted", "T1", None, "s", step).data.get("sealed") is None
+    emitter.keep_full_text(router)
+    event = emitter.lifecycle("cityloop.ticket.accepted", "T1", None, "s", step)
+    assert event.data["detail"]["note"] == f"已联系138****5678，身份证{ID[:3]}{'*' * 14}{ID[-1]}"
+    [text] = event.data["sealed"]
+    assert (text["path"], text["key_id"]) == ("detail.note", "k2")
+    received = Sealed("k2", base64.b64decode(text["wrapped_key"]), base64.b64decode(text["sealed"]))
+    assert open_sealed(intake, received, row=text_row("T1", "detail.note")).decode() == step.note
+    with pytest.raises(InvalidTag):  # bound to its ticket and field
+        open_sealed(intake, received, row=text_row("T2", "detail.note"))
+    plain = DeptStep(dept_code="d", assignment_id="a", note="已到场")
+    assert emitter.lifecycle("cityloop.ticket.accepted", "T1", None, "s", plain).data.get("sealed") is None
+    with pytest.raises(VaultKeyError):  # a sealing service has no blind index key
+        blind_index(router, "+8613812345678")
+
+
+def test_a_callback_comment_keeps_its_full_text_only_until_the_event() -> None:
     answer = CallbackOutcome(solved=True, satisfaction=Satisfaction.SATISFIED, note="有事打13812345678")
-    assert answer.note == "有事打138****5678"
+    assert answer.note == "有事打13812345678"  # feedback stores and lists it redacted (callbacks/flows.py)
+    detail = CallbackRecorded(callback_id=1, solved=True, satisfaction=Satisfaction.SATISFIED, comment=answer.note)
+    emitter = Emitter(source="/cityloop/feedback", actor="feedback")
+    emitter.keep_full_text(Keyring.sealing_only(key_id="k", key="c" * 40))
+    event = emitter.lifecycle("cityloop.callback.recorded", "T1", None, f"recorded — {answer.note}", detail)
+    assert event.data["detail"]["comment"] == event.data["summary"][-14:] == "有事打138****5678"
+    assert [t["path"] for t in event.data["sealed"]] == ["detail.comment"]
 
 
 def test_open311_refuses_a_phone_that_is_no_phone_naming_the_spec_argument() -> None:

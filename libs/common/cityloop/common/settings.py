@@ -12,6 +12,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from cityloop.common.personal.vault_keys import DEV_VAULT_KEY, DEV_VAULT_KEY_ID, MIN_SECRET, Keyring
+
 
 def with_login(url: str, user: str, password: str | None) -> str:
     """``url`` (postgresql://user:password@host/db?...) with another user and password."""
@@ -122,3 +124,22 @@ class CommonSettings(BaseSettings):
         # The service prefix (subclass model_config) wins over the shared CITYLOOP_ prefix.
         shared = EnvSettingsSource(settings_cls, env_prefix="CITYLOOP_")
         return init_settings, env_settings, shared, dotenv_settings, file_secret_settings
+
+
+class SealingSettings(CommonSettings):
+    """Settings of a service that receives free text from outside and seals its full text for intake's vault
+    (router: departments' notes; feedback: callback comments): the vault's current key-encryption key and its
+    id, the same ``CITYLOOP_INTAKE_VAULT_KEY`` / ``_KEY_ID`` intake reads (the shared ``CITYLOOP_`` prefix reads
+    them). Neither the older keys nor the blind index key: those are intake's alone."""
+
+    intake_vault_key: SecretStr = Field(default=SecretStr(DEV_VAULT_KEY), min_length=MIN_SECRET)
+    intake_vault_key_id: str = Field(default=DEV_VAULT_KEY_ID, min_length=1, max_length=64)
+
+    def vault_sealer(self) -> Keyring:
+        return Keyring.sealing_only(key_id=self.intake_vault_key_id, key=self.intake_vault_key.get_secret_value())
+
+    @model_validator(mode="after")
+    def _no_development_vault_key_in_production(self) -> "SealingSettings":
+        if self.environment == "production" and self.intake_vault_key.get_secret_value() == DEV_VAULT_KEY:
+            raise ValueError("CITYLOOP_INTAKE_VAULT_KEY must be set in production")
+        return self

@@ -29,6 +29,9 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def create_app(settings: FeedbackSettings | None = None) -> FastAPI:
     s = settings or FeedbackSettings()
+    # Citizens' comments arrive here in full: their events carry them redacted, the full text sealed for
+    # intake's vault (libs/common contract/emitter.py).
+    callback_flows.EMIT.keep_full_text(s.vault_sealer())
     runtime = ServiceRuntime(s, migrations=MIGRATIONS)
     runtime.consume(
         "feedback.callbacks", [TICKET_LIFECYCLE.name], callback_flows.on_lifecycle, wants=callback_flows.wants

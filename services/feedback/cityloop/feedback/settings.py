@@ -3,13 +3,13 @@ from typing import ClassVar
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from cityloop.common.settings import CommonSettings
+from cityloop.common.settings import SealingSettings
 
 #: intake's demo system account, used only in development and test when no key is configured.
 _DEMO_KEY = "demo-hotline-cti-key"
 
 
-class FeedbackSettings(CommonSettings):
+class FeedbackSettings(SealingSettings):
     model_config = SettingsConfigDict(env_prefix="CITYLOOP_FEEDBACK_", extra="ignore")
     service_name: ClassVar[str] = "feedback"
 

@@ -37,17 +37,18 @@ Authenticate with `Authorization: Bearer <token>` (from `POST /api/v1/auth/token
 Every error is `{"error", "message", "fields": [{"field", "problem"}]}`; Open311 errors follow the spec."""
 
 
-async def _on_lifecycle(conn: Conn, event: CloudEvent) -> None:
-    await record_lifecycle(conn, event)
-
-
 def create_app(
     settings: IntakeSettings | None = None, *, upstream_transport: httpx.AsyncBaseTransport | None = None
 ) -> FastAPI:
     """``upstream_transport`` carries the gateway's forwarded calls (tests run the services in-process)."""
     settings = settings or IntakeSettings()
     runtime = ServiceRuntime(settings, migrations=MIGRATIONS)
-    runtime.consume("intake.trail", [TICKET_LIFECYCLE.name], _on_lifecycle)
+    keyring = settings.keyring()
+
+    async def on_lifecycle(conn: Conn, event: CloudEvent) -> None:
+        await record_lifecycle(conn, event, keyring)
+
+    runtime.consume("intake.trail", [TICKET_LIFECYCLE.name], on_lifecycle)
     runtime.consume("intake.catalogue", [CATALOGUE_SERVICES.name], on_catalogue)
     runtime.background(
         "trail-anchors", lambda: anchors.run_forever(runtime.pool, every_seconds=settings.trail_anchor_seconds)
@@ -93,7 +94,7 @@ def create_app(
         ],
     )
     app.state.settings = settings
-    app.state.keyring = settings.keyring()
+    app.state.keyring = keyring
     app.state.open311_limit = RateLimit("open311", settings.open311_rate_limit)
     app.state.login_limit = RateLimit("login", settings.login_rate_limit)
     app.state.login_throttle = LoginThrottle(

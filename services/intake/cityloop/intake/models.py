@@ -168,6 +168,11 @@ class TicketOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     closed_at: datetime | None
+    #: Released with the personal data only: the full text of the trail's redacted free text (a department's
+    #: note, a callback comment), by event id and the field's path on it (e.g. ``detail.note``).
+    released_texts: dict[str, dict[str, str]] | None = Field(
+        default=None, description="Full text of the timeline's redacted notes and comments; only when released"
+    )
 
 
 class TicketFilters(BaseModel):

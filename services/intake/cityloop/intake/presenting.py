@@ -64,4 +64,5 @@ def ticket_out(row: Any, personal: Personal | None = None) -> TicketOut:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         closed_at=row["closed_at"],
+        released_texts=personal.event_texts() if personal is not None else None,
     )

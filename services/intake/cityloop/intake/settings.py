@@ -3,11 +3,10 @@ from typing import ClassVar
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from cityloop.common.personal.vault_keys import DEV_VAULT_KEY, DEV_VAULT_KEY_ID, Keyring
 from cityloop.common.settings import CommonSettings
-from cityloop.intake.vault.keys import Keyring
 
 #: Development and test only (refused in production): `make run` uses random keys from .local/secrets.env.
-DEV_VAULT_KEY = "dev-only-vault-key-change-me-0123456789"
 DEV_VAULT_INDEX_KEY = "dev-only-vault-index-key-change-me-0123456789"
 
 
@@ -55,10 +54,11 @@ class IntakeSettings(CommonSettings):
     #: How often an anchor (trail/anchors.py) pins the heads of the tickets whose trail grew.
     trail_anchor_seconds: float = Field(default=300, gt=0)
 
-    #: The personal-data vault (vault/keys.py): the key new rows are sealed with and its id, older keys still
-    #: readable (JSON {"id": "secret"}, during a rotation: vault/rotation.py), the phone blind index's key.
+    #: The personal-data vault (libs/common personal/vault_keys.py): the key new rows are sealed with and its
+    #: id, older keys still readable (JSON {"id": "secret"}, during a rotation: vault/rotation.py), the phone
+    #: blind index's key.
     vault_key: str = Field(default=DEV_VAULT_KEY, min_length=32)
-    vault_key_id: str = Field(default="dev1", min_length=1, max_length=64)
+    vault_key_id: str = Field(default=DEV_VAULT_KEY_ID, min_length=1, max_length=64)
     vault_previous_keys: dict[str, str] = Field(default_factory=dict)
     vault_index_key: str = Field(default=DEV_VAULT_INDEX_KEY, min_length=32)
     #: Personal data is erased this long after a ticket closes (vault/retention.py), checked this often.

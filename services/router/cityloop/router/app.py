@@ -29,6 +29,7 @@ from cityloop.router.corrections import views as corrections
 from cityloop.router.dept_updates.flows import on_dept_update
 from cityloop.router.dispatch.flows import on_ticket_created
 from cityloop.router.dispatcher_actions import views as dispatcher_actions
+from cityloop.router.effects import EMIT
 from cityloop.router.emergencies import flows as emergency_flows
 from cityloop.router.emergencies import views as emergencies
 from cityloop.router.emergencies.metrics import ACTIVE
@@ -44,6 +45,9 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def create_app(settings: RouterSettings | None = None) -> FastAPI:
     settings = settings or RouterSettings()
+    # Departments' notes arrive here in full: their events carry them redacted, the full text sealed for
+    # intake's vault (libs/common contract/emitter.py).
+    EMIT.keep_full_text(settings.vault_sealer())
     runtime = ServiceRuntime(settings, migrations=MIGRATIONS)
     ctx = RouterContext(settings)
 

@@ -3,10 +3,10 @@ from typing import ClassVar
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from cityloop.common.settings import CommonSettings
+from cityloop.common.settings import SealingSettings
 
 
-class RouterSettings(CommonSettings):
+class RouterSettings(SealingSettings):
     model_config = SettingsConfigDict(env_prefix="CITYLOOP_ROUTER_", extra="ignore")
     service_name: ClassVar[str] = "router"
 

@@ -75,6 +75,8 @@ class CallbackRecorded(CallbackDetail):
     escalation_level: int = 0
     via: Via = "operator"
     case_id: str | None = None
+    #: The citizen's comment, redacted (its full text is sealed on the event for intake's vault).
+    comment: str | None = None
 
 
 class CallbackRescheduled(CallbackDetail):

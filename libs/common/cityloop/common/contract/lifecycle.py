@@ -54,6 +54,20 @@ ModeKind = Literal["peacetime", "emergency"]
 Role = Literal["lead", "assist"]
 
 
+class SealedText(ContractData):
+    """The full text of one free-text field whose copy on this event is redacted (a phone, an ID number, a
+    card or an e-mail address in a department's note or a callback comment), sealed for intake's vault with
+    the vault's envelope scheme (libs/common personal/sealing.py). Only the vault's keys open it."""
+
+    #: Where the redacted copy sits on the event, e.g. ``detail.note``, ``detail.comment``.
+    path: str
+    key_id: str
+    #: base64 of the data key wrapped by the key ``key_id``.
+    wrapped_key: str
+    #: base64 of the nonce and the AES-GCM ciphertext (associated data: ``<ticket_id>/<path>``).
+    sealed: str
+
+
 class Lifecycle(ContractData, Generic[D]):
     """The ``data`` of every ``ticket.lifecycle`` event: what changed, who did it, the status after it."""
 
@@ -63,6 +77,8 @@ class Lifecycle(ContractData, Generic[D]):
     actor: str
     summary: str
     detail: D
+    #: The full text of redacted free text in ``detail``, for intake's vault (not kept in the trail).
+    sealed: list[SealedText] | None = None
 
 
 class Detail(ContractData):

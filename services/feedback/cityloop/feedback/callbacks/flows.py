@@ -39,6 +39,7 @@ from cityloop.common.contract.parsing import parse_lifecycle
 from cityloop.common.db.pool import Conn
 from cityloop.common.envelope import CloudEvent
 from cityloop.common.errors import Conflict, DomainError, Invalid, NotFound
+from cityloop.common.personal.redaction import redact
 from cityloop.common.topics import TICKET_LIFECYCLE
 from cityloop.feedback.callbacks import rules, store
 from cityloop.feedback.callbacks.models import Answer
@@ -223,7 +224,7 @@ async def record(conn: Conn, row: asyncpg.Record, answer: Answer, *, actor: str,
         solved=answer.solved,
         satisfaction=answer.satisfaction.value,
         reason=answer.reason.value if answer.reason else None,
-        note=answer.note,
+        note=redact(answer.note) if answer.note else None,
         verdict=verdict.value,
         by=actor,
         via=via,
@@ -242,6 +243,8 @@ async def record(conn: Conn, row: asyncpg.Record, answer: Answer, *, actor: str,
         escalation_level=level,
         via=via,
         case_id=row["case_id"],
+        # Redacted on the event; the Emitter seals the full text for intake's vault (app.py).
+        comment=answer.note,
     )
     summary = {
         Verdict.CLOSE: "callback recorded: closed",
@@ -249,7 +252,7 @@ async def record(conn: Conn, row: asyncpg.Record, answer: Answer, *, actor: str,
         Verdict.RECORD_ONLY: "callback recorded (the ticket is still being handled)",
     }[verdict]
     if answer.note:
-        summary += f" — {answer.note}"
+        summary += f" — {redact(answer.note)}"
     await _announce(conn, ticket_id, types.CALLBACK_RECORDED, actor=actor, summary=summary, detail=detail)
     if verdict is Verdict.CLOSE:
         closed = Closed(

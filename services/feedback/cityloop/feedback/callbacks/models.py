@@ -16,8 +16,9 @@ class Answer(BaseModel):
     solved: bool
     satisfaction: Satisfaction
     reason: UnsatisfiedReason | None = Field(default=None, description="Required when unsatisfied (不满意)")
-    #: Phone numbers, ID numbers, cards and e-mail addresses in it are masked as it arrives.
-    note: RedactedText | None = Field(default=None, max_length=2000, description="The citizen's comment")
+    #: Kept and listed redacted (phone numbers, ID numbers, cards and e-mail addresses masked); the full text
+    #: goes only to intake's vault, sealed on the callback.recorded event (flows.record).
+    note: str | None = Field(default=None, max_length=2000, description="The citizen's comment")
 
     @model_validator(mode="after")
     def _reason_when_unsatisfied(self) -> "Answer":

@@ -16,13 +16,13 @@ from cityloop.common.contract.lifecycle import Closed, TicketCreated
 from cityloop.common.contract.models import MaskedContact, TicketLocation, TicketStatus
 from cityloop.common.db.pool import Conn, PgPool
 from cityloop.common.errors import Conflict
+from cityloop.common.personal.vault_keys import Keyring
 from cityloop.common.topics import TICKET_LIFECYCLE
 from cityloop.intake.metrics import TICKETS_CREATED
 from cityloop.intake.models import TicketCreate
 from cityloop.intake.tickets import store
 from cityloop.intake.trail import store as trail
 from cityloop.intake.vault.flows import seal_ticket
-from cityloop.intake.vault.keys import Keyring
 from cityloop.intake.vault.personal import Personal, keep_text
 
 EMIT = Emitter(source="/cityloop/intake", actor="intake")

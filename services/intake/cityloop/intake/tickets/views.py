@@ -10,6 +10,7 @@ from cityloop.common.errors import NotFound
 from cityloop.common.http_errors import ErrorBody
 from cityloop.common.identity import Identity
 from cityloop.common.paging import Cursor, Page
+from cityloop.common.personal.vault_keys import Keyring
 from cityloop.intake.access import store as access_log_store
 from cityloop.intake.access.rules import (
     AUDITORS,
@@ -34,7 +35,6 @@ from cityloop.intake.tickets import store
 from cityloop.intake.tickets.creation import create_ticket
 from cityloop.intake.trail import store as trail
 from cityloop.intake.vault.flows import VaultKeys, phone_index, release
-from cityloop.intake.vault.keys import Keyring
 
 router = APIRouter(prefix="/api/v1", tags=["tickets"])
 

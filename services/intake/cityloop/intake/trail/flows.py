@@ -6,12 +6,15 @@ from cityloop.common.contract.models import TicketStatus
 from cityloop.common.contract.parsing import parse_lifecycle
 from cityloop.common.db.pool import Conn
 from cityloop.common.envelope import CloudEvent
+from cityloop.common.personal.vault_keys import Keyring
 from cityloop.intake.trail import store
 from cityloop.intake.trail.projection import project
+from cityloop.intake.vault.flows import keep_sealed_texts
 
 
-async def record_lifecycle(conn: Conn, event: CloudEvent) -> None:
-    """Project one ``ticket.lifecycle`` event: append it to the trail and update intake's view of the ticket."""
+async def record_lifecycle(conn: Conn, event: CloudEvent, keyring: Keyring) -> None:
+    """Project one ``ticket.lifecycle`` event: append it to the trail and update intake's view of the ticket.
+    The full text sealed on it (``data.sealed``) goes to the vault, never to the trail."""
     data = parse_lifecycle(event)
     current = await store.lock_ticket_status(conn, data.ticket_id)
     if current is None:
@@ -28,5 +31,7 @@ async def record_lifecycle(conn: Conn, event: CloudEvent) -> None:
         # The trail keeps the detail as it was sent, fields this version does not know included.
         detail=event.data["detail"],
     )
+    if appended and data.sealed:
+        await keep_sealed_texts(conn, keyring, data.ticket_id, event.id, data.sealed)
     if appended and event.type != types.TICKET_CREATED:
         await store.apply_change(conn, data.ticket_id, project(event.type, data, TicketStatus(current)))

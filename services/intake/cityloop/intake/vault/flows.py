@@ -1,16 +1,18 @@
 """Sealing a ticket's personal data as it is created, and releasing it to those the rules allow."""
 
+import base64
 from typing import Annotated
 
 import orjson
 from fastapi import Depends, Request
 
+from cityloop.common.contract.lifecycle import SealedText
 from cityloop.common.db.pool import Conn
+from cityloop.common.personal.sealing import Sealed, blind_index, contact_ref, open_sealed, seal, text_row
 from cityloop.common.personal.validation import phone_e164
+from cityloop.common.personal.vault_keys import Keyring
 from cityloop.intake.vault import store
-from cityloop.intake.vault.keys import Keyring
-from cityloop.intake.vault.personal import Personal
-from cityloop.intake.vault.sealing import blind_index, contact_ref, open_sealed, seal
+from cityloop.intake.vault.personal import Personal, event_text_key
 
 
 def phone_index(keyring: Keyring, phone: str | None) -> bytes | None:
@@ -50,6 +52,28 @@ async def release(conn: Conn, keyring: Keyring, ticket_id: str) -> Personal | No
     if sealed is None:
         return None
     return Personal.model_validate_json(open_sealed(keyring, sealed, row=ticket_id))
+
+
+async def keep_sealed_texts(
+    conn: Conn, keyring: Keyring, ticket_id: str, event_id: str, texts: list[SealedText]
+) -> list[str]:
+    """Open the full texts another service sealed on a lifecycle event (a department's note, a callback
+    comment) into the ticket's vault row, which is re-sealed with them; released like the description.
+    Returns the keys kept; none once the row is erased (retention) or for a ticket without one."""
+    sealed = await store.sealed_for_update(conn, ticket_id)
+    if sealed is None:
+        return []
+    personal = Personal.model_validate_json(open_sealed(keyring, sealed, row=ticket_id))
+    kept = []
+    for text in texts:
+        received = Sealed(text.key_id, base64.b64decode(text.wrapped_key), base64.b64decode(text.sealed))
+        key = event_text_key(event_id, text.path)
+        personal.texts[key] = open_sealed(keyring, received, row=text_row(ticket_id, text.path)).decode()
+        kept.append(key)
+    await store.replace_sealed(
+        conn, ticket_id, seal(keyring, orjson.dumps(personal.model_dump(exclude_defaults=True)), row=ticket_id)
+    )
+    return kept
 
 
 async def _keyring(request: Request) -> Keyring:  # async: FastAPI runs a plain def in a thread

@@ -17,7 +17,8 @@ class Personal(BaseModel):
     id_number: str | None = None
     address: str | None = None
     email: str | None = None
-    #: Free-text fields whose stored (and announced) form was redacted: field -> the full text.
+    #: Free-text fields whose stored (and announced) form was redacted: field -> the full text. Free text of
+    #: later events (a department's note, a callback comment) under ``event_text_key``.
     texts: dict[str, str] = Field(default_factory=dict)
 
     def citizen(self) -> dict[str, str | None]:
@@ -32,9 +33,26 @@ class Personal(BaseModel):
             "email": mask_email(self.email),
         }
 
+    def event_texts(self) -> dict[str, dict[str, str]]:
+        """The full free text of later events: event id -> {path on the event: text}."""
+        found: dict[str, dict[str, str]] = {}
+        for key, text in self.texts.items():
+            if key.startswith(EVENT_TEXT):
+                event_id, _, path = key[len(EVENT_TEXT) :].rpartition("#")
+                found.setdefault(event_id, {})[path] = text
+        return found
+
     def revealed(self) -> list[str]:
         """What a full read shows beyond the masked forms (empty fields reveal nothing)."""
         return [f for f in CITIZEN_FIELDS if getattr(self, f)] + sorted(self.texts)
+
+
+#: Prefix of the ``texts`` keys of free text sealed on a lifecycle event: ``event:<event id>#<path>``.
+EVENT_TEXT = "event:"
+
+
+def event_text_key(event_id: str, path: str) -> str:
+    return f"{EVENT_TEXT}{event_id}#{path}"
 
 
 def keep_text(personal: Personal, field: str, text: str | None) -> str | None:

@@ -14,10 +14,10 @@ import structlog
 
 from cityloop.common.db.pool import PgPool, create_pool
 from cityloop.common.logging import configure_logging
+from cityloop.common.personal.sealing import open_sealed, seal
+from cityloop.common.personal.vault_keys import Keyring
 from cityloop.intake.settings import IntakeSettings
 from cityloop.intake.vault import store
-from cityloop.intake.vault.keys import Keyring
-from cityloop.intake.vault.sealing import open_sealed, seal
 
 log = structlog.get_logger(__name__)
 

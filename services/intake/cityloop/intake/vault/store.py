@@ -5,7 +5,7 @@ from typing import Any
 import asyncpg
 
 from cityloop.common.db.pool import Conn
-from cityloop.intake.vault.sealing import Sealed
+from cityloop.common.personal.sealing import Sealed
 
 Record = asyncpg.Record
 
@@ -37,6 +37,26 @@ async def sealed_of(conn: Conn, ticket_id: str) -> Sealed | None:
         "SELECT key_id, wrapped_key, sealed FROM ticket_vault WHERE ticket_id = $1 AND erased_at IS NULL", ticket_id
     )
     return None if row is None else Sealed(row["key_id"], bytes(row["wrapped_key"]), bytes(row["sealed"]))
+
+
+async def sealed_for_update(conn: Conn, ticket_id: str) -> Sealed | None:
+    """The row's seal, locked until the transaction ends (None if there is none or it was erased)."""
+    row = await conn.fetchrow(
+        "SELECT key_id, wrapped_key, sealed FROM ticket_vault WHERE ticket_id = $1 AND erased_at IS NULL FOR UPDATE",
+        ticket_id,
+    )
+    return None if row is None else Sealed(row["key_id"], bytes(row["wrapped_key"]), bytes(row["sealed"]))
+
+
+async def replace_sealed(conn: Conn, ticket_id: str, sealed: Sealed) -> None:
+    await conn.execute(
+        "UPDATE ticket_vault SET key_id = $2, wrapped_key = $3, sealed = $4, sealed_at = now()"
+        " WHERE ticket_id = $1 AND erased_at IS NULL",
+        ticket_id,
+        sealed.key_id,
+        sealed.wrapped_key,
+        sealed.sealed,
+    )
 
 
 async def reseal(conn: Conn, ticket_id: str, old_key_id: str, sealed: Sealed) -> bool:
