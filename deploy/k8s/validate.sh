@@ -117,13 +117,16 @@ fi
 
 # --- render and check --------------------------------------------------------------------------------
 status=0
+departments="$HERE/departments/kafka-users.yaml"   # the departments' KafkaUsers (tools/dept_users.py)
 for overlay in "$HERE"/overlays/*/; do
     env="$(basename "$overlay")"
     step "$env: kustomize build"
     "$KUSTOMIZE" build "$overlay" > "$WORK/$env.yaml"
     step "$env: schemas (Kubernetes $K8S_VERSION, CRDs) and cross-checks"
     "$VENV/bin/python" "$TOOLS/check_manifests.py" --env "$env" --rendered "$WORK/$env.yaml" --crds "$CRDS" \
-        --repo "$REPO" --k8s-version "$K8S_VERSION" --rules-out "$WORK/rules.yaml" || status=1
+        --repo "$REPO" --k8s-version "$K8S_VERSION" --rules-out "$WORK/rules.yaml" \
+        ${departments:+--departments "$departments"} || status=1
+    departments=""  # the same in every environment (applied next to the overlay): checked once
     step "$env: promtool check rules + alert unit tests ($("$PROMTOOL" --version 2>&1 | head -1))"
     "$PROMTOOL" check rules "$WORK/rules.yaml" || status=1
     sed "s/NAMESPACE/cityloop-$env/g" "$TOOLS/alerts_test.yaml" > "$WORK/alerts_test.yaml"
