@@ -49,3 +49,33 @@ class CloudEvent(BaseModel):
                 f"{'.'.join(str(p) for p in err['loc']) or 'event'}: {err['msg']}" for err in exc.errors()
             )
             raise EnvelopeError(f"not a CloudEvent: {problems}") from exc
+
+
+_TYPE_KEY = b'"type":"'
+
+
+def peek_type(raw: bytes | None) -> str | None:
+    """The top-level ``type`` of a serialised CloudEvent read without parsing it, or None when it cannot be
+    told that cheaply (then parse). For skipping the events a consumer or a metric does not need: parsing
+    and validating each cost far more than the event is worth to them (a re-homing puts hundreds of
+    thousands on ticket.lifecycle). Sound for compact JSON: an unescaped ``"type":"`` is a key with a string
+    value, and with no ``{`` or ``[`` before it (past the opening brace) it is not inside a nested value."""
+    if not raw or raw[:1] != b"{":
+        return None
+    at = raw.find(_TYPE_KEY)
+    if at < 0:
+        return None
+    before = raw[1:at]
+    if b"{" in before or b"[" in before:
+        return None
+    start = at + len(_TYPE_KEY)
+    end = raw.find(b'"', start)
+    if end < 0:
+        return None
+    value = raw[start:end]
+    if b"\\" in value:
+        return None
+    try:
+        return value.decode()
+    except UnicodeDecodeError:
+        return None

@@ -4,7 +4,7 @@ outbox relay and the consumers, supervised; plus the ops endpoints. Used from a 
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -56,10 +56,19 @@ class ServiceRuntime:
             raise RuntimeError("runtime not started")
         return self._producer
 
-    def consume(self, name: str, topics: Sequence[str], handler: Handler, *, wants: Wants | None = None) -> None:
+    def consume(
+        self,
+        name: str,
+        topics: Sequence[str],
+        handler: Handler,
+        *,
+        wants: Wants | None = None,
+        types: Collection[str] | None = None,
+    ) -> None:
         """Register a consumer group ``name`` over ``topics``; started with the runtime. ``wants`` (optional)
-        picks the events the handler cares about; the rest are skipped without touching the database."""
-        self._consumers[name] = {"topics": topics, "handler": handler, "wants": wants}
+        picks the events the handler cares about; the rest are skipped without touching the database.
+        ``types`` (optional): the only event types it may want; the others are skipped before parsing."""
+        self._consumers[name] = {"topics": topics, "handler": handler, "wants": wants, "types": types}
 
     def consume_sourced(
         self, name: str, pattern: str, handler: SourcedHandler, *, dlq: Callable[[str], str] | None = None

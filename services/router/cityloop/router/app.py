@@ -89,9 +89,9 @@ def create_app(settings: RouterSettings | None = None) -> FastAPI:
         runtime.on_start(ensure_department_topics)
     runtime.on_start(ensure_classifier)
     # Only the types it acts on: the rest (its own dispatched events among them, hundreds of thousands
-    # after an emergency switch) are passed over without a transaction.
+    # after an emergency switch) are passed over on their type, unparsed and without a transaction.
     lifecycle_types = {types.TICKET_CREATED, types.CALLBACK_RECORDED, *emergency_flows.CLOCK_TYPES}
-    runtime.consume("router.intake", [TICKET_LIFECYCLE.name], on_lifecycle, wants=lambda e: e.type in lifecycle_types)
+    runtime.consume("router.intake", [TICKET_LIFECYCLE.name], on_lifecycle, types=lifecycle_types)
     # Every department's own dept.<code>.updates (the topic names the sender), and the shared dept.updates of the
     # first release during its transition (README "Changes to the contract"); one group, so the offsets it
     # committed on dept.updates stay. Refusals from either go to dept.updates.dlq.
@@ -101,9 +101,7 @@ def create_app(settings: RouterSettings | None = None) -> FastAPI:
         on_update,
         dlq=lambda _topic: dlq(DEPT_UPDATES).name,
     )
-    runtime.consume(
-        "router.proposals", [CONTROL_MODE.name], on_control, wants=lambda e: e.type == types.MODE_EMERGENCY_PROPOSED
-    )
+    runtime.consume("router.proposals", [CONTROL_MODE.name], on_control, types={types.MODE_EMERGENCY_PROPOSED})
     runtime.background("router.retrain", lambda: run_schedule(runtime.pool, settings))
     runtime.background("router.ticket-gauges", lambda: metrics.count_tickets(runtime.pool))
     runtime.background("router.modes", ctx.mode_view.follow)

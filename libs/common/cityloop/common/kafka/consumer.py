@@ -20,7 +20,7 @@ unexpected exception (a bug) gets a few attempts, then the DLQ.
 import asyncio
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import Any
 
 import structlog
@@ -31,7 +31,7 @@ from prometheus_client import Counter, Histogram
 from cityloop.common import inbox
 from cityloop.common.contract.parsing import SchemaError
 from cityloop.common.db.pool import Conn, PgPool
-from cityloop.common.envelope import CloudEvent, EnvelopeError
+from cityloop.common.envelope import CloudEvent, EnvelopeError, peek_type
 from cityloop.common.kafka.failures import Failure, backoff, classify
 from cityloop.common.kafka.producer import EventProducer
 from cityloop.common.metrics import events as event_metrics
@@ -92,6 +92,7 @@ class EventConsumer:
         session_timeout_ms: int = 10_000,
         options: Mapping[str, Any] | None = None,
         wants: Wants | None = None,
+        types: Collection[str] | None = None,
         batch_size: int = 50,
         pattern: str | None = None,
         sourced_handler: SourcedHandler | None = None,
@@ -110,6 +111,9 @@ class EventConsumer:
         self._handler: SourcedHandler = sourced_handler or _ignoring_topic(handler)
         self._dlq = dlq or dlq_name
         self._wants = wants
+        #: The only event types the handler may want (None: any); others are skipped on the type alone,
+        #: read from the raw bytes (envelope.peek_type) without parsing or opening a transaction.
+        self._types = frozenset(types) if types is not None else None
         self._pool = pool
         self._producer = producer
         self._max_attempts = max_attempts
@@ -179,44 +183,59 @@ class EventConsumer:
 
     async def _apply_batch(self, tp: TopicPartition, chunk: list[ConsumerRecord[bytes, bytes]]) -> bool:
         """Apply ``chunk`` in ONE transaction, each event's inbox row in it: BEGIN and COMMIT once for the
-        chunk instead of once per event. False (nothing applied) if any event fails or is not a well-formed
-        envelope within the size limit: the caller then takes the events one by one."""
-        events = []
+        chunk instead of once per event (none at all when every event is skipped). False (nothing applied)
+        if any event fails or is not a well-formed envelope within the size limit: the caller then takes
+        the events one by one."""
         topic = self._logical(tp.topic)
+        # (type, the event to apply, or None when it is skipped)
+        entries: list[tuple[str | None, CloudEvent | None]] = []
         for record in chunk:
             if len(record.value or b"") > self._max_bytes:
                 return False
+            peeked = self._passed_over(record)
+            if peeked is not None:
+                entries.append((peeked, None))
+                continue
             try:
-                events.append(CloudEvent.from_bytes(record.value))
+                event = CloudEvent.from_bytes(record.value)
             except EnvelopeError:
                 return False
-        outcomes: list[str] = []
+            entries.append((event.type, event if self._wants is None or self._wants(event) else None))
+        outcomes: list[str] = ["skipped" if wanted is None else "" for _, wanted in entries]
         started = time.perf_counter()
-        try:
-            async with self._pool.acquire() as conn, conn.transaction():
-                for event in events:
-                    if self._wants is not None and not self._wants(event):
-                        outcomes.append("skipped")
-                        continue
-                    with structlog.contextvars.bound_contextvars(
-                        consumer=self.name, event_id=event.id, event_type=event.type, ticket_id=event.subject
-                    ):
-                        if not await inbox.claim(conn, self.name, event.id):
-                            outcomes.append("duplicate")
+        if any(wanted is not None for _, wanted in entries):
+            try:
+                async with self._pool.acquire() as conn, conn.transaction():
+                    for i, (_, wanted) in enumerate(entries):
+                        if wanted is None:
                             continue
-                        await self._handler(conn, event, topic)
-                        outcomes.append("applied")
-        except Exception as exc:  # a CancelledError (shutdown) is not an Exception: it goes on up
-            log.debug("batch.one_by_one", consumer=self.name, events=len(events), error=repr(exc))
-            return False
-        self._recovered()
-        handled = [o for o in outcomes if o != "skipped"]
-        for event, outcome in zip(events, outcomes, strict=True):
+                        event = wanted
+                        with structlog.contextvars.bound_contextvars(
+                            consumer=self.name, event_id=event.id, event_type=event.type, ticket_id=event.subject
+                        ):
+                            if not await inbox.claim(conn, self.name, event.id):
+                                outcomes[i] = "duplicate"
+                                continue
+                            await self._handler(conn, event, topic)
+                            outcomes[i] = "applied"
+            except Exception as exc:  # a CancelledError (shutdown) is not an Exception: it goes on up
+                log.debug("batch.one_by_one", consumer=self.name, events=len(entries), error=repr(exc))
+                return False
+            self._recovered()
+        handled = sum(1 for o in outcomes if o != "skipped")
+        for (type_, _), outcome in zip(entries, outcomes, strict=True):
             EVENTS_CONSUMED.labels(self.name, outcome).inc()
-            event_metrics.consumed(self.name, tp.topic, self._prefix, event.type, outcome)
+            event_metrics.consumed(self.name, tp.topic, self._prefix, type_, outcome)
             if outcome != "skipped":
-                HANDLE_SECONDS.labels(self.name).observe((time.perf_counter() - started) / len(handled))
+                HANDLE_SECONDS.labels(self.name).observe((time.perf_counter() - started) / handled)
         return True
+
+    def _passed_over(self, record: ConsumerRecord[bytes, bytes]) -> str | None:
+        """The record's type when ``types`` rules it out unparsed; None when it must be parsed."""
+        if self._types is None:
+            return None
+        peeked = peek_type(record.value)
+        return peeked if peeked is not None and peeked not in self._types else None
 
     async def _commit(self, tp: TopicPartition, offset: int) -> None:
         """Commit after the batch took effect. If the group moved ``tp`` to another member meanwhile (this
@@ -250,6 +269,11 @@ class EventConsumer:
         if size > self._max_bytes:  # refused before parsing: a hostile payload costs no more than its read
             reason = f"message of {size} bytes exceeds the limit of {self._max_bytes}"
             return await self._dead_letter(tp, record, reason=reason, event_id=None, reason_class="envelope")
+        peeked = self._passed_over(record)
+        if peeked is not None:
+            EVENTS_CONSUMED.labels(self.name, "skipped").inc()
+            event_metrics.consumed(self.name, tp.topic, self._prefix, peeked, "skipped")
+            return True
         try:
             event = CloudEvent.from_bytes(record.value)
         except EnvelopeError as exc:
