@@ -15,7 +15,7 @@ from prometheus_client import Counter, Gauge
 
 from cityloop.common.db.locks import schema_lock_key
 from cityloop.common.db.pool import Conn, PgPool
-from cityloop.common.envelope import CloudEvent
+from cityloop.common.envelope import CloudEvent, peek_type
 from cityloop.common.kafka.producer import EventProducer
 from cityloop.common.metrics import events as event_metrics
 
@@ -79,7 +79,11 @@ async def copy_many(conn: Conn, rows: Sequence[tuple[str, str | None, str, bytes
 
 
 def _event_type(payload: bytes) -> str | None:
-    # The row holds the serialised CloudEvent; its type is all the metric needs.
+    # The row holds the serialised CloudEvent; its type is all the metric needs: read without parsing
+    # (a switch publishes hundreds of thousands), parsed only when that cannot tell.
+    peeked = peek_type(payload)
+    if peeked is not None:
+        return peeked
     try:
         value = orjson.loads(payload).get("type")
     except (orjson.JSONDecodeError, AttributeError):
