@@ -69,7 +69,19 @@ WANTED = frozenset(
 
 
 def wants(event: CloudEvent) -> bool:
+    """Only the events ``on_lifecycle`` acts on. sla's deadlines_set matters only when it sets the callback
+    clock: the accept and resolve deadlines of every dispatch (most of them) are passed over before any
+    database work (the inbox claim included)."""
+    if event.type == types.SLA_DEADLINES_SET:
+        return _sets_callback_clock(event)
     return event.type in WANTED
+
+
+def _sets_callback_clock(event: CloudEvent) -> bool:
+    detail = event.data.get("detail")
+    deadlines = detail.get("deadlines") if isinstance(detail, dict) else None
+    # Not a mapping: malformed, so the handler takes it and its parsing names the field (DLQ), as before.
+    return not isinstance(deadlines, dict) or ClockKind.CALLBACK.value in deadlines
 
 
 async def on_lifecycle(conn: Conn, event: CloudEvent) -> None:

@@ -10,37 +10,38 @@ from cityloop.feedback.signals.snapshots import HotspotSnapshot
 
 
 async def replace(conn: Conn, snapshot: HotspotSnapshot, *, taken_at: datetime) -> bool:
-    """Make the key's counts those of the snapshot, unless a newer snapshot is applied already."""
+    """Make the key's counts those of the snapshot, unless a newer snapshot is applied already. One round
+    trip, and only what changed is written: a snapshot repeats every bucket of its key, while one ticket
+    moves one hour and one day (buckets the snapshot no longer has are deleted, counts that moved updated)."""
     k = snapshot.key
-    newer = await conn.fetchval(
-        "INSERT INTO hotspot_keys (level, area, category, district, snapshot_at) VALUES ($1, $2, $3, $4, $5)"
-        " ON CONFLICT (level, area, category) DO UPDATE SET district = EXCLUDED.district,"
-        " snapshot_at = EXCLUDED.snapshot_at WHERE hotspot_keys.snapshot_at <= EXCLUDED.snapshot_at RETURNING 1",
+    rows = [("hour", start, n) for start, n in snapshot.counts.hours.items() if n > 0]
+    rows += [("day", start, n) for start, n in snapshot.counts.days.items() if n > 0]
+    applied = await conn.fetchval(
+        "WITH newer AS (INSERT INTO hotspot_keys (level, area, category, district, snapshot_at)"
+        " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (level, area, category) DO UPDATE SET"
+        " district = EXCLUDED.district, snapshot_at = EXCLUDED.snapshot_at"
+        " WHERE hotspot_keys.snapshot_at <= EXCLUDED.snapshot_at RETURNING 1),"
+        " snap AS (SELECT kind, to_timestamp(start) AS bucket_start, n"
+        " FROM unnest($6::text[], $7::bigint[], $8::int[]) AS r(kind, start, n)),"
+        # Deleted and upserted rows are disjoint (not in the snapshot / in it), as one statement needs.
+        " gone AS (DELETE FROM hotspot_counts c WHERE EXISTS (SELECT FROM newer)"
+        " AND c.level = $1 AND c.area = $2 AND c.category = $3"
+        " AND NOT EXISTS (SELECT FROM snap s WHERE s.kind = c.kind AND s.bucket_start = c.bucket_start)),"
+        " put AS (INSERT INTO hotspot_counts (level, area, category, kind, bucket_start, count)"
+        " SELECT $1, $2, $3, kind, bucket_start, n FROM snap WHERE EXISTS (SELECT FROM newer)"
+        " ON CONFLICT (level, area, category, kind, bucket_start) DO UPDATE SET count = EXCLUDED.count"
+        " WHERE hotspot_counts.count <> EXCLUDED.count)"
+        " SELECT EXISTS (SELECT FROM newer)",
         k.level,
         k.area,
         k.category,
         k.district,
         taken_at,
-    )
-    if newer is None:
-        return False
-    await conn.execute(
-        "DELETE FROM hotspot_counts WHERE level = $1 AND area = $2 AND category = $3", k.level, k.area, k.category
-    )
-    rows = [("hour", start, n) for start, n in snapshot.counts.hours.items() if n > 0]
-    rows += [("day", start, n) for start, n in snapshot.counts.days.items() if n > 0]
-    await conn.execute(
-        "INSERT INTO hotspot_counts (level, area, category, kind, bucket_start, count)"
-        " SELECT $1, $2, $3, kind, to_timestamp(start), n FROM unnest($4::text[], $5::bigint[], $6::int[])"
-        " AS r(kind, start, n)",
-        k.level,
-        k.area,
-        k.category,
         [r[0] for r in rows],
         [r[1] for r in rows],
         [r[2] for r in rows],
     )
-    return True
+    return bool(applied)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,8 @@ up to date until a supervisor turns it into a proactive ticket (views.py)."""
 
 from datetime import datetime
 
+import asyncpg
+
 from cityloop.common.contract import types
 from cityloop.common.contract.callbacks import CallbackRecorded
 from cityloop.common.contract.lifecycle import Dispatched, Merged, TicketCreated
@@ -29,7 +31,7 @@ async def on_lifecycle(conn: Conn, event: CloudEvent) -> None:
         await store.remember_location(conn, ticket_id, where.address, where.lat, where.lon)
     elif isinstance(detail, Dispatched):
         chain = detail.location.chain
-        await store.remember_place(
+        placed = await store.remember_place(
             conn,
             ticket_id,
             district=chain.district,
@@ -38,29 +40,34 @@ async def on_lifecycle(conn: Conn, event: CloudEvent) -> None:
             category=detail.category,
             dept_code=detail.dept_code,
         )
-        await _signal(conn, f"request:{ticket_id}", "request", ticket_id=ticket_id, placed_by=ticket_id, at=event.time)
+        await _signal(conn, f"request:{ticket_id}", "request", ticket_id=ticket_id, where=placed, at=event.time)
     elif isinstance(detail, Merged):
         # A duplicate (并单) is a repeated request about the case's place and category.
-        lead = detail.merged_into
-        await _signal(conn, f"request:{ticket_id}", "request", ticket_id=ticket_id, placed_by=lead, at=event.time)
+        lead = await store.get_ticket(conn, detail.merged_into)
+        await _signal(conn, f"request:{ticket_id}", "request", ticket_id=ticket_id, where=lead, at=event.time)
     elif isinstance(detail, CallbackRecorded) and rules.is_dissatisfied(detail.solved, detail.satisfaction):
         key = f"dissatisfied:{detail.callback_id}"
-        await _signal(conn, key, "dissatisfied", ticket_id=ticket_id, placed_by=ticket_id, at=event.time)
+        own = await store.get_ticket(conn, ticket_id)
+        await _signal(conn, key, "dissatisfied", ticket_id=ticket_id, where=own, at=event.time)
 
 
-async def _signal(conn: Conn, key: str, kind: str, *, ticket_id: str, placed_by: str, at: datetime) -> None:
-    """Record one signal of ``ticket_id`` at the place of ``placed_by`` (itself, or its case's lead)."""
-    where = await store.get_ticket(conn, placed_by)
+async def _signal(
+    conn: Conn, key: str, kind: str, *, ticket_id: str, where: asyncpg.Record | None, at: datetime
+) -> None:
+    """Record one signal of ``ticket_id`` at the place ``where`` tells (its own row, or its case's lead's)."""
     if where is None or not where["category"]:
         return
     place = rules.place_of(where["grid"], where["street"])
     if place is None:
         return
     category = str(where["category"])
-    if not await store.add_signal(conn, key, kind=kind, ticket_id=ticket_id, place=place, category=category, at=at):
-        return
-    since = rules.window_start(at, await store.last_conversion(conn, place, category))
-    signals = await store.signals_since(conn, place, category, since)
+    # The window's start; the last proactive ticket at the place moves it later (store.add_signal).
+    since = rules.window_start(at, None)
+    signals = await store.add_signal(
+        conn, key, kind=kind, ticket_id=ticket_id, place=place, category=category, at=at, since=since
+    )
+    if not signals:
+        return  # recorded before (a redelivery), or nothing in the window: no verdict to reach
     requests = sum(s["kind"] == "request" for s in signals)
     dissatisfied = sum(s["kind"] == "dissatisfied" for s in signals)
     reason = rules.verdict(requests, dissatisfied)

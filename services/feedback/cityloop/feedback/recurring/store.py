@@ -31,12 +31,13 @@ async def remember_place(
     grid: str | None,
     category: str | None,
     dept_code: str | None,
-) -> None:
-    await conn.execute(
+) -> asyncpg.Record:
+    """Keep where the ticket was placed; returns its row as it is now (the write and the read in one)."""
+    row = await conn.fetchrow(
         "INSERT INTO recurring_tickets (ticket_id, district, street, grid, category, dept_code)"
         " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (ticket_id) DO UPDATE SET district = EXCLUDED.district,"
         " street = EXCLUDED.street, grid = EXCLUDED.grid, category = EXCLUDED.category,"
-        " dept_code = EXCLUDED.dept_code",
+        " dept_code = EXCLUDED.dept_code RETURNING *",
         ticket_id,
         district,
         street,
@@ -44,6 +45,8 @@ async def remember_place(
         category,
         dept_code,
     )
+    assert row is not None  # an upsert always returns its row
+    return row
 
 
 async def get_ticket(conn: Conn, ticket_id: str) -> asyncpg.Record | None:
@@ -51,11 +54,22 @@ async def get_ticket(conn: Conn, ticket_id: str) -> asyncpg.Record | None:
 
 
 async def add_signal(
-    conn: Conn, key: str, *, kind: str, ticket_id: str, place: Place, category: str, at: datetime
-) -> bool:
-    value = await conn.fetchval(
-        "INSERT INTO recurring_signals (signal_key, kind, ticket_id, place_level, place, category, at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (signal_key) DO NOTHING RETURNING 1",
+    conn: Conn, key: str, *, kind: str, ticket_id: str, place: Place, category: str, at: datetime, since: datetime
+) -> list[asyncpg.Record]:
+    """Record the signal ``key`` once, and in the same round trip read the place's signals (kind, ticket_id,
+    at; oldest first) after ``since`` or after the last proactive ticket there, whichever is later: the new
+    one included. Empty when ``key`` was recorded already (or nothing counts): nothing new to judge."""
+    return await conn.fetch(
+        "WITH added AS (INSERT INTO recurring_signals (signal_key, kind, ticket_id, place_level, place, category, at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (signal_key) DO NOTHING RETURNING kind, ticket_id, at),"
+        # greatest() passes over a NULL: a place never converted counts from ``since``.
+        " since AS (SELECT greatest($8::timestamptz, (SELECT max(converted_at) FROM recurring_problems"
+        " WHERE place_level = $4 AND place = $5 AND category = $6)) AS t)"
+        # The statement does not see its own insert: the new signal comes from ``added``, the rest from the table.
+        " SELECT a.kind, a.ticket_id, a.at FROM added a, since WHERE a.at > since.t"
+        " UNION ALL SELECT s.kind, s.ticket_id, s.at FROM recurring_signals s, since"
+        " WHERE EXISTS (SELECT FROM added) AND s.place_level = $4 AND s.place = $5 AND s.category = $6"
+        " AND s.at > since.t ORDER BY at",
         key,
         kind,
         ticket_id,
@@ -63,27 +77,6 @@ async def add_signal(
         place.code,
         category,
         at,
-    )
-    return value is not None
-
-
-async def last_conversion(conn: Conn, place: Place, category: str) -> datetime | None:
-    value: datetime | None = await conn.fetchval(
-        "SELECT max(converted_at) FROM recurring_problems WHERE place_level = $1 AND place = $2 AND category = $3",
-        place.level,
-        place.code,
-        category,
-    )
-    return value
-
-
-async def signals_since(conn: Conn, place: Place, category: str, since: datetime) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        "SELECT kind, ticket_id, at FROM recurring_signals WHERE place_level = $1 AND place = $2 AND category = $3"
-        " AND at > $4 ORDER BY at",
-        place.level,
-        place.code,
-        category,
         since,
     )
 

@@ -63,7 +63,15 @@ _CLOCK_EVENT = {
 
 
 def wants(event: CloudEvent) -> bool:
+    """Only the events ``on_lifecycle`` acts on. Every ticket's ticket.created is passed over (before any
+    database work, the inbox claim included) unless it was closed on the spot: a consultation (直接答复)."""
+    if event.type == types.TICKET_CREATED:
+        # A malformed status is taken: the handler's parsing names the field (DLQ), as before.
+        return event.data.get("status") not in _NOT_CLOSED
     return event.type in HANDLED
+
+
+_NOT_CLOSED = frozenset(s.value for s in TicketStatus if s is not TicketStatus.CLOSED)
 
 
 async def on_lifecycle(conn: Conn, event: CloudEvent) -> None:
@@ -93,12 +101,17 @@ async def on_lifecycle(conn: Conn, event: CloudEvent) -> None:
 
 async def _on_dispatched(conn: Conn, ticket_id: str, detail: Dispatched) -> None:
     chain = detail.location.chain
-    await store.upsert_ticket(
-        conn, ticket_id, district=chain.district, street=chain.street, grid=chain.grid, category=detail.category
+    area = detail.dept_area
+    await store.record_dispatch(
+        conn,
+        ticket_id,
+        district=chain.district,
+        street=chain.street,
+        grid=chain.grid,
+        category=detail.category,
+        mode=detail.mode.kind if detail.mode else "peacetime",
+        department=(detail.dept_code, area.district, area.street) if detail.dept_code and area is not None else None,
     )
-    await store.set_ticket_mode(conn, ticket_id, detail.mode.kind if detail.mode else "peacetime")
-    if detail.dept_code and detail.dept_area is not None:
-        await store.upsert_department(conn, detail.dept_code, detail.dept_area.district, detail.dept_area.street)
 
 
 def _dims(ticket: asyncpg.Record | None, dept_code: str | None) -> Dims:
@@ -111,12 +124,11 @@ async def _on_deadlines_set(conn: Conn, ticket_id: str, event: CloudEvent, detai
     accept_by = detail.deadlines.get(ClockKind.ACCEPT)
     if accept_by is None or not detail.assignment_id or not detail.dept_code:
         return  # a resolve, callback or re-handle deadline: not a new task to respond to
-    await store.set_ticket_mode(conn, ticket_id, detail.mode)
-    ticket = await store.get_ticket(conn, ticket_id)
-    state = TaskState.EXCLUDED if ticket is not None and ticket["excluded"] else TaskState.PENDING
+    ticket = await store.set_ticket_mode(conn, ticket_id, detail.mode)
+    state = TaskState.EXCLUDED if ticket["excluded"] else TaskState.PENDING
     dims = _dims(ticket, detail.dept_code)
     day = city_day(event.time)
-    inserted = await store.insert_task(
+    await store.insert_task(
         conn,
         assignment_id=detail.assignment_id,
         ticket_id=ticket_id,
@@ -125,9 +137,8 @@ async def _on_deadlines_set(conn: Conn, ticket_id: str, event: CloudEvent, detai
         day=day,
         accept_due_at=accept_by,
         state=state.value,
+        counts=_count_rows(dims, detail.mode, day, task_counts(state)),
     )
-    if inserted:
-        await _count(conn, dims, detail.mode, day, task_counts(state))
 
 
 async def _on_clock(conn: Conn, what: str, detail: ClockDetail) -> None:
@@ -160,7 +171,7 @@ async def _on_callback(
     dims = _dims(ticket, detail.dept_code)
     mode = ticket["mode"] if ticket is not None else "peacetime"
     day = city_day(event.time)
-    inserted = await store.insert_callback(
+    await store.insert_callback(
         conn,
         callback_id=str(detail.callback_id),
         ticket_id=ticket_id,
@@ -170,9 +181,8 @@ async def _on_callback(
         solved=fact.solved,
         satisfaction=fact.satisfaction,
         excluded=excluded.value if excluded else None,
+        counts=_count_rows(dims, mode, day, callback_counts(fact)),
     )
-    if inserted:
-        await _count(conn, dims, mode, day, callback_counts(fact))
 
 
 async def _exclude(conn: Conn, ticket_id: str, reason: Exclusion) -> None:
@@ -201,11 +211,16 @@ def _fact_dims(row: asyncpg.Record) -> Dims:
 
 
 async def _count(conn: Conn, dims: Dims, mode: str, day: date, delta: Counts) -> None:
+    await store.add_counts(conn, _count_rows(dims, mode, day, delta))
+
+
+def _count_rows(dims: Dims, mode: str, day: date, delta: Counts) -> list[store.CountRow]:
+    """The counter rows ``delta`` goes to: one per level the fact has a key at (none for a zero delta)."""
     if delta.is_zero():
-        return
-    rows = []
+        return []
+    rows: list[store.CountRow] = []
     for level in Level:
         key = keys_for(level, dept_code=dims.dept_code, street=dims.street, district=dims.district)
         if key is not None:
             rows.append((level, mode, day, key, delta))
-    await store.add_counts(conn, rows)
+    return rows
