@@ -6,7 +6,7 @@ from cityloop.common.calendar import CITY_TZ
 from cityloop.common.contract import types
 from cityloop.common.envelope import CloudEvent
 from cityloop.feedback.signals.buckets import HotspotCounts, HotspotKey, counted, keys_of, series, window
-from cityloop.feedback.signals.sightings import Sighting, sighting_of
+from cityloop.feedback.signals.sightings import Sighting, may_count, sighting_of
 from tests import stand_ins
 
 AS_OF = datetime(2026, 7, 15, 10, 30, tzinfo=CITY_TZ)
@@ -66,7 +66,8 @@ def test_first_dispatch_and_merge_count_re_dispatches_do_not() -> None:
     def event(type_: str, **detail: object) -> CloudEvent:
         return stand_ins.lifecycle("/test", type_, "T9", None, {**base[type_], **detail, "location": location})
 
-    first = sighting_of(event(types.TICKET_DISPATCHED, category="water.pipe_burst"))
+    first_event = event(types.TICKET_DISPATCHED, category="water.pipe_burst")
+    first = sighting_of(first_event)
     assert first is not None
     assert (first.district, first.street, first.grid, first.group) == ("pd", "pd-s01", "pd-s01-c01-g01", "water")
     assert sighting_of(event(types.TICKET_MERGED, category="water.pipe_burst")) is not None
@@ -76,3 +77,9 @@ def test_first_dispatch_and_merge_count_re_dispatches_do_not() -> None:
     created_event = stand_ins.lifecycle("/test", types.TICKET_CREATED, "T9", None, {**created, "created_at": AS_OF})
     assert sighting_of(created_event) is None
     assert sighting_of(event(types.TICKET_MERGED)) is None  # a merge that does not say its category
+
+    # The worker's cheap look at the bytes passes every counted type on to parsing, and nothing else.
+    assert may_count(first_event.to_bytes())
+    assert may_count(event(types.TICKET_MERGED).to_bytes())
+    assert not may_count(created_event.to_bytes())
+    assert not may_count(None)

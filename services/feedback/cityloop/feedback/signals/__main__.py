@@ -44,7 +44,12 @@ def main() -> None:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     loop.run_until_complete(prepare())
-    faust.Worker(app, loglevel=settings.log_level, quiet=True, loop=loop).execute_from_commandline()
+    worker = faust.Worker(app, loglevel=settings.log_level, quiet=True, loop=loop)
+    # faust's terminal spinner: at a level of WARNING or above it sets the root logger to DEBUG so that it
+    # spins on every record, and then every aiokafka and faust debug line is formatted (about a tenth of the
+    # worker's CPU under load). This is a service, not a terminal: no spinner.
+    worker.spinner = None
+    worker.execute_from_commandline()
 
 
 if __name__ == "__main__":

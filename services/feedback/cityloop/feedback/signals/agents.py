@@ -14,7 +14,7 @@ from cityloop.feedback.signals import tables, topics
 from cityloop.feedback.signals.app import app, settings
 from cityloop.feedback.signals.buckets import HotspotCounts, counted, keys_of
 from cityloop.feedback.signals.metrics import PROPOSALS, SIGHTINGS
-from cityloop.feedback.signals.sightings import Sighting, sighting_of
+from cityloop.feedback.signals.sightings import Sighting, may_count, sighting_of
 from cityloop.feedback.signals.snapshots import SOURCE
 from cityloop.feedback.signals.surges import SurgeState, observe
 
@@ -26,6 +26,9 @@ dirty: set[str] = set()
 
 async def sight(stream: Any) -> None:
     async for raw in stream:
+        if not may_count(raw):  # before any parsing: most lifecycle events are not counted
+            SIGHTINGS.labels("skipped").inc()
+            continue
         try:
             event = CloudEvent.from_bytes(raw)
         except EnvelopeError:

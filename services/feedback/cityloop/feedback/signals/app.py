@@ -52,6 +52,7 @@ def create_app(settings: SignalsSettings) -> faust.App:
         stream_recovery_delay=0.1,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
+        producer_linger=settings.producer_linger_seconds,
         web_enabled=True,
         web_bind=settings.http_host,
         web_port=settings.http_port,

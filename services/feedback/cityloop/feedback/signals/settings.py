@@ -28,6 +28,10 @@ class SignalsSettings(CommonSettings):
     heartbeat_interval_seconds: float = Field(default=1.0, gt=0)
     rebalance_timeout_seconds: float = Field(default=10.0, gt=0)
     commit_interval_seconds: float = Field(default=1.0, gt=0)
+    #: How long the producer holds records to send them together (faust's producer_linger). Every table
+    #: write is a changelog record: sent one request each (faust's default, 0) they were the worker's main
+    #: cost. Hot spots are published every few seconds anyway, so a few tens of ms cost no freshness.
+    producer_linger_seconds: float = Field(default=0.05, ge=0)
     #: How often changed hot-spot counts are published to feedback (coalesced per key in between).
     snapshot_interval_seconds: float = Field(default=2.0, gt=0)
 

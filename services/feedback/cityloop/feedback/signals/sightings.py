@@ -32,6 +32,17 @@ class Sighting(BaseModel):
         return self.category.split(".", 1)[0]
 
 
+#: The counted types as they appear in a message's bytes: every producer writes the envelope with orjson
+#: (envelope.py), which escapes none of these characters.
+_COUNTED_BYTES = tuple(t.encode() for t in sorted(COUNTED))
+
+
+def may_count(raw: bytes | None) -> bool:
+    """False when the message cannot be a counted event (neither counted type appears in it): most of
+    ticket.lifecycle, passed over without parsing. True says only "parse it and see" (``sighting_of``)."""
+    return raw is not None and any(t in raw for t in _COUNTED_BYTES)
+
+
 def sighting_of(event: CloudEvent) -> Sighting | None:
     """The sighting an event announces, or None when it does not count (other types, re-routings,
     tickets without a category or a district)."""
