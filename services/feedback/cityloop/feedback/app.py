@@ -23,6 +23,7 @@ from cityloop.feedback.scores import api as scores_api
 from cityloop.feedback.scores import facts as score_facts
 from cityloop.feedback.scores import metrics as score_metrics
 from cityloop.feedback.settings import FeedbackSettings
+from cityloop.feedback.signals.snapshots import HOTSPOT_COUNTS
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -33,15 +34,36 @@ def create_app(settings: FeedbackSettings | None = None) -> FastAPI:
     # intake's vault (libs/common contract/emitter.py).
     callback_flows.EMIT.keep_full_text(s.vault_sealer())
     runtime = ServiceRuntime(s, migrations=MIGRATIONS)
+    # types=: every other lifecycle type is skipped on its raw bytes, unparsed (libs/common envelope.peek_type).
     runtime.consume(
-        "feedback.callbacks", [TICKET_LIFECYCLE.name], callback_flows.on_lifecycle, wants=callback_flows.wants
+        "feedback.callbacks",
+        [TICKET_LIFECYCLE.name],
+        callback_flows.on_lifecycle,
+        wants=callback_flows.wants,
+        types=callback_flows.WANTED,
     )
-    runtime.consume("feedback.scores", [TICKET_LIFECYCLE.name], score_facts.on_lifecycle, wants=score_facts.wants)
     runtime.consume(
-        "feedback.recurring", [TICKET_LIFECYCLE.name], recurring_flows.on_lifecycle, wants=recurring_flows.wants
+        "feedback.scores",
+        [TICKET_LIFECYCLE.name],
+        score_facts.on_lifecycle,
+        wants=score_facts.wants,
+        types=score_facts.HANDLED,
+    )
+    runtime.consume(
+        "feedback.recurring",
+        [TICKET_LIFECYCLE.name],
+        recurring_flows.on_lifecycle,
+        wants=recurring_flows.wants,
+        types=recurring_flows.HANDLED,
     )
     # Hot spots are counted by the stream worker (python -m cityloop.feedback.signals), served from here.
-    runtime.consume("feedback.hotspots", [FEEDBACK_HOTSPOTS.name], hotspots_feed.on_snapshot, wants=hotspots_feed.wants)
+    runtime.consume(
+        "feedback.hotspots",
+        [FEEDBACK_HOTSPOTS.name],
+        hotspots_feed.on_snapshot,
+        wants=hotspots_feed.wants,
+        types={HOTSPOT_COUNTS},
+    )
     runtime.background("hotspots.gauges", lambda: hotspots_metrics.keep_fresh(runtime))
     runtime.background("scores.gauges", lambda: score_metrics.keep_fresh(runtime))
     runtime.background("callbacks.gauges", lambda: callback_metrics.keep_fresh(runtime))

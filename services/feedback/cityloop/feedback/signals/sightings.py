@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict
 from cityloop.common.contract import types
 from cityloop.common.contract.lifecycle import Dispatched, Merged
 from cityloop.common.contract.parsing import SchemaError, parse_lifecycle
-from cityloop.common.envelope import CloudEvent
+from cityloop.common.envelope import CloudEvent, peek_type
 
 #: A ticket is counted once, where router first placed it: its first dispatch, or its merge into an
 #: open case (并单: many similar tickets in one place are exactly what a surge looks like).
@@ -32,15 +32,14 @@ class Sighting(BaseModel):
         return self.category.split(".", 1)[0]
 
 
-#: The counted types as they appear in a message's bytes: every producer writes the envelope with orjson
-#: (envelope.py), which escapes none of these characters.
-_COUNTED_BYTES = tuple(t.encode() for t in sorted(COUNTED))
-
-
 def may_count(raw: bytes | None) -> bool:
-    """False when the message cannot be a counted event (neither counted type appears in it): most of
-    ticket.lifecycle, passed over without parsing. True says only "parse it and see" (``sighting_of``)."""
-    return raw is not None and any(t in raw for t in _COUNTED_BYTES)
+    """False when the message's type, read from its bytes without parsing (envelope.peek_type), is not a
+    counted one: most of ticket.lifecycle is passed over that way. True says only "parse it and see"
+    (``sighting_of``); a type that cannot be read cheaply is parsed too."""
+    if raw is None:
+        return False
+    peeked = peek_type(raw)
+    return peeked is None or peeked in COUNTED
 
 
 def sighting_of(event: CloudEvent) -> Sighting | None:
