@@ -13,6 +13,7 @@ import orjson
 import structlog
 from prometheus_client import Counter, Gauge
 
+from cityloop.common.db.composed import Composed
 from cityloop.common.db.locks import schema_lock_key
 from cityloop.common.db.pool import Conn, PgPool
 from cityloop.common.envelope import CloudEvent, peek_type
@@ -47,6 +48,25 @@ async def enqueue(conn: Conn, topic: str, event: CloudEvent, *, key: str | None 
         event.id,
         event.to_bytes(),
     )
+
+
+def enqueue_into(q: Composed, name: str, items: Sequence[tuple[str, CloudEvent]], *, gate: str) -> None:
+    """``enqueue`` for ``items`` (topic, event; keyed by subject, in this order) as a CTE of ``q``
+    (db/composed.py). The caller's final SELECT must include ``NOTIFY_COLUMN`` for the relay's wake-up."""
+    rows = ", ".join(
+        f"({q.arg(topic, 'text')}, {q.arg(event.subject, 'text')}, {q.arg(event.id, 'text')},"
+        f" {q.arg(event.to_bytes(), 'bytea')})"
+        for topic, event in items
+    )
+    q.cte(
+        name,
+        "INSERT INTO outbox (topic, key, event_id, payload)"
+        f" SELECT v.* FROM (VALUES {rows}) AS v WHERE {gate} ON CONFLICT (event_id) DO NOTHING RETURNING 1",
+    )
+
+
+#: The relay's wake-up, as a column of a composed statement's final SELECT (evaluated once per row).
+NOTIFY_COLUMN = "pg_notify('outbox_' || current_schema(), '') AS notified"
 
 
 async def enqueue_many(conn: Conn, items: Sequence[tuple[str, CloudEvent]]) -> int:

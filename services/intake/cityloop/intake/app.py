@@ -25,6 +25,7 @@ from cityloop.intake.rate_limits import RateLimit
 from cityloop.intake.settings import IntakeSettings
 from cityloop.intake.tickets import views as tickets
 from cityloop.intake.trail import anchors
+from cityloop.intake.trail import flows as trail_flows
 from cityloop.intake.trail.flows import record_lifecycle
 from cityloop.intake.vault import retention
 
@@ -48,7 +49,7 @@ def create_app(
     async def on_lifecycle(conn: Conn, event: CloudEvent) -> None:
         await record_lifecycle(conn, event, keyring)
 
-    runtime.consume("intake.trail", [TICKET_LIFECYCLE.name], on_lifecycle)
+    runtime.consume("intake.trail", [TICKET_LIFECYCLE.name], on_lifecycle, wants=trail_flows.wants)
     runtime.consume("intake.catalogue", [CATALOGUE_SERVICES.name], on_catalogue)
     runtime.background(
         "trail-anchors", lambda: anchors.run_forever(runtime.pool, every_seconds=settings.trail_anchor_seconds)

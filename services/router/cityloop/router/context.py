@@ -9,6 +9,7 @@ from cityloop.common.modes import ModeView
 from cityloop.router.classification import store as models
 from cityloop.router.classification.model import TextClassifier
 from cityloop.router.dispatch.rules import ActiveMode, RoutingPolicy
+from cityloop.router.emergencies import store as emergency_store
 from cityloop.router.masterdata import store as master
 from cityloop.router.masterdata.model import MasterData
 from cityloop.router.settings import RouterSettings
@@ -22,8 +23,10 @@ class MasterCache:
         self._current: MasterData | None = None
         self._lock = asyncio.Lock()
 
-    async def current(self, conn: Conn) -> MasterData:
-        revision = await master.master_revision(conn)
+    async def current(self, conn: Conn, revision: int | None = None) -> MasterData:
+        """``revision``: the one the caller read in its transaction (RouterContext.routing_state)."""
+        if revision is None:
+            revision = await master.master_revision(conn)
         if self._current is None or self._current.revision != revision:
             async with self._lock:
                 if self._current is None or self._current.revision != revision:
@@ -36,8 +39,10 @@ class ModelCache:
         self._model_id = 0
         self._model: TextClassifier | None = None
 
-    async def current(self, conn: Conn) -> tuple[int, TextClassifier | None]:
-        latest = await models.latest_model_id(conn)
+    async def current(self, conn: Conn, latest: int | None = None) -> tuple[int, TextClassifier | None]:
+        """``latest``: the newest model id the caller read in its transaction (RouterContext.routing_state)."""
+        if latest is None:
+            latest = await models.latest_model_id(conn)
         if latest and latest != self._model_id:
             row = await models.latest_model(conn)
             if row is not None:
@@ -58,6 +63,15 @@ class RouterContext:
     def modes(self) -> tuple[ActiveMode, ...]:
         """The emergencies in force; peacetime has none."""
         return self.mode_view.active() if self.mode_view is not None else ()
+
+    async def routing_state(self, conn: Conn) -> tuple[MasterData, TextClassifier | None]:
+        """What routing a new ticket reads, in ONE statement: the master data's revision, the newest model's
+        id, and the modes lock held shared for the rest of the transaction (emergencies/store.py), so the
+        ticket commits under the set of emergencies it is routed by before that set changes."""
+        revision, latest = await emergency_store.routing_revisions(conn)
+        current_master = await self.master.current(conn, revision)
+        _, model = await self.models.current(conn, latest)
+        return current_master, model
 
     @property
     def policy(self) -> RoutingPolicy:

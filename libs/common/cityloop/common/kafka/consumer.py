@@ -157,10 +157,13 @@ class EventConsumer:
             while True:
                 batches = await self._consumer.getmany(timeout_ms=500, max_records=200)
                 self.ready.set()
+                settled: dict[TopicPartition, int] = {}
                 for tp, records in batches.items():
                     if await self._partition(tp, records):
-                        await self._commit(tp, records[-1].offset + 1)
+                        settled[tp] = records[-1].offset + 1
                     # else the partition went to another member while we waited: it resumes there
+                if settled:  # one commit request for the whole poll, not one per partition
+                    await self._commit(settled)
                 if time.monotonic() >= self._lag_due:
                     self._lag_due = time.monotonic() + 5.0
                     await self._measure_lag()
@@ -182,10 +185,10 @@ class EventConsumer:
         return True
 
     async def _apply_batch(self, tp: TopicPartition, chunk: list[ConsumerRecord[bytes, bytes]]) -> bool:
-        """Apply ``chunk`` in ONE transaction, each event's inbox row in it: BEGIN and COMMIT once for the
-        chunk instead of once per event (none at all when every event is skipped). False (nothing applied)
-        if any event fails or is not a well-formed envelope within the size limit: the caller then takes
-        the events one by one."""
+        """Apply ``chunk`` in ONE transaction: one BEGIN and COMMIT, and one inbox statement claiming every
+        event id, for the chunk instead of for each event (no transaction at all when every event is
+        skipped). False (nothing applied) if any event fails or is not a well-formed envelope within the
+        size limit: the caller then takes the events one by one."""
         topic = self._logical(tp.topic)
         # (type, the event to apply, or None when it is skipped)
         entries: list[tuple[str | None, CloudEvent | None]] = []
@@ -201,23 +204,23 @@ class EventConsumer:
             except EnvelopeError:
                 return False
             entries.append((event.type, event if self._wants is None or self._wants(event) else None))
-        outcomes: list[str] = ["skipped" if wanted is None else "" for _, wanted in entries]
+        outcomes: list[str] = ["skipped" if wanted is None else "duplicate" for _, wanted in entries]
         started = time.perf_counter()
-        if any(wanted is not None for _, wanted in entries):
+        wanted_ids = [wanted.id for _, wanted in entries if wanted is not None]
+        if wanted_ids:
             try:
                 async with self._pool.acquire() as conn, conn.transaction():
+                    fresh = await inbox.claim_many(conn, self.name, wanted_ids)
                     for i, (_, wanted) in enumerate(entries):
-                        if wanted is None:
+                        if wanted is None or wanted.id not in fresh:
                             continue
+                        fresh.discard(wanted.id)  # an id twice in the chunk is applied once
                         event = wanted
                         with structlog.contextvars.bound_contextvars(
                             consumer=self.name, event_id=event.id, event_type=event.type, ticket_id=event.subject
                         ):
-                            if not await inbox.claim(conn, self.name, event.id):
-                                outcomes[i] = "duplicate"
-                                continue
                             await self._handler(conn, event, topic)
-                            outcomes[i] = "applied"
+                        outcomes[i] = "applied"
             except Exception as exc:  # a CancelledError (shutdown) is not an Exception: it goes on up
                 log.debug("batch.one_by_one", consumer=self.name, events=len(entries), error=repr(exc))
                 return False
@@ -237,15 +240,21 @@ class EventConsumer:
         peeked = peek_type(record.value)
         return peeked if peeked is not None and peeked not in self._types else None
 
-    async def _commit(self, tp: TopicPartition, offset: int) -> None:
-        """Commit after the batch took effect. If the group moved ``tp`` to another member meanwhile (this
-        one was too slow or paused past ``max_poll_interval_ms``, or the broker restarted), the commit is
-        refused: the new owner redelivers those records and the inbox makes them no-ops, so this member
+    async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
+        """Commit after the records took effect. If the group moved a partition to another member meanwhile
+        (this one was too slow or paused past ``max_poll_interval_ms``, or the broker restarted), the commit
+        is refused: the new owner redelivers those records and the inbox makes them no-ops, so this member
         carries on and rejoins, instead of the consumer dying on the error."""
+        assigned = self._consumer.assignment()
+        # A partition lost after its records were applied is left to its new owner (see above).
+        offsets = {tp: offset for tp, offset in offsets.items() if tp in assigned}
+        if not offsets:
+            return
         try:
-            await self._consumer.commit({tp: offset})
+            await self._consumer.commit(offsets)
         except (CommitFailedError, IllegalStateError) as exc:  # rebalanced away, or no longer assigned
-            log.warning("event.commit_lost", topic=tp.topic, partition=tp.partition, error=repr(exc))
+            lost = [f"{tp.topic}/{tp.partition}" for tp in offsets]
+            log.warning("event.commit_lost", partitions=lost, error=repr(exc))
 
     async def _measure_lag(self) -> None:
         """Lag per assigned partition from what the last fetches told us (no extra broker round trip);

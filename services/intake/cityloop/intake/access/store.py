@@ -4,6 +4,7 @@ from collections.abc import Sequence
 
 import asyncpg
 
+from cityloop.common.db.composed import Composed
 from cityloop.common.db.pool import Conn
 from cityloop.common.paging import Keyset
 
@@ -21,6 +22,27 @@ async def record_access(
         ticket_id,
         list(fields),
         purpose,
+    )
+
+
+def record_access_into(
+    q: Composed,
+    name: str,
+    *,
+    subject: str,
+    role: str,
+    dept_code: str | None,
+    ticket_id: str,
+    fields: Sequence[str],
+    purpose: str,
+    gate: str,
+) -> None:
+    """``record_access`` as a CTE of ``q`` (db/composed.py)."""
+    q.cte(
+        name,
+        "INSERT INTO access_log (subject, role, dept_code, ticket_id, fields, purpose)"
+        f" SELECT {q.arg(subject, 'text')}, {q.arg(role, 'text')}, {q.arg(dept_code, 'text')},"
+        f" {q.arg(ticket_id, 'text')}, {q.arg(list(fields), 'text[]')}, {q.arg(purpose, 'text')} WHERE {gate}",
     )
 
 

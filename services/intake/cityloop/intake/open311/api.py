@@ -291,7 +291,7 @@ async def create_request(request: Request, fmt: str) -> Response:
             device_id=form.get("device_id"),
         )
 
-    ticket_id, _ = await create_ticket(
+    created = await create_ticket(
         pool,
         ticket,
         keyring=request.app.state.keyring,
@@ -299,6 +299,7 @@ async def create_request(request: Request, fmt: str) -> Response:
         attributes=attribute_values,
         also=remember,
     )
+    ticket_id = created.ticket_id
     account_id = form.get("account_id")
     if service["type"] == "batch":
         return _ok(

@@ -1,12 +1,14 @@
-"""Creating a ticket: row, citizen and events in one transaction (outbox), once per Idempotency-Key.
+"""Creating a ticket: row, citizen, vault, trail and events in one statement (outbox), once per Idempotency-Key.
 
 The trail that keeps its state afterwards is in trail/flows.py."""
 
 import hashlib
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 import orjson
 
 from cityloop.common import outbox
@@ -14,17 +16,21 @@ from cityloop.common.contract import types
 from cityloop.common.contract.emitter import Emitter
 from cityloop.common.contract.lifecycle import Closed, TicketCreated
 from cityloop.common.contract.models import MaskedContact, TicketLocation, TicketStatus
+from cityloop.common.db.composed import Composed
 from cityloop.common.db.pool import Conn, PgPool
 from cityloop.common.errors import Conflict
 from cityloop.common.personal.vault_keys import Keyring
 from cityloop.common.topics import TICKET_LIFECYCLE
+from cityloop.intake.access import store as access_store
 from cityloop.intake.metrics import TICKETS_CREATED
 from cityloop.intake.models import TicketCreate
 from cityloop.intake.tickets import store
+from cityloop.intake.tickets.numbers import numbers_for
 from cityloop.intake.trail import store as trail
-from cityloop.intake.vault.flows import seal_ticket
+from cityloop.intake.vault.flows import seal_ticket_into
 from cityloop.intake.vault.personal import Personal, keep_text
 
+Record = asyncpg.Record
 EMIT = Emitter(source="/cityloop/intake", actor="intake")
 
 #: Runs inside the creating transaction once the ticket row exists (e.g. Open311 stores its token).
@@ -43,13 +49,31 @@ class IdempotencyConflict(Conflict):
         )
 
 
-class _LostRace(Exception):
-    """Another request with the same Idempotency-Key committed first."""
-
-
 def request_hash(body: TicketCreate, extra: dict[str, Any] | None = None) -> str:
     canonical = orjson.dumps([body.model_dump(mode="json"), extra or {}], option=orjson.OPT_SORT_KEYS)
     return hashlib.sha256(canonical).hexdigest()
+
+
+@dataclass(frozen=True)
+class Release:
+    """Who gets the new ticket's personal data in full in the creating answer (the rules allow it: the
+    view decides); the release is recorded in the access log by the creating statement itself."""
+
+    subject: str
+    role: str
+    dept_code: str | None
+    purpose: str
+
+
+@dataclass(frozen=True)
+class Created:
+    ticket_id: str
+    #: False for a replay of an earlier request with the same Idempotency-Key.
+    new: bool
+    #: A new ticket as store.get_ticket reads it (None for a replay).
+    row: Record | None = None
+    #: Its personal data, when a ``Release`` was asked for and there is something to release.
+    personal: Personal | None = None
 
 
 async def create_ticket(
@@ -61,39 +85,59 @@ async def create_ticket(
     idempotency_key: str | None = None,
     attributes: dict[str, Any] | None = None,
     also: AlsoInTransaction | None = None,
-) -> tuple[str, bool]:
-    """Store the ticket, its citizen and its events atomically (outbox); returns (ticket id, newly created).
+    release: Release | None = None,
+) -> Created:
+    """Store the ticket, its citizen, its vault row, its first trail entries and its events atomically
+    (outbox), in ONE statement (db/composed.py) unless ``also`` needs a transaction around it.
 
     With an Idempotency-Key, a repeat with the same body returns the first ticket, a different body raises
     IdempotencyConflict, and concurrent twins serialise on the key's primary key: one commits, the others
     see its row. Keys are scoped to the caller, so two clients cannot collide.
     """
     digest = request_hash(body, attributes)
+    ticket_id = await numbers_for(pool).next_id(pool)
+    q = Composed()
+    gate = "true"
+    if idempotency_key:
+        store.claim_idempotency_key_into(
+            q, "claim", principal=created_by, key=idempotency_key, request_hash=digest, ticket_id=ticket_id
+        )
+        # Nothing else is written unless the key was claimed: a twin's statement waits on the key's primary
+        # key until the first one commits, then claims nothing and replays it.
+        gate = "EXISTS (SELECT 1 FROM claim)"
+    personal = _compose(
+        q, ticket_id, body, keyring=keyring, created_by=created_by, attributes=attributes or {}, gate=gate
+    )
+    revealed = personal.revealed() if release is not None else []
+    if release is not None and revealed:
+        access_store.record_access_into(
+            q,
+            "released",
+            subject=release.subject,
+            role=release.role,
+            dept_code=release.dept_code,
+            ticket_id=ticket_id,
+            fields=revealed,
+            purpose=release.purpose,
+            gate=gate,
+        )
+    final = f"SELECT t.*, {store.CREATED_CITIZEN_COLUMNS}, {outbox.NOTIFY_COLUMN} FROM ticket t, citizen c, vault v"
     async with pool.acquire() as conn:
-        if idempotency_key and (known := await _replay(conn, created_by, idempotency_key, digest)):
-            return known, False
-        try:
+        if also is None:
+            rows = await q.fetch(conn, final)
+        else:
             async with conn.transaction():
-                ticket_id = await store.next_ticket_id(conn)
-                # The key row goes first (its foreign key is deferred to commit), so a twin blocks on it
-                # before doing any work, and the loser's transaction holds nothing but a sequence number.
-                if idempotency_key and not await store.claim_idempotency_key(
-                    conn, created_by, idempotency_key, digest, ticket_id
-                ):
-                    raise _LostRace
-                await _insert(
-                    conn, ticket_id, body, keyring=keyring, created_by=created_by, attributes=attributes or {}
-                )
-                if also is not None:
+                rows = await q.fetch(conn, final)
+                if rows:
                     await also(conn, ticket_id)
-            TICKETS_CREATED.labels(body.channel.value).inc()
-            return ticket_id, True
-        except _LostRace:
+        if not rows:  # another request with the same Idempotency-Key committed first
             assert idempotency_key is not None
             known = await _replay(conn, created_by, idempotency_key, digest)
             if known is None:
                 raise RuntimeError("idempotency key row vanished after a conflict") from None
-            return known, False
+            return Created(known, False)
+    TICKETS_CREATED.labels(body.channel.value).inc()
+    return Created(ticket_id, True, rows[0], personal if revealed else None)
 
 
 async def _replay(conn: Conn, principal: str, key: str, digest: str) -> str | None:
@@ -113,9 +157,18 @@ def _redacted_attributes(personal: Personal, attributes: dict[str, Any]) -> dict
     }
 
 
-async def _insert(
-    conn: Conn, ticket_id: str, body: TicketCreate, *, keyring: Keyring, created_by: str, attributes: dict[str, Any]
-) -> None:
+def _compose(
+    q: Composed,
+    ticket_id: str,
+    body: TicketCreate,
+    *,
+    keyring: Keyring,
+    created_by: str,
+    attributes: dict[str, Any],
+    gate: str,
+) -> Personal:
+    """Add the new ticket's writes to ``q`` as the CTEs ticket, citizen, vault, trail and events; returns
+    its personal data (full values: only for the vault and an allowed release)."""
     now = datetime.now(UTC)
     location = body.location.model_dump(mode="json")
     answered = body.direct_answer is not None
@@ -132,8 +185,10 @@ async def _insert(
     description = keep_text(personal, "description", body.description) or ""
     answer = keep_text(personal, "direct_answer", body.direct_answer.answer) if body.direct_answer else None
     attributes = _redacted_attributes(personal, attributes)
-    await store.insert_ticket(
-        conn,
+    status = TicketStatus.CLOSED if answered else TicketStatus.RECEIVED
+    store.insert_ticket_into(
+        q,
+        "ticket",
         {
             "id": ticket_id,
             "channel": body.channel.value,
@@ -141,7 +196,7 @@ async def _insert(
             "description": description,
             "location": location,
             "urgency": body.urgency.value,
-            "status": (TicketStatus.CLOSED if answered else TicketStatus.RECEIVED).value,
+            "status": status.value,
             "operator": body.operator,
             "attachments": [str(url) for url in body.attachments],
             "attributes": attributes,
@@ -151,9 +206,10 @@ async def _insert(
             "closed_at": now if answered else None,
             "status_notes": "直接答复 (answered on the spot)" if answered else None,
         },
+        gate=gate,
     )
-    await store.insert_citizen(conn, ticket_id, citizen.model_dump())
-    contact = await seal_ticket(conn, keyring, ticket_id, personal)
+    store.insert_citizen_into(q, "citizen", ticket_id, citizen.model_dump(), gate=gate)
+    contact = seal_ticket_into(q, "vault", keyring, ticket_id, personal, gate=gate)
     masked = personal.masked()
     created = TicketCreated(
         channel=body.channel.value,
@@ -168,7 +224,6 @@ async def _insert(
         # Consumers (router) must not dispatch it: the created event already says the ticket is closed.
         direct_answer=True if answered else None,
     )
-    status = TicketStatus.CLOSED if answered else TicketStatus.RECEIVED
     events = [
         EMIT.lifecycle(
             types.TICKET_CREATED, ticket_id, status, f"received via {body.channel.value}", created, actor=actor
@@ -185,16 +240,24 @@ async def _insert(
                 actor=actor,
             )
         )
-    for event in events:
-        await trail.append_timeline(
-            conn,
-            ticket_id=ticket_id,
-            event_id=event.id,
-            type_=event.type,
-            time=event.time,
-            actor=str(event.data["actor"]),
-            summary=str(event.data["summary"]),
-            status=event.data.get("status"),
-            detail=event.data["detail"],
-        )
-        await outbox.enqueue(conn, TICKET_LIFECYCLE.name, event)
+    trail.append_new_chain_into(
+        q,
+        "trail",
+        [
+            trail.new_entry(
+                ticket_id,
+                index,
+                event_id=event.id,
+                type_=event.type,
+                time=event.time,
+                actor=str(event.data["actor"]),
+                summary=str(event.data["summary"]),
+                status=event.data.get("status"),
+                detail=event.data["detail"],
+            )
+            for index, event in enumerate(events)
+        ],
+        gate=gate,
+    )
+    outbox.enqueue_into(q, "events", [(TICKET_LIFECYCLE.name, event) for event in events], gate=gate)
+    return personal

@@ -32,7 +32,7 @@ from cityloop.intake.models import (
 from cityloop.intake.presenting import ticket_out
 from cityloop.intake.tickets import search as ticket_search
 from cityloop.intake.tickets import store
-from cityloop.intake.tickets.creation import create_ticket
+from cityloop.intake.tickets.creation import Release, create_ticket
 from cityloop.intake.trail import store as trail
 from cityloop.intake.vault.flows import VaultKeys, phone_index, release
 
@@ -101,14 +101,24 @@ async def create(
         Header(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$", description="Retry-safe creation"),
     ] = None,
 ) -> TicketOut:
-    ticket_id, created = await create_ticket(
-        pool, body, keyring=keyring, created_by=identity.subject, idempotency_key=idempotency_key
+    # The creator's view of a ticket it has just made: the rules decide it here as _present would, so the
+    # answer comes from the creating statement itself (no read-back, the release logged in that statement).
+    own = TicketAccess(created_by=identity.subject, depts_ever=frozenset(), depts_now=frozenset())
+    release = (
+        Release(identity.subject, identity.role.value, identity.dept_code, purpose="ticket.create")
+        if may_see_personal_data(identity, own)
+        else None
     )
-    if not created:
+    created = await create_ticket(
+        pool, body, keyring=keyring, created_by=identity.subject, idempotency_key=idempotency_key, release=release
+    )
+    response.headers["Location"] = f"/api/v1/tickets/{created.ticket_id}"
+    if created.row is not None and may_see_ticket(identity, own):
+        return ticket_out(created.row, created.personal)
+    if not created.new:
         response.status_code = status.HTTP_200_OK
-    response.headers["Location"] = f"/api/v1/tickets/{ticket_id}"
     async with pool.acquire() as conn, conn.transaction():
-        return await _present(conn, keyring, identity, ticket_id, purpose="ticket.create")
+        return await _present(conn, keyring, identity, created.ticket_id, purpose="ticket.create")
 
 
 @router.get(

@@ -7,18 +7,26 @@ from cityloop.common.contract.parsing import parse_lifecycle
 from cityloop.common.db.pool import Conn
 from cityloop.common.envelope import CloudEvent
 from cityloop.common.personal.vault_keys import Keyring
+from cityloop.intake.tickets.creation import EMIT
 from cityloop.intake.trail import store
 from cityloop.intake.trail.projection import project
 from cityloop.intake.vault.flows import keep_sealed_texts
+
+
+def wants(event: CloudEvent) -> bool:
+    """Intake's own events are in the trail already: creation.py writes them in the creating statement
+    (the only place intake emits on ``ticket.lifecycle``), so they cost no inbox row and no lock here."""
+    return event.source != EMIT.source
 
 
 async def record_lifecycle(conn: Conn, event: CloudEvent, keyring: Keyring) -> None:
     """Project one ``ticket.lifecycle`` event: append it to the trail and update intake's view of the ticket.
     The full text sealed on it (``data.sealed``) goes to the vault, never to the trail."""
     data = parse_lifecycle(event)
-    current = await store.lock_ticket_status(conn, data.ticket_id)
-    if current is None:
+    locked = await store.lock_ticket(conn, data.ticket_id)
+    if locked is None:
         return  # a ticket another deployment created; not ours to track
+    current, head = locked
     appended = await store.append_timeline(
         conn,
         ticket_id=data.ticket_id,
@@ -30,6 +38,7 @@ async def record_lifecycle(conn: Conn, event: CloudEvent, keyring: Keyring) -> N
         status=data.status.value if data.status else None,
         # The trail keeps the detail as it was sent, fields this version does not know included.
         detail=event.data["detail"],
+        head=head,
     )
     if appended and data.sealed:
         await keep_sealed_texts(conn, keyring, data.ticket_id, event.id, data.sealed)

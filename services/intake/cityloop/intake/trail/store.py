@@ -1,9 +1,11 @@
 """The trail's SQL: the timeline, and the ticket's state and assignments as the trail changes them."""
 
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 
+from cityloop.common.db.composed import Composed
 from cityloop.common.db.pool import Conn
 from cityloop.intake.trail import chain
 from cityloop.intake.trail.projection import Assignment, TicketChange
@@ -11,9 +13,26 @@ from cityloop.intake.trail.projection import Assignment, TicketChange
 Record = asyncpg.Record
 
 
-async def lock_ticket_status(conn: Conn, ticket_id: str) -> str | None:
-    value = await conn.fetchval("SELECT status FROM tickets WHERE id = $1 FOR UPDATE", ticket_id)
-    return None if value is None else str(value)
+#: ``append_timeline(head=UNKNOWN)``: the caller has not read the ticket's chain head; it is read here.
+UNKNOWN = chain.Head("", -1, b"")
+
+
+async def lock_ticket(conn: Conn, ticket_id: str) -> tuple[str, chain.Head | None] | None:
+    """Lock the ticket's row and its chain head's; its status and that head (``UNKNOWN`` if the ticket has
+    none yet: append_timeline reads it), or None if there is no such ticket.
+
+    Both rows are locked in one statement so that, after waiting for another entry's transaction, the
+    head is re-read at its newest (PostgreSQL re-fetches locked rows only; a joined row that is not
+    locked would be the one from before the wait)."""
+    row = await conn.fetchrow(
+        "SELECT t.status, h.chain_index, h.hash FROM tickets t JOIN trail_heads h ON h.ticket_id = t.id"
+        " WHERE t.id = $1 FOR UPDATE OF t, h",
+        ticket_id,
+    )
+    if row is not None:
+        return str(row["status"]), chain.Head(ticket_id, row["chain_index"], row["hash"])
+    status = await conn.fetchval("SELECT status FROM tickets WHERE id = $1 FOR UPDATE", ticket_id)
+    return None if status is None else (str(status), UNKNOWN)
 
 
 async def apply_change(conn: Conn, ticket_id: str, change: TicketChange) -> None:
@@ -79,33 +98,51 @@ async def add_assignment(conn: Conn, ticket_id: str, assignment: Assignment) -> 
     )
 
 
+async def chain_head(conn: Conn, ticket_id: str) -> chain.Head | None:
+    row = await conn.fetchrow("SELECT chain_index, hash FROM trail_heads WHERE ticket_id = $1", ticket_id)
+    return None if row is None else chain.Head(ticket_id, row["chain_index"], row["hash"])
+
+
 async def append_timeline(
     conn: Conn,
     *,
     ticket_id: str,
     event_id: str,
     type_: str,
-    time: Any,
+    time: datetime,
     actor: str,
     summary: str,
     status: str | None,
     detail: dict[str, Any],
+    head: chain.Head | None = UNKNOWN,
 ) -> bool:
     """Append one entry to the ticket's chain (chain.py). The caller holds the ticket's row lock, so the
-    ticket's entries are chained one at a time; False when the event was already in the trail."""
-    # An event already in the trail is caught by the INSERT's ON CONFLICT below, which leaves the head alone:
-    # no separate look-up round trip on every new entry.
-    head = await conn.fetchrow("SELECT chain_index, hash FROM trail_heads WHERE ticket_id = $1", ticket_id)
-    index = 0 if head is None else head["chain_index"] + 1
-    # Hash the values as PostgreSQL will store them (jsonb numbers, timestamptz precision).
-    stored = await conn.fetchrow("SELECT $1::timestamptz AS time, $2::jsonb AS detail", time, detail)
-    assert stored is not None
-    entry = chain.Entry(ticket_id, index, event_id, type_, stored["time"], actor, summary, status, stored["detail"])
-    digest = chain.entry_hash(None if head is None else head["hash"], entry)
+    ticket's entries are chained one at a time; ``head`` is the chain's head if the caller read it with
+    that lock (None: the ticket has no entry yet). False when the event was already in the trail."""
+    if head is UNKNOWN:
+        head = await chain_head(conn, ticket_id)
+    index = 0 if head is None else head.chain_index + 1
+    entry = new_entry(
+        ticket_id,
+        index,
+        event_id=event_id,
+        type_=type_,
+        time=time,
+        actor=actor,
+        summary=summary,
+        status=status,
+        detail=detail,
+    )
+    digest = chain.entry_hash(None if head is None else head.hash, entry)
+    # One statement: the entry, and the head moved to it only if the entry is new (an event already in the
+    # trail is caught by ON CONFLICT, which leaves the head alone).
     inserted = await conn.fetchval(
-        "INSERT INTO ticket_timeline"
+        "WITH entry AS (INSERT INTO ticket_timeline"
         " (ticket_id, event_id, type, time, actor, summary, status, detail, chain_index, hash)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (event_id) DO NOTHING RETURNING 1",
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (event_id) DO NOTHING RETURNING 1),"
+        " head AS (INSERT INTO trail_heads (ticket_id, chain_index, hash) SELECT $1, $9, $10 FROM entry"
+        " ON CONFLICT (ticket_id) DO UPDATE SET chain_index = excluded.chain_index, hash = excluded.hash)"
+        " SELECT count(*) FROM entry",
         ticket_id,
         event_id,
         type_,
@@ -117,16 +154,65 @@ async def append_timeline(
         index,
         digest,
     )
-    if inserted is None:
-        return False
-    await conn.execute(
-        "INSERT INTO trail_heads (ticket_id, chain_index, hash) VALUES ($1, $2, $3)"
-        " ON CONFLICT (ticket_id) DO UPDATE SET chain_index = excluded.chain_index, hash = excluded.hash",
-        ticket_id,
-        index,
-        digest,
+    return bool(inserted)
+
+
+def append_new_chain_into(q: Composed, name: str, entries: list[chain.Entry], *, gate: str) -> None:
+    """A new ticket's first entries (chain_index 0, 1, ...) and its chain head, as CTEs of ``q``
+    (db/composed.py): for the creating statement, where there is no head to read yet."""
+    rows: list[str] = []
+    digest: bytes | None = None
+    for index, entry in enumerate(entries):
+        assert entry.chain_index == index, "a new chain starts at 0 and has no gaps"
+        digest = chain.entry_hash(digest, entry)
+        rows.append(
+            "("
+            + ", ".join(
+                (
+                    q.arg(entry.ticket_id, "text"),
+                    q.arg(entry.event_id, "text"),
+                    q.arg(entry.type, "text"),
+                    q.arg(entry.time, "timestamptz"),
+                    q.arg(entry.actor, "text"),
+                    q.arg(entry.summary, "text"),
+                    q.arg(entry.status, "text"),
+                    q.arg(entry.detail, "jsonb"),
+                    q.arg(entry.chain_index, "integer"),
+                    q.arg(digest, "bytea"),
+                )
+            )
+            + ")"
+        )
+    q.cte(
+        name,
+        "INSERT INTO ticket_timeline (ticket_id, event_id, type, time, actor, summary, status, detail, chain_index,"
+        f" hash) SELECT v.* FROM (VALUES {', '.join(rows)}) AS v WHERE {gate} RETURNING 1",
     )
-    return True
+    last = entries[-1]
+    q.cte(
+        f"{name}_head",
+        "INSERT INTO trail_heads (ticket_id, chain_index, hash)"
+        f" SELECT {q.arg(last.ticket_id, 'text')}, {q.arg(last.chain_index, 'integer')}, {q.arg(digest, 'bytea')}"
+        f" WHERE {gate}",
+    )
+
+
+def new_entry(
+    ticket_id: str,
+    index: int,
+    *,
+    event_id: str,
+    type_: str,
+    time: datetime,
+    actor: str,
+    summary: str,
+    status: str | None,
+    detail: dict[str, Any],
+) -> chain.Entry:
+    """An entry as it will be stored and hashed (chain.as_stored)."""
+    return chain.Entry(
+        ticket_id, index, event_id, type_, time.astimezone(UTC), actor, summary, status, chain.as_stored(detail)
+    )
 
 
 async def timeline(conn: Conn, ticket_id: str) -> list[Record]:

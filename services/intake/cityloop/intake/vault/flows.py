@@ -7,6 +7,7 @@ import orjson
 from fastapi import Depends, Request
 
 from cityloop.common.contract.lifecycle import SealedText
+from cityloop.common.db.composed import Composed
 from cityloop.common.db.pool import Conn
 from cityloop.common.personal.sealing import Sealed, blind_index, contact_ref, open_sealed, seal, text_row
 from cityloop.common.personal.validation import phone_e164
@@ -25,8 +26,9 @@ def phone_index(keyring: Keyring, phone: str | None) -> bytes | None:
         return None
 
 
-async def seal_ticket(conn: Conn, keyring: Keyring, ticket_id: str, personal: Personal) -> str:
-    """Store the ticket's vault row; returns its contact reference."""
+def seal_ticket_into(q: Composed, name: str, keyring: Keyring, ticket_id: str, personal: Personal, *, gate: str) -> str:
+    """Add the ticket's vault row to ``q`` (db/composed.py) as the CTE ``name``; returns its contact
+    reference."""
     e164 = None
     if personal.phone:
         try:
@@ -35,14 +37,24 @@ async def seal_ticket(conn: Conn, keyring: Keyring, ticket_id: str, personal: Pe
             e164 = None  # rows from before phones were validated keep a per-ticket reference
     ref = contact_ref(keyring, e164, ticket_id)
     sealed = seal(keyring, orjson.dumps(personal.model_dump(exclude_defaults=True)), row=ticket_id)
-    await store.insert(
-        conn,
+    store.insert_into(
+        q,
+        name,
         ticket_id,
         sealed,
         phone_index=blind_index(keyring, e164) if e164 else None,
         contact_ref=ref,
         masked=personal.masked(),
+        gate=gate,
     )
+    return ref
+
+
+async def seal_ticket(conn: Conn, keyring: Keyring, ticket_id: str, personal: Personal) -> str:
+    """Store the ticket's vault row on its own (migration.py); returns its contact reference."""
+    q = Composed()
+    ref = seal_ticket_into(q, "vault", keyring, ticket_id, personal, gate="true")
+    await q.fetch(conn, "SELECT 1")  # a writing CTE runs whether or not the final SELECT reads it
     return ref
 
 

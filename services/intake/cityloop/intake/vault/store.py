@@ -4,6 +4,7 @@ from typing import Any
 
 import asyncpg
 
+from cityloop.common.db.composed import Composed
 from cityloop.common.db.pool import Conn
 from cityloop.common.personal.sealing import Sealed
 
@@ -29,6 +30,27 @@ async def insert(
         phone_index,
         contact_ref,
         masked,
+    )
+
+
+def insert_into(
+    q: Composed,
+    name: str,
+    ticket_id: str,
+    sealed: Sealed,
+    *,
+    phone_index: bytes | None,
+    contact_ref: str,
+    masked: dict[str, Any],
+    gate: str,
+) -> None:
+    """``insert`` as a CTE of ``q`` (db/composed.py) returning masked and contact_ref."""
+    q.cte(
+        name,
+        "INSERT INTO ticket_vault (ticket_id, key_id, wrapped_key, sealed, phone_index, contact_ref, masked)"
+        f" SELECT {q.arg(ticket_id, 'text')}, {q.arg(sealed.key_id, 'text')}, {q.arg(sealed.wrapped_key, 'bytea')},"
+        f" {q.arg(sealed.sealed, 'bytea')}, {q.arg(phone_index, 'bytea')}, {q.arg(contact_ref, 'text')},"
+        f" {q.arg(masked, 'jsonb')} WHERE {gate} RETURNING masked, contact_ref",
     )
 
 

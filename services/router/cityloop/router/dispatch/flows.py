@@ -36,7 +36,6 @@ from cityloop.router.dispatch.rules import Classification, Decision, RoutingTick
 from cityloop.router.effects import ACTOR, EMIT, announce, assign, chain_of, effective_urgency, task_unit
 from cityloop.router.emergencies import metrics as emergency_metrics
 from cityloop.router.emergencies import rules as emergency_rules
-from cityloop.router.emergencies import store as emergency_store
 from cityloop.router.masterdata.model import MasterData
 
 
@@ -64,13 +63,12 @@ async def on_ticket_created(conn: Conn, event: CloudEvent, ctx: RouterContext) -
     )
     if not inserted:
         return  # the same ticket announced twice under two event ids: routed already
-    master = await ctx.master.current(conn)
-    _, model = await ctx.models.current(conn)
+    # The modes lock is taken here too: shared with every other routing, exclusive for a declaration or
+    # stand-down (emergencies/flows.py), so this ticket commits under the set of emergencies it was routed
+    # by before that set changes.
+    master, model = await ctx.routing_state(conn)
     classification = classify(snapshot, model, master)
     location = locate(snapshot.location.address, snapshot.location.lat, snapshot.location.lon, master)
-    # Shared with every other routing, exclusive for a declaration or stand-down (emergencies/flows.py):
-    # this ticket commits under the set of emergencies it was routed by before that set changes.
-    await emergency_store.lock_modes_shared(conn)
     decision = route(RoutingTicket(data.ticket_id, classification, location), master, ctx.modes, policy=ctx.policy)
     metrics.CONFIDENCE.observe(classification.confidence)
     result = await apply_decision(

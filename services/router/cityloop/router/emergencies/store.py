@@ -32,6 +32,18 @@ async def lock_modes_shared(conn: Conn) -> None:
     await conn.execute("SELECT pg_advisory_xact_lock_shared($1)", MODE_LOCK)
 
 
+async def routing_revisions(conn: Conn) -> tuple[int, int]:
+    """``lock_modes_shared`` plus the master data's revision and the newest classifier model's id, which
+    routing a ticket reads next (context.py): one round trip instead of three."""
+    row = await conn.fetchrow(
+        "SELECT pg_advisory_xact_lock_shared($1), (SELECT revision FROM master_meta) AS revision,"
+        " (SELECT COALESCE(max(id), 0) FROM classifier_models) AS model_id",
+        MODE_LOCK,
+    )
+    assert row is not None
+    return int(row["revision"]), int(row["model_id"])
+
+
 async def lock_modes(conn: Conn) -> None:
     await conn.execute("SELECT pg_advisory_xact_lock($1)", MODE_LOCK)
 
