@@ -8,12 +8,15 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import asyncpg
+import orjson
 import pytest
 
 from cityloop.common.contract import types
 from cityloop.intake.trail import anchors
+from cityloop.intake.trail.chain import as_stored
 from cityloop.intake.trail.flows import record_lifecycle
 from tests.conftest import TEST_DSN
 from tests.integration.conftest import Loop
@@ -176,3 +179,24 @@ async def test_concurrent_events_of_one_ticket_chain_one_after_another(loop: Loo
     assert [r["chain_index"] for r in indexes] == list(range(len(indexes)))
     verified = trail_verify()
     assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+#: Values whose jsonb form differs from what went in, or might: exponent floats, signed zero, NaN,
+#: 64-bit bounds, small and long fractions, nesting.
+AWKWARD_DETAILS = [
+    {"x": 1e16, "y": -1.5e16, "z": 1e20, "w": 1e300},
+    {"zero": -0.0, "nan": float("nan"), "inf": float("inf")},
+    {"small": 1e-7, "tiny": 1.23e-20, "whole": 121.0, "sum": 0.1 + 0.2, "half": 1e15 + 0.5},
+    {"big": 2**63, "low": -(2**63), "u64": 2**64 - 1, "n": [1e16, {"deep": -0.0}], "s": "锦绣路\u00e9\t"},
+]
+
+
+@pytest.mark.parametrize("detail", AWKWARD_DETAILS)
+async def test_a_details_stored_form_is_computed_as_postgresql_returns_it(loop: Loop, detail: dict[str, Any]) -> None:
+    """chain.as_stored stands in for a round trip through jsonb when an entry is hashed (store.py)."""
+    async with loop.runtime("intake").pool.acquire() as conn:
+        stored = await conn.fetchval("SELECT $1::jsonb", detail)
+    # As the chain encodes them (sorted keys): an int and a float of the same value, 0.0 and -0.0, differ.
+    assert orjson.dumps(stored, option=orjson.OPT_SORT_KEYS) == orjson.dumps(
+        as_stored(detail), option=orjson.OPT_SORT_KEYS
+    )
