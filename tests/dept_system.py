@@ -36,23 +36,30 @@ def _is_deadline_set(event: dict[str, Any]) -> bool:
 
 
 class DeptSystem:
-    def __init__(self, bootstrap: str, prefix: str, dept_code: str) -> None:
+    """``security``: aiokafka's keyword arguments for an authenticated broker, as the city's operators give
+    them to the department, e.g. ``security_protocol="SASL_SSL", sasl_mechanism="SCRAM-SHA-512",
+    sasl_plain_username="dept-<code>", sasl_plain_password=...`` (tests/integration/test_kafka_acls.py)."""
+
+    def __init__(self, bootstrap: str, prefix: str, dept_code: str, **security: Any) -> None:
         self.dept_code = dept_code
         self._prefix = prefix
         self._bootstrap = bootstrap
+        self._security = security
         self._topic = f"{prefix}dept.{dept_code}.tasks"
         #: Where this department answers; only it may write there (broker ACLs in production).
         self.updates_topic = f"{prefix}dept.{dept_code}.updates"
         self._consumer = AIOKafkaConsumer(
             self._topic,
             bootstrap_servers=bootstrap,
-            group_id=f"{prefix}dept-system.{dept_code}",
+            # Named dept.<code>.*: the only consumer groups the department's KafkaUser may use.
+            group_id=f"{prefix}dept.{dept_code}.system",
             auto_offset_reset="earliest",
             enable_auto_commit=False,
             # The topic may appear only with this department's first task: look for it every second.
             metadata_max_age_ms=1000,
+            **security,
         )
-        self._producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+        self._producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, **security)
         self._pending: deque[dict[str, Any]] = deque()
 
     async def __aenter__(self) -> "DeptSystem":
@@ -65,7 +72,7 @@ class DeptSystem:
         # In production every department's task and updates topics exist before its system starts (router
         # creates them at start); test runs create them with a department's first task (tests/conftest.py),
         # so a department that has had none yet makes its own, as production would already have them.
-        admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap)
+        admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap, **self._security)
         await admin.start()
         try:
             existing = set(await admin.list_topics())

@@ -19,6 +19,7 @@ from pydantic import SecretStr
 
 from cityloop.common.kafka.connection import client_options
 from cityloop.common.settings import CommonSettings
+from tests.dept_system import DeptSystem, cloud_event
 from tests.integration.secure_broker import ADMIN, REPO, SecureBroker, bindings_of, secure_broker
 
 K8S = REPO / "deploy" / "k8s"
@@ -75,27 +76,26 @@ async def test_a_department_writes_only_its_updates_and_reads_only_its_tasks() -
         await admin_producer.start()
         try:
             for code in (A, B):
-                task = {"type": "cityloop.task.assigned", "ticket_id": f"T-{code}", "assignment_id": f"A-{code}"}
+                data = {"ticket_id": f"T-{code}", "assignment_id": f"A-{code}", "dept_code": code}
+                task = cloud_event("cityloop.task.assigned", data)
                 await admin_producer.send_and_wait(f"dept.{code}.tasks", json.dumps(task).encode(), key=b"T")
         finally:
             await admin_producer.stop()
 
-        # A writes its own updates topic.
-        mine = {"ticket_id": f"T-{A}", "assignment_id": f"A-{A}", "dept_code": A}
-        await produce(broker, USER_A, f"dept.{A}.updates", mine)
+        # A, as an integrator writes it (tests/dept_system.py) with its credentials: reads its task, answers.
+        security = {k: v for k, v in broker.client_options(USER_A).items() if k != "bootstrap_servers"}
+        async with DeptSystem(broker.bootstrap, "", A, **security) as dept_a:
+            task = await dept_a.next_task(f"T-{A}")
+            assert task["data"]["assignment_id"] == f"A-{A}"
+            mine = await dept_a.answer(task, "cityloop.dept.accepted")
 
         # A answering on B's topic (B's identity) is refused by the broker.
         posing = {"ticket_id": f"T-{B}", "assignment_id": f"A-{B}", "dept_code": B}
         with pytest.raises(TopicAuthorizationFailedError):
             await produce(broker, USER_A, f"dept.{B}.updates", posing)
 
-        # A reads its own tasks with its own group ...
-        own = AIOKafkaConsumer(
-            f"dept.{A}.tasks", **broker.client_options(USER_A), group_id=f"dept.{A}.tasks", auto_offset_reset="earliest"
-        )
-        assert (await read_one(own))["assignment_id"] == f"A-{A}"
-        # ... but not B's tasks (so it never learns B's assignment ids): the broker will not even describe the
-        # topic to A (Read implies Describe), so A's client never finds a partition to fetch from.
+        # A reads its own tasks (above, in its own group) but not B's, so it never learns B's assignment ids: the
+        # broker will not even describe B's topic to A (Read implies Describe); A's client finds nothing to fetch.
         as_a = AIOKafkaAdminClient(**broker.client_options(USER_A))
         await as_a.start()
         try:
@@ -105,7 +105,7 @@ async def test_a_department_writes_only_its_updates_and_reads_only_its_tasks() -
             await as_a.close()
         assert described[f"dept.{A}.tasks"] == 0
         assert for_code(described[f"dept.{B}.tasks"]) is TopicAuthorizationFailedError
-        # ... nor with B's consumer group.
+        # Nor may A use B's consumer group.
         in_b_group = AIOKafkaConsumer(
             f"dept.{A}.tasks", **broker.client_options(USER_A), group_id=f"dept.{B}.tasks", auto_offset_reset="earliest"
         )
