@@ -2,6 +2,7 @@
 signal at a place; when a place's signals make a recurring problem (rules.py) it is flagged, once, and kept
 up to date until a supervisor turns it into a proactive ticket (views.py)."""
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 import asyncpg
@@ -31,16 +32,24 @@ async def on_lifecycle(conn: Conn, event: CloudEvent) -> None:
         await store.remember_location(conn, ticket_id, where.address, where.lat, where.lon)
     elif isinstance(detail, Dispatched):
         chain = detail.location.chain
-        placed = await store.remember_place(
+        placed = store.Placed(ticket_id, chain.district, chain.street, chain.grid, detail.category, detail.dept_code)
+        place = rules.place_of(chain.grid, chain.street)
+        if place is None or not detail.category:
+            await store.remember_place(conn, placed)  # no place to count a signal at
+            return
+        # The ticket's own place, known from the event: kept and counted at in one round trip.
+        signals = await store.add_signal(
             conn,
-            ticket_id,
-            district=chain.district,
-            street=chain.street,
-            grid=chain.grid,
+            f"request:{ticket_id}",
+            kind="request",
+            ticket_id=ticket_id,
+            place=place,
             category=detail.category,
-            dept_code=detail.dept_code,
+            at=event.time,
+            since=rules.window_start(event.time, None),
+            placed=placed,
         )
-        await _signal(conn, f"request:{ticket_id}", "request", ticket_id=ticket_id, where=placed, at=event.time)
+        await _judge(conn, signals, place, detail.category, lambda: store.get_ticket(conn, ticket_id))
     elif isinstance(detail, Merged):
         # A duplicate (并单) is a repeated request about the case's place and category.
         lead = await store.get_ticket(conn, detail.merged_into)
@@ -66,6 +75,22 @@ async def _signal(
     signals = await store.add_signal(
         conn, key, kind=kind, ticket_id=ticket_id, place=place, category=category, at=at, since=since
     )
+
+    async def known() -> asyncpg.Record | None:
+        return where
+
+    await _judge(conn, signals, place, category, known)
+
+
+async def _judge(
+    conn: Conn,
+    signals: list[asyncpg.Record],
+    place: rules.Place,
+    category: str,
+    where_of: Callable[[], Awaitable[asyncpg.Record | None]],
+) -> None:
+    """Flag (or bring up to date) the place's recurring problem when its ``signals`` make one; ``where_of``
+    gives the placing ticket's row (district, street, department, address), read only then."""
     if not signals:
         return  # recorded before (a redelivery), or nothing in the window: no verdict to reach
     requests = sum(s["kind"] == "request" for s in signals)
@@ -73,6 +98,8 @@ async def _signal(
     reason = rules.verdict(requests, dissatisfied)
     if reason is None:
         return
+    where = await where_of()
+    assert where is not None  # the row the signal was placed by
     await store.upsert_open_problem(
         conn,
         {

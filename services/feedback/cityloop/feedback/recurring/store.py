@@ -1,5 +1,6 @@
 """Every SQL statement of the recurring-problem detector."""
 
+from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
@@ -22,31 +23,34 @@ async def remember_location(
     )
 
 
-async def remember_place(
-    conn: Conn,
-    ticket_id: str,
-    *,
-    district: str | None,
-    street: str | None,
-    grid: str | None,
-    category: str | None,
-    dept_code: str | None,
-) -> asyncpg.Record:
-    """Keep where the ticket was placed; returns its row as it is now (the write and the read in one)."""
-    row = await conn.fetchrow(
+@dataclass(frozen=True)
+class Placed:
+    """Where router placed a ticket (its dispatch)."""
+
+    ticket_id: str
+    district: str | None
+    street: str | None
+    grid: str | None
+    category: str | None
+    dept_code: str | None
+
+    def args(self) -> tuple[object, ...]:
+        return (self.ticket_id, self.district, self.street, self.grid, self.category, self.dept_code)
+
+
+def _place_sql(first: int) -> str:
+    """Keep where the ticket was placed (its six values from parameter ``first`` on)."""
+    p = [f"${first + i}" for i in range(6)]
+    return (
         "INSERT INTO recurring_tickets (ticket_id, district, street, grid, category, dept_code)"
-        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (ticket_id) DO UPDATE SET district = EXCLUDED.district,"
+        f" VALUES ({', '.join(p)}) ON CONFLICT (ticket_id) DO UPDATE SET district = EXCLUDED.district,"
         " street = EXCLUDED.street, grid = EXCLUDED.grid, category = EXCLUDED.category,"
-        " dept_code = EXCLUDED.dept_code RETURNING *",
-        ticket_id,
-        district,
-        street,
-        grid,
-        category,
-        dept_code,
+        " dept_code = EXCLUDED.dept_code"
     )
-    assert row is not None  # an upsert always returns its row
-    return row
+
+
+async def remember_place(conn: Conn, placed: Placed) -> None:
+    await conn.execute(_place_sql(1), *placed.args())
 
 
 async def get_ticket(conn: Conn, ticket_id: str) -> asyncpg.Record | None:
@@ -54,14 +58,26 @@ async def get_ticket(conn: Conn, ticket_id: str) -> asyncpg.Record | None:
 
 
 async def add_signal(
-    conn: Conn, key: str, *, kind: str, ticket_id: str, place: Place, category: str, at: datetime, since: datetime
+    conn: Conn,
+    key: str,
+    *,
+    kind: str,
+    ticket_id: str,
+    place: Place,
+    category: str,
+    at: datetime,
+    since: datetime,
+    placed: Placed | None = None,
 ) -> list[asyncpg.Record]:
     """Record the signal ``key`` once, and in the same round trip read the place's signals (kind, ticket_id,
     at; oldest first) after ``since`` or after the last proactive ticket there, whichever is later: the new
-    one included. Empty when ``key`` was recorded already (or nothing counts): nothing new to judge."""
+    one included. Empty when ``key`` was recorded already (or nothing counts): nothing new to judge.
+    With ``placed``, the same statement first keeps where that ticket was placed (``remember_place``)."""
+    keep = f"placed AS ({_place_sql(9)})," if placed is not None else ""
     return await conn.fetch(
-        "WITH added AS (INSERT INTO recurring_signals (signal_key, kind, ticket_id, place_level, place, category, at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (signal_key) DO NOTHING RETURNING kind, ticket_id, at),"
+        f"WITH {keep} added AS (INSERT INTO recurring_signals (signal_key, kind, ticket_id, place_level, place,"
+        " category, at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (signal_key) DO NOTHING"
+        " RETURNING kind, ticket_id, at),"
         # greatest() passes over a NULL: a place never converted counts from ``since``.
         " since AS (SELECT greatest($8::timestamptz, (SELECT max(converted_at) FROM recurring_problems"
         " WHERE place_level = $4 AND place = $5 AND category = $6)) AS t)"
@@ -78,6 +94,7 @@ async def add_signal(
         category,
         at,
         since,
+        *(placed.args() if placed is not None else ()),
     )
 
 
