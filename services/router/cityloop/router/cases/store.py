@@ -20,9 +20,11 @@ async def insert_case(
     opened_at: datetime,
     emergency_id: str | None = None,
 ) -> None:
+    # The case and its lead ticket's link to it, in one statement.
     await conn.execute(
-        "INSERT INTO cases (id, category, lead_ticket, lat, lon, grid, opened_at, emergency_id)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "WITH opened AS (INSERT INTO cases (id, category, lead_ticket, lat, lon, grid, opened_at, emergency_id)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id)"
+        " UPDATE tickets SET case_id = opened.id, updated_at = now() FROM opened WHERE ticket_id = $3",
         case_id,
         category,
         lead_ticket,
@@ -32,7 +34,6 @@ async def insert_case(
         opened_at,
         emergency_id,
     )
-    await set_ticket_case(conn, lead_ticket, case_id)
 
 
 async def set_ticket_case(conn: Conn, ticket_id: str, case_id: str | None) -> None:

@@ -82,6 +82,7 @@ async def on_ticket_created(conn: Conn, event: CloudEvent, ctx: RouterContext) -
         now=event.time,
         # 主动发现: the city's own task about a recurring problem is never a duplicate of the citizens' requests.
         merge=snapshot.channel != "proactive",
+        first=True,
     )
     metrics.decided(result, decision.queue_reason)
 
@@ -102,10 +103,12 @@ async def apply_decision(
     replaces: Sequence[str] = (),
     kept_assists: Mapping[str, str] = MappingProxyType({}),
     routing: RoutingDetail | None = None,
+    first: bool = False,
 ) -> str:
     """Carry out ``decision``; returns what happened: dispatched, merged, handed_over or needs_dispatcher.
     ``routing`` says how the decision came about (a dispatcher's confirmation, correction, arbitration).
-    ``kept_assists`` (dept code -> assignment id): live assist tasks the re-routing keeps, not sent again."""
+    ``kept_assists`` (dept code -> assignment id): live assist tasks the re-routing keeps, not sent again.
+    ``first``: the ticket was never routed before (on_ticket_created), so it is in no case yet."""
     extra: dict[str, Any] = routing.model_dump(exclude_none=True) if routing is not None else {}
     if replaces:
         extra["replaces"] = list(replaces)
@@ -211,7 +214,8 @@ async def apply_decision(
             mode=mode,
         )
         assists.append(AssistAssignment(dept_code=dept.code, assignment_id=assist_id))
-    existing = await cases.case_of_ticket(conn, ticket_id)
+    # A ticket routed for the first time belongs to no case yet: no need to ask.
+    existing = None if first else await cases.case_of_ticket(conn, ticket_id)
     case_id = existing["id"] if existing else f"C-{ticket_id}"
     if existing is not None and existing["lead_ticket"] == ticket_id:
         # A case re-dispatched (correction, 改派, arbitration): its merged tickets follow the new lead.
