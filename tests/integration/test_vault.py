@@ -15,6 +15,7 @@ from cityloop.common.db.migrate import migrate
 from cityloop.common.db.pool import PgPool, create_pool
 from cityloop.intake.app import MIGRATIONS
 from cityloop.intake.settings import IntakeSettings
+from cityloop.intake.trail.chain import Draft
 from cityloop.intake.trail.store import append_timeline
 from cityloop.intake.vault import store
 from cityloop.intake.vault.flows import release, seal_ticket
@@ -160,17 +161,8 @@ async def test_rotation_reseals_in_batches_while_both_keys_stay_readable(pool: P
 async def test_retention_erases_personal_data_of_long_closed_tickets_only(pool: PgPool) -> None:
     ids = await _more_rows(pool, NEW_KEY, 3)
     async with pool.acquire() as conn:  # the trail is a hash chain now: entries go in through its one writer
-        await append_timeline(
-            conn,
-            ticket_id="ROT-0",
-            event_id="e-ret-1",
-            type_="cityloop.ticket.closed",
-            time=datetime.now(UTC),
-            actor="x",
-            summary="closed",
-            status=None,
-            detail={"note": "138****5678"},
-        )
+        closed = Draft("ROT-0", "e-ret-1", "cityloop.ticket.closed", datetime.now(UTC), "x", "closed", None, {})
+        await append_timeline(conn, closed)
     await pool.execute(
         "UPDATE tickets SET status = 'closed', closed_at = now() - interval '400 days' WHERE id = ANY($1)", ids[:2]
     )

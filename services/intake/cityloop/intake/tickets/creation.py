@@ -27,6 +27,7 @@ from cityloop.intake.models import TicketCreate
 from cityloop.intake.tickets import store
 from cityloop.intake.tickets.numbers import numbers_for
 from cityloop.intake.trail import store as trail
+from cityloop.intake.trail.chain import Draft
 from cityloop.intake.vault.flows import seal_ticket_into
 from cityloop.intake.vault.personal import Personal, keep_text
 
@@ -244,18 +245,17 @@ def _compose(
         q,
         "trail",
         [
-            trail.new_entry(
+            Draft(
                 ticket_id,
-                index,
-                event_id=event.id,
-                type_=event.type,
-                time=event.time,
-                actor=str(event.data["actor"]),
-                summary=str(event.data["summary"]),
-                status=event.data.get("status"),
-                detail=event.data["detail"],
+                event.id,
+                event.type,
+                event.time,
+                str(event.data["actor"]),
+                str(event.data["summary"]),
+                event.data.get("status"),
+                event.data["detail"],
             )
-            for index, event in enumerate(events)
+            for event in events
         ],
         gate=gate,
     )

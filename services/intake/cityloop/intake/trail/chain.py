@@ -57,6 +57,34 @@ class Entry:
 
 
 @dataclass(frozen=True)
+class Draft:
+    """An entry before its place in the chain is known (store.py gives it one)."""
+
+    ticket_id: str
+    event_id: str
+    type: str
+    time: datetime
+    actor: str
+    summary: str
+    status: str | None
+    detail: dict[str, Any]
+
+    def at(self, chain_index: int) -> Entry:
+        """The entry at ``chain_index``, its values as the database will store and return them."""
+        return Entry(
+            self.ticket_id,
+            chain_index,
+            self.event_id,
+            self.type,
+            self.time.astimezone(UTC),
+            self.actor,
+            self.summary,
+            self.status,
+            as_stored(self.detail),
+        )
+
+
+@dataclass(frozen=True)
 class Head:
     ticket_id: str
     chain_index: int

@@ -9,6 +9,7 @@ from cityloop.common.envelope import CloudEvent
 from cityloop.common.personal.vault_keys import Keyring
 from cityloop.intake.tickets.creation import EMIT
 from cityloop.intake.trail import store
+from cityloop.intake.trail.chain import Draft
 from cityloop.intake.trail.projection import project
 from cityloop.intake.vault.flows import keep_sealed_texts
 
@@ -27,19 +28,18 @@ async def record_lifecycle(conn: Conn, event: CloudEvent, keyring: Keyring) -> N
     if locked is None:
         return  # a ticket another deployment created; not ours to track
     current, head = locked
-    appended = await store.append_timeline(
-        conn,
-        ticket_id=data.ticket_id,
-        event_id=event.id,
-        type_=event.type,
-        time=event.time,
-        actor=data.actor,
-        summary=data.summary,
-        status=data.status.value if data.status else None,
+    draft = Draft(
+        data.ticket_id,
+        event.id,
+        event.type,
+        event.time,
+        data.actor,
+        data.summary,
+        data.status.value if data.status else None,
         # The trail keeps the detail as it was sent, fields this version does not know included.
-        detail=event.data["detail"],
-        head=head,
+        event.data["detail"],
     )
+    appended = await store.append_timeline(conn, draft, head=head)
     if appended and data.sealed:
         await keep_sealed_texts(conn, keyring, data.ticket_id, event.id, data.sealed)
     if appended and event.type != types.TICKET_CREATED:

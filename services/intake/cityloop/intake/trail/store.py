@@ -1,8 +1,5 @@
 """The trail's SQL: the timeline, and the ticket's state and assignments as the trail changes them."""
 
-from datetime import UTC, datetime
-from typing import Any
-
 import asyncpg
 
 from cityloop.common.db.composed import Composed
@@ -103,36 +100,14 @@ async def chain_head(conn: Conn, ticket_id: str) -> chain.Head | None:
     return None if row is None else chain.Head(ticket_id, row["chain_index"], row["hash"])
 
 
-async def append_timeline(
-    conn: Conn,
-    *,
-    ticket_id: str,
-    event_id: str,
-    type_: str,
-    time: datetime,
-    actor: str,
-    summary: str,
-    status: str | None,
-    detail: dict[str, Any],
-    head: chain.Head | None = UNKNOWN,
-) -> bool:
+async def append_timeline(conn: Conn, draft: chain.Draft, *, head: chain.Head | None = UNKNOWN) -> bool:
     """Append one entry to the ticket's chain (chain.py). The caller holds the ticket's row lock, so the
     ticket's entries are chained one at a time; ``head`` is the chain's head if the caller read it with
     that lock (None: the ticket has no entry yet). False when the event was already in the trail."""
+    ticket_id = draft.ticket_id
     if head is UNKNOWN:
         head = await chain_head(conn, ticket_id)
-    index = 0 if head is None else head.chain_index + 1
-    entry = new_entry(
-        ticket_id,
-        index,
-        event_id=event_id,
-        type_=type_,
-        time=time,
-        actor=actor,
-        summary=summary,
-        status=status,
-        detail=detail,
-    )
+    entry = draft.at(0 if head is None else head.chain_index + 1)
     digest = chain.entry_hash(None if head is None else head.hash, entry)
     # One statement: the entry, and the head moved to it only if the entry is new (an event already in the
     # trail is caught by ON CONFLICT, which leaves the head alone).
@@ -144,26 +119,26 @@ async def append_timeline(
         " ON CONFLICT (ticket_id) DO UPDATE SET chain_index = excluded.chain_index, hash = excluded.hash)"
         " SELECT count(*) FROM entry",
         ticket_id,
-        event_id,
-        type_,
+        entry.event_id,
+        entry.type,
         entry.time,
-        actor,
-        summary,
-        status,
+        entry.actor,
+        entry.summary,
+        entry.status,
         entry.detail,
-        index,
+        entry.chain_index,
         digest,
     )
     return bool(inserted)
 
 
-def append_new_chain_into(q: Composed, name: str, entries: list[chain.Entry], *, gate: str) -> None:
+def append_new_chain_into(q: Composed, name: str, drafts: list[chain.Draft], *, gate: str) -> None:
     """A new ticket's first entries (chain_index 0, 1, ...) and its chain head, as CTEs of ``q``
     (db/composed.py): for the creating statement, where there is no head to read yet."""
     rows: list[str] = []
     digest: bytes | None = None
-    for index, entry in enumerate(entries):
-        assert entry.chain_index == index, "a new chain starts at 0 and has no gaps"
+    entries = [draft.at(index) for index, draft in enumerate(drafts)]
+    for entry in entries:
         digest = chain.entry_hash(digest, entry)
         rows.append(
             "("
@@ -194,24 +169,6 @@ def append_new_chain_into(q: Composed, name: str, entries: list[chain.Entry], *,
         "INSERT INTO trail_heads (ticket_id, chain_index, hash)"
         f" SELECT {q.arg(last.ticket_id, 'text')}, {q.arg(last.chain_index, 'integer')}, {q.arg(digest, 'bytea')}"
         f" WHERE {gate}",
-    )
-
-
-def new_entry(
-    ticket_id: str,
-    index: int,
-    *,
-    event_id: str,
-    type_: str,
-    time: datetime,
-    actor: str,
-    summary: str,
-    status: str | None,
-    detail: dict[str, Any],
-) -> chain.Entry:
-    """An entry as it will be stored and hashed (chain.as_stored)."""
-    return chain.Entry(
-        ticket_id, index, event_id, type_, time.astimezone(UTC), actor, summary, status, chain.as_stored(detail)
     )
 
 
