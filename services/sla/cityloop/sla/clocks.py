@@ -367,7 +367,6 @@ async def _close(
 
 async def _met(conn: Conn, ticket_id: str, closed: list[asyncpg.Record]) -> list[events.Outgoing]:
     out: list[events.Outgoing] = []
-    await queries.withdraw_pending_extensions(conn, [c["id"] for c in closed])
     for clock in closed:
         late = clock["closed_at"] > clock["due_at"]
         CLOCKS_CLOSED.labels(clock["kind"], "late" if late else "met").inc()
@@ -389,7 +388,6 @@ async def _met(conn: Conn, ticket_id: str, closed: list[asyncpg.Record]) -> list
 
 
 async def _cancelled(conn: Conn, ticket_id: str, closed: list[asyncpg.Record]) -> list[events.Outgoing]:
-    await queries.withdraw_pending_extensions(conn, [c["id"] for c in closed])
     out: list[events.Outgoing] = []
     for clock in closed:
         CLOCKS_CLOSED.labels(clock["kind"], "cancelled").inc()

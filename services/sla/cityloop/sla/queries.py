@@ -101,15 +101,25 @@ async def copy_clocks(conn: Conn, clocks: Sequence[NewClock]) -> None:
     )
 
 
+#: After a ``closed`` CTE of clocks: their pending extension requests can no longer be decided, withdrawn in
+#: the same statement; the closed clocks are the result.
+_WITHDRAWING = (
+    ", withdrawn AS (UPDATE extensions SET status = 'withdrawn', decided_at = now(), decision_note = 'clock closed'"
+    " WHERE clock_id IN (SELECT id FROM closed) AND status = 'pending')"
+    " SELECT * FROM closed"
+)
+
+
 async def close_clocks(
     conn: Conn, ticket_id: str, kinds: Sequence[str], state: str, *, assignment_id: str | None = None
 ) -> list[asyncpg.Record]:
-    """Close the ticket's open clocks of ``kinds`` (of one assignment, if given) as met or cancelled."""
+    """Close the ticket's open clocks of ``kinds`` (of one assignment, if given) as met or cancelled, and
+    withdraw their pending extension requests."""
     return await conn.fetch(
-        "UPDATE clocks SET state = $3, closed_at = now(), next_fire_at = NULL"
+        "WITH closed AS (UPDATE clocks SET state = $3, closed_at = now(), next_fire_at = NULL"
         " WHERE ticket_id = $1 AND kind = ANY($2::text[]) AND state = 'open'"
         " AND ($4::text IS NULL OR assignment_id IS NOT DISTINCT FROM $4)"
-        " RETURNING id, kind, assignment_id, dept_code, category, due_at, closed_at",
+        " RETURNING id, kind, assignment_id, dept_code, category, due_at, closed_at)" + _WITHDRAWING,
         ticket_id,
         list(kinds),
         state,
@@ -118,12 +128,13 @@ async def close_clocks(
 
 
 async def cancel_other_assignments(conn: Conn, ticket_id: str, keep_assignment: str | None) -> list[asyncpg.Record]:
-    """A re-dispatch supersedes the previous owner's department clocks."""
+    """A re-dispatch supersedes the previous owner's department clocks (their pending extension requests
+    are withdrawn)."""
     return await conn.fetch(
-        "UPDATE clocks SET state = 'cancelled', closed_at = now(), next_fire_at = NULL"
+        "WITH closed AS (UPDATE clocks SET state = 'cancelled', closed_at = now(), next_fire_at = NULL"
         " WHERE ticket_id = $1 AND state = 'open' AND kind IN ('accept', 'on_site', 'resolve', 'rehandle')"
         " AND assignment_id IS DISTINCT FROM $2"
-        " RETURNING id, kind, assignment_id, dept_code, category, due_at, closed_at",
+        " RETURNING id, kind, assignment_id, dept_code, category, due_at, closed_at)" + _WITHDRAWING,
         ticket_id,
         keep_assignment,
     )
@@ -242,15 +253,6 @@ async def insert_extension(
         note,
     )
     return int(value) if value is not None else None
-
-
-async def withdraw_pending_extensions(conn: Conn, clock_ids: Sequence[int]) -> None:
-    """Requests on a clock that closed can no longer be decided."""
-    await conn.execute(
-        "UPDATE extensions SET status = 'withdrawn', decided_at = now(), decision_note = 'clock closed'"
-        " WHERE clock_id = ANY($1::bigint[]) AND status = 'pending'",
-        list(clock_ids),
-    )
 
 
 async def lock_extension(conn: Conn, extension_id: int) -> asyncpg.Record | None:
