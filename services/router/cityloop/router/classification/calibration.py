@@ -12,8 +12,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import minimize_scalar
-from scipy.special import log_softmax, softmax
 
 #: share of all held-out requests we accept to route automatically to a wrong category when choosing a bar
 TARGET_MISROUTED = 0.02
@@ -72,8 +70,11 @@ def group_of(category: str) -> str:
 
 
 def probabilities(scores: np.ndarray, temperature: float = 1.0) -> np.ndarray:
-    """Row-wise softmax of ``scores / temperature``."""
-    return np.asarray(softmax(scores / temperature, axis=-1))
+    """Row-wise softmax of ``scores / temperature`` (as scipy.special.softmax computes it; numpy only, so a
+    router that only predicts never imports scipy)."""
+    shifted = scores / temperature
+    exp = np.exp(shifted - shifted.max(axis=-1, keepdims=True))
+    return np.asarray(exp / exp.sum(axis=-1, keepdims=True))
 
 
 def top_two(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -84,6 +85,9 @@ def top_two(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def fit_temperature(scores: np.ndarray, labels: np.ndarray) -> float:
     """The temperature that maximises the likelihood of the true labels (``labels``: column indexes)."""
+    # scipy only when calibrating (training): a router that only predicts never imports it.
+    from scipy.optimize import minimize_scalar  # noqa: PLC0415
+    from scipy.special import log_softmax  # noqa: PLC0415
 
     def nll(temperature: float) -> float:
         logp = log_softmax(scores / temperature, axis=-1)

@@ -11,15 +11,16 @@ import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import pairwise
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
 
 from cityloop.router.classification.calibration import Bar, Calibration, probabilities
-from cityloop.router.classification.segment import normalise, words
+from cityloop.router.classification.features import Analyzer, TfIdf, WordAnalyzer, char_ngrams, linear_scores
+from cityloop.router.classification.segment import normalise
+
+if TYPE_CHECKING:
+    from cityloop.router.classification.fitting import Fitted
 
 #: How much one catalogue keyword found in the text adds to a category's score (in logits).
 KEYWORD_WEIGHT = 1.0
@@ -39,35 +40,20 @@ class Prediction:
     bar: Bar = field(default_factory=lambda: Bar(0.5, 0.0))
 
 
-class _WordAnalyzer:
-    """Words and adjacent word pairs, with the model's keywords in the segmenter's dictionary."""
-
-    def __init__(self, keywords: frozenset[str]) -> None:
-        self._keywords = keywords
-
-    def __call__(self, text: str) -> list[str]:
-        tokens = words(text, self._keywords)
-        return tokens + [f"{a} {b}" for a, b in pairwise(tokens)]
-
-
-def _char_text(text: str) -> str:
-    return "".join(ch for ch in normalise(text) if ch.isalnum())
-
-
 class TextClassifier:
     def __init__(
         self,
         *,
-        word_vec: TfidfVectorizer,
-        char_vec: TfidfVectorizer,
+        word: TfIdf,
+        char: TfIdf,
         coef: np.ndarray,
         intercept: np.ndarray,
         classes: list[str],
         keywords: dict[str, list[str]],
         calibration: Calibration | None = None,
     ) -> None:
-        self._word_vec = word_vec
-        self._char_vec = char_vec
+        self._word = word
+        self._char = char
         self._coef = coef
         self._intercept = intercept
         self.classes = classes
@@ -81,26 +67,26 @@ class TextClassifier:
     def train(
         cls, texts: Sequence[str], labels: Sequence[str], keywords: dict[str, list[str]], *, c: float = 10.0
     ) -> "TextClassifier":
+        from cityloop.router.classification.fitting import fit  # noqa: PLC0415 - scikit-learn: ~100 MB, training only
+
         all_keywords = frozenset(kw for kws in keywords.values() for kw in kws)
-        word_vec = _word_vectorizer(all_keywords)
-        char_vec = _char_vectorizer()
-        x = sp.hstack([word_vec.fit_transform(texts), char_vec.fit_transform([_char_text(t) for t in texts])]).tocsr()
-        model = LogisticRegression(C=c, max_iter=300, tol=1e-3)
-        model.fit(x, list(labels))
+        return cls.from_fitted(fit(texts, labels, all_keywords, c=c), keywords)
+
+    @classmethod
+    def from_fitted(cls, fitted: "Fitted", keywords: dict[str, list[str]]) -> "TextClassifier":
         return cls(
-            word_vec=word_vec,
-            char_vec=char_vec,
-            coef=model.coef_.astype(np.float32),
-            intercept=model.intercept_.astype(np.float32),
-            classes=[str(c) for c in model.classes_],
+            word=fitted.word(),
+            char=fitted.char(),
+            coef=fitted.regression.coef_.astype(np.float32),
+            intercept=fitted.regression.intercept_.astype(np.float32),
+            classes=[str(c) for c in fitted.regression.classes_],
             keywords={k: list(v) for k, v in keywords.items()},
         )
 
     # ------------------------------------------------------------------ prediction
-    def _features(self, texts: Sequence[str]) -> sp.csr_matrix:
-        return sp.hstack(
-            [self._word_vec.transform(texts), self._char_vec.transform([_char_text(t) for t in texts])]
-        ).tocsr()
+    def linear_scores(self, texts: Sequence[str]) -> np.ndarray:
+        """The logistic regression's logits (no keyword evidence), one row per text."""
+        return linear_scores(list(texts), [self._word, self._char], self._coef, self._intercept)
 
     def _keyword_hits(self, text: str) -> tuple[np.ndarray, list[list[str]]]:
         hits = np.zeros(len(self.classes), dtype=np.float32)
@@ -114,8 +100,8 @@ class TextClassifier:
 
     def with_calibration(self, calibration: Calibration) -> "TextClassifier":
         return TextClassifier(
-            word_vec=self._word_vec,
-            char_vec=self._char_vec,
+            word=self._word,
+            char=self._char,
             coef=self._coef,
             intercept=self._intercept,
             classes=self.classes,
@@ -126,7 +112,7 @@ class TextClassifier:
     def scores(self, texts: Sequence[str]) -> tuple[np.ndarray, list[list[list[str]]]]:
         """Uncalibrated logits (keyword evidence included), one row per text, and the keywords found
         per text and class."""
-        logits = np.asarray(self._features(texts) @ self._coef.T) + self._intercept
+        logits = self.linear_scores(texts)
         found_all = []
         for i, text in enumerate(texts):
             hits, found = self._keyword_hits(text)
@@ -161,16 +147,16 @@ class TextClassifier:
     # ------------------------------------------------------------------ storage
     def to_bytes(self) -> bytes:
         buffer = io.BytesIO()
-        word_terms, word_idx = _vocab_arrays(self._word_vec)
-        char_terms, char_idx = _vocab_arrays(self._char_vec)
+        word_terms, word_idx = _vocab_arrays(self._word)
+        char_terms, char_idx = _vocab_arrays(self._char)
         np.savez_compressed(
             buffer,
             word_terms=word_terms,
             word_idx=word_idx,
-            word_idf=self._word_vec.idf_,
+            word_idf=self._word.idf,
             char_terms=char_terms,
             char_idx=char_idx,
-            char_idf=self._char_vec.idf_,
+            char_idf=self._char.idf,
             coef=self._coef,
             intercept=self._intercept,
             classes=np.array(self.classes),
@@ -184,11 +170,9 @@ class TextClassifier:
         with np.load(io.BytesIO(blob), allow_pickle=False) as z:
             keywords: dict[str, list[str]] = json.loads(str(z["keywords"]))
             all_keywords = frozenset(kw for kws in keywords.values() for kw in kws)
-            word_vec = _restore(_word_vectorizer(all_keywords), z["word_terms"], z["word_idx"], z["word_idf"])
-            char_vec = _restore(_char_vectorizer(), z["char_terms"], z["char_idx"], z["char_idf"])
             return cls(
-                word_vec=word_vec,
-                char_vec=char_vec,
+                word=_restore(WordAnalyzer(all_keywords), z["word_terms"], z["word_idx"], z["word_idf"]),
+                char=_restore(char_ngrams, z["char_terms"], z["char_idx"], z["char_idf"]),
                 coef=z["coef"],
                 intercept=z["intercept"],
                 classes=[str(c) for c in z["classes"]],
@@ -197,20 +181,12 @@ class TextClassifier:
             )
 
 
-def _word_vectorizer(keywords: frozenset[str]) -> TfidfVectorizer:
-    return TfidfVectorizer(analyzer=_WordAnalyzer(keywords), sublinear_tf=True, min_df=2, dtype=np.float32)
-
-
-def _char_vectorizer() -> TfidfVectorizer:
-    return TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True, min_df=2, dtype=np.float32)
-
-
-def _vocab_arrays(vec: TfidfVectorizer) -> tuple[np.ndarray, np.ndarray]:
-    items = sorted(vec.vocabulary_.items(), key=lambda kv: kv[1])
+def _vocab_arrays(vectorizer: TfIdf) -> tuple[np.ndarray, np.ndarray]:
+    items = sorted(vectorizer.vocabulary.items(), key=lambda kv: kv[1])
     return np.array([t for t, _ in items]), np.array([i for _, i in items], dtype=np.int64)
 
 
-def _restore(vec: TfidfVectorizer, terms: np.ndarray, idx: np.ndarray, idf: np.ndarray) -> TfidfVectorizer:
-    vec.vocabulary_ = {str(t): int(i) for t, i in zip(terms, idx, strict=True)}
-    vec.idf_ = idf
-    return vec
+def _restore(analyze: Analyzer, terms: np.ndarray, idx: np.ndarray, idf: np.ndarray) -> TfIdf:
+    # str(t) of a numpy unicode scalar: a plain str, so the arrays can be freed after loading.
+    vocabulary = {str(t): int(i) for t, i in zip(terms, idx, strict=True)}
+    return TfIdf(vocabulary, np.asarray(idf, dtype=np.float32), analyze)
