@@ -5,7 +5,7 @@ import logging
 import re
 import unicodedata
 from collections.abc import Iterable
-from functools import cache
+from functools import lru_cache
 
 import jieba
 
@@ -18,7 +18,13 @@ def normalise(text: str) -> str:
     return unicodedata.normalize("NFKC", text).lower()
 
 
-@cache
+#: keyword sets whose tokenizer is kept: each holds jieba's whole dictionary (~500k entries, ~60 MB), and a
+#: new catalogue (new keywords) would otherwise keep every earlier one for good. Two: the model in use and
+#: the one replacing it.
+TOKENIZERS_KEPT = 2
+
+
+@lru_cache(maxsize=TOKENIZERS_KEPT)
 def _tokenizer(keywords: frozenset[str]) -> jieba.Tokenizer:
     # Our own tokenizer instance: jieba's global one is shared state other code could change.
     tokenizer = jieba.Tokenizer()

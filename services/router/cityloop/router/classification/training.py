@@ -3,8 +3,11 @@ upheld rejections) plus generated seed examples -> a new calibrated model, store
 replica and every restart uses it. Runs on command (API, CLI) and on a schedule, one replica at a time."""
 
 import asyncio
+import multiprocessing
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 
 import asyncpg
 import structlog
@@ -60,6 +63,26 @@ def train_model(data: TrainingSet, keywords: dict[str, list[str]], *, seed: int)
     return model.with_calibration(calibrate(scores, [r.category for r in held_out], model.classes))
 
 
+def trained_blob(data: TrainingSet, keywords: dict[str, list[str]], *, seed: int) -> tuple[bytes, dict[str, object]]:
+    """``train_model`` as the stored bytes and the calibration: what a training process hands back."""
+    model = train_model(data, keywords, seed=seed)
+    return model.to_bytes(), model.calibration.as_dict()
+
+
+async def train_in_child(
+    data: TrainingSet, keywords: dict[str, list[str]], *, seed: int
+) -> tuple[bytes, dict[str, object]]:
+    """Train in a short-lived child process: scikit-learn, scipy and the training's peak memory never
+    enter the router (which predicts with numpy alone: features.py), and the event loop stays free.
+    "spawn": a fork would copy the router's memory and its running event loop."""
+    executor = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(executor, partial(trained_blob, data, keywords, seed=seed))
+    finally:
+        executor.shutdown(wait=False, cancel_futures=True)
+
+
 def _info(row: asyncpg.Record, **more: object) -> dict[str, object]:
     return {
         "model_id": row["id"],
@@ -106,8 +129,7 @@ async def _train_and_store(conn: Conn, settings: RouterSettings, *, trigger: str
         labelled_weight=settings.labelled_weight,
     )
     # CPU-bound for some seconds: off the event loop, so consumers keep their group membership.
-    model = await asyncio.to_thread(train_model, data, keywords, seed=settings.seed_generator_seed)
-    blob = model.to_bytes()
+    blob, calibration = await train_in_child(data, keywords, seed=settings.seed_generator_seed)
     async with conn.transaction():
         model_id = await store.insert_model(
             conn,
@@ -125,7 +147,7 @@ async def _train_and_store(conn: Conn, settings: RouterSettings, *, trigger: str
         "labelled_examples": data.labelled_examples,
         "last_example_id": last,
         "bytes": len(blob),
-        "calibration": model.calibration.as_dict(),
+        "calibration": calibration,
     }
     log.info("classifier.trained", **info)
     return info
