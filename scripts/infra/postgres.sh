@@ -8,8 +8,10 @@
 #   scripts/infra/postgres.sh status   exit 0 if a server answers on 127.0.0.1:$PGPORT, 3 if not
 #   scripts/infra/postgres.sh wait     wait (PG_WAIT_TIMEOUT s, default 60) until it answers
 #
-# Connect with: postgresql://cityloop@127.0.0.1:55432/cityloop (no password: see "trust" below). That
-# superuser owns the schemas and runs migrations; the services connect as cityloop_<service> (ensure_roles).
+# Connect with: postgresql://cityloop_owner@127.0.0.1:55432/cityloop (no password: see "trust" below).
+# cityloop_owner (no superuser, CREATEDB nor CREATEROLE) owns the database and its schemas and runs the
+# migrations; the services connect as cityloop_<service> (ensure_roles). The superuser `cityloop` is used
+# only here, to create the cluster, the database and the roles.
 #
 # Environment (defaults in brackets):
 #   CITYLOOP_HOME [<repo>/.local]   data in $CITYLOOP_HOME/pg/data, log $CITYLOOP_HOME/pg/postgres.log
@@ -181,20 +183,61 @@ ensure_db() {
         psql_admin -d postgres -c "CREATE DATABASE $db_name" >/dev/null
         say "created database $db_name"
     fi
+    ensure_roles
 }
 
-# Each service connects as its own role (libs/common/cityloop/common/db/roles.py): a login without
-# superuser, CREATEDB or CREATEROLE; its rights on its own schema are granted by the migrations' owner.
+# The migrations run as the owner of the database and its schemas, cityloop_owner; each service connects as
+# its own role (libs/common/cityloop/common/db/roles.py). All of them: a login without superuser, CREATEDB
+# or CREATEROLE; the owner grants each service its rights on its own schema.
+owner_role=cityloop_owner
 service_roles=(cityloop_intake cityloop_router cityloop_sla cityloop_feedback)
 
 ensure_roles() {
-    local role
-    for role in "${service_roles[@]}"; do
+    local role inherit
+    for role in "$owner_role" "${service_roles[@]}"; do
+        # The owner inherits: as the database's owner it is pg_database_owner, which owns schema public.
+        inherit=NOINHERIT
+        [[ $role == "$owner_role" ]] && inherit=INHERIT
         psql_admin -d postgres -c "DO \$\$ BEGIN
-            CREATE ROLE $role LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT;
-            EXCEPTION WHEN duplicate_object THEN NULL; END \$\$" >/dev/null \
+            CREATE ROLE $role LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE $inherit;
+            EXCEPTION WHEN duplicate_object THEN ALTER ROLE $role $inherit; END \$\$" >/dev/null \
             || die "cannot create role $role"
     done
+    ensure_owner
+}
+
+# The database belongs to cityloop_owner (so it may create the schemas). A database migrated before, when
+# the superuser ran the migrations, hands its schemas and their objects over (extension members excepted:
+# they stay the extension's).
+ensure_owner() {
+    local exists
+    exists="$(psql_admin -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$db_name'")" || return 0
+    [[ $exists == 1 ]] || return 0
+    psql_admin -d postgres -c "ALTER DATABASE $db_name OWNER TO $owner_role" >/dev/null \
+        || die "cannot make $owner_role the owner of database $db_name"
+    psql_admin -d "$db_name" -c "DO \$\$ DECLARE r record; BEGIN
+        FOR r IN SELECT n.nspname FROM pg_namespace n
+                 WHERE n.nspname NOT LIKE 'pg\\_%' AND n.nspname NOT IN ('information_schema', 'public')
+                   AND n.nspowner <> '$owner_role'::regrole LOOP
+            EXECUTE format('ALTER SCHEMA %I OWNER TO $owner_role', r.nspname);
+        END LOOP;
+        FOR r IN SELECT c.oid::regclass AS rel, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                 WHERE n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema'
+                   AND c.relkind IN ('r', 'p', 'v', 'm', 'S') AND c.relowner <> '$owner_role'::regrole
+                   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                                   AND d.objid = c.oid AND d.deptype IN ('e', 'a', 'i')) LOOP
+            EXECUTE format('ALTER %s %s OWNER TO $owner_role',
+                           CASE r.relkind WHEN 'S' THEN 'SEQUENCE' WHEN 'v' THEN 'VIEW'
+                                          WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'TABLE' END, r.rel);
+        END LOOP;
+        FOR r IN SELECT p.oid::regprocedure AS fn FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                 WHERE n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema'
+                   AND p.proowner <> '$owner_role'::regrole
+                   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass
+                                   AND d.objid = p.oid AND d.deptype = 'e') LOOP
+            EXECUTE format('ALTER ROUTINE %s OWNER TO $owner_role', r.fn);
+        END LOOP;
+    END \$\$" >/dev/null || die "cannot hand database $db_name's schemas over to $owner_role"
 }
 
 show_log() {
@@ -205,7 +248,7 @@ show_log() {
 cmd_start() {
     if pg_ready; then
         say "postgres already running on $host:$PGPORT (reused)"
-        ensure_roles
+        ensure_db
         return 0
     fi
     prepare_dirs
@@ -222,7 +265,6 @@ cmd_start() {
     fi
     say "started PostgreSQL 15 on $host:$PGPORT as $pg_user$fast (log: $log_file)"
     ensure_db
-    ensure_roles
 }
 
 cmd_stop() {

@@ -80,7 +80,8 @@ class PrivateInfra:
 
     @property
     def dsn(self) -> str:
-        return f"postgresql://cityloop@127.0.0.1:{self.pg_port}/cityloop"
+        # The schemas' owner (scripts/infra/postgres.sh makes it): migrations never run as the superuser.
+        return f"postgresql://cityloop_owner@127.0.0.1:{self.pg_port}/cityloop"
 
     def env(self) -> dict[str, str]:
         return os.environ | {

@@ -1,10 +1,18 @@
 """Per-service database roles (issue 11): each service connects as its own role, never as a superuser or
 the schema's owner, with rights on its own schema only (libs/common/cityloop/common/db/roles.py); the
-trail's rows cannot be updated or deleted by intake's role."""
+trail's rows cannot be updated or deleted by intake's role; the migrations run as an owner that is no
+superuser either."""
+
+import importlib
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
 
+from cityloop.common.db.migrate import COMMON_MIGRATIONS
+from tests.conftest import TEST_DSN
+from tests.databases import OWNER_ROLE
 from tests.integration.conftest import Loop
 
 SERVICES = ("intake", "router", "sla", "feedback")
@@ -70,3 +78,30 @@ async def test_intakes_role_may_append_to_the_trail_but_not_change_it(loop: Loop
         ):
             with pytest.raises(asyncpg.InsufficientPrivilegeError, match="permission denied"):
                 await conn.execute(statement)
+
+
+async def test_migrations_run_as_an_owner_that_is_no_superuser(loop: Loop) -> None:
+    """Every schema was migrated in full by ``cityloop_owner`` (the services' settings name it), a login
+    without superuser, CREATEDB or CREATEROLE (scripts/infra/postgres.sh, tests/databases.py)."""
+    owners = {urlsplit(loop.runtime(s).settings.database_url).username for s in SERVICES}
+    assert owners == {OWNER_ROLE}
+    conn = await asyncpg.connect(TEST_DSN)
+    try:
+        who = await conn.fetchrow(
+            "SELECT current_user AS role, rolsuper, rolcreatedb, rolcreaterole FROM pg_roles"
+            " WHERE rolname = current_user"
+        )
+        assert who is not None
+        assert dict(who) == {"role": OWNER_ROLE, "rolsuper": False, "rolcreatedb": False, "rolcreaterole": False}
+        for service in SERVICES:
+            owner = await conn.fetchval("SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = $1", service)
+            assert owner == OWNER_ROLE
+            tables = await conn.fetch("SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = $1", service)
+            assert [t["tableowner"] for t in tables] == [OWNER_ROLE]
+            applied = {r["version"] for r in await conn.fetch(f"SELECT version FROM {service}.schema_migrations")}
+            folder = Path(importlib.import_module(f"cityloop.{service}").__path__[0]) / "migrations"
+            on_disk = {f"{service}:{p.stem}" for p in folder.glob("[0-9][0-9][0-9][0-9]_*.sql")}
+            on_disk |= {f"common:{p.stem}" for p in COMMON_MIGRATIONS.glob("[0-9][0-9][0-9][0-9]_*.sql")}
+            assert applied == on_disk
+    finally:
+        await conn.close()

@@ -33,7 +33,7 @@ from cityloop.common.topics import TICKET_LIFECYCLE, full_name
 from cityloop.intake.app import create_app
 from cityloop.intake.settings import IntakeSettings
 from tests.conftest import KAFKA, TEST_DB, TOPIC_PREFIX
-from tests.databases import dsn_for, scratch_database
+from tests.databases import admin_dsn_for, dsn_for, scratch_database
 from tests.integration.test_skeleton_loop import TICKET
 
 TICKETS = 12
@@ -67,13 +67,18 @@ def start_relay(log: Path) -> subprocess.Popen[bytes]:
         )
 
 
-async def relay_blocked_on_marking(admin: Conn) -> bool:
-    """True while some backend of this database waits on a row lock in the relay's UPDATE."""
-    value = await admin.fetchval(
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'"
-        " AND query LIKE 'UPDATE outbox SET published_at%'",
-        CRASH_DB,
-    )
+async def relay_blocked_on_marking() -> bool:
+    """True while some backend of this database waits on a row lock in the relay's UPDATE. (As the cluster's
+    superuser: the owner does not see what the service role's sessions wait on.)"""
+    watcher = await asyncpg.connect(admin_dsn_for(CRASH_DB))
+    try:
+        value = await watcher.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'"
+            " AND query LIKE 'UPDATE outbox SET published_at%'",
+            CRASH_DB,
+        )
+    finally:
+        await watcher.close()
     return bool(value)
 
 
@@ -158,7 +163,7 @@ async def kill_relay_between_publish_and_mark(admin: Conn, locker: Conn, topic: 
     relay = start_relay(log)
     try:
         await topic.until({str(r["event_id"]) for r in rows[: 2 * BATCH]}, total=2 * BATCH)  # on the broker...
-        await eventually(lambda: relay_blocked_on_marking(admin), 30)  # ...and not marked
+        await eventually(relay_blocked_on_marking, 30)  # ...and not marked
     finally:
         relay.send_signal(signal.SIGKILL)
         relay.wait()

@@ -418,6 +418,13 @@ def cross_check(objs: list[Obj], facts: dict[str, Any], env: str, r: Report) -> 
                 for cl in clusters.values()
                 for role in cl["spec"].get("managed", {}).get("roles", [])
             }
+            # The migrations' owner is the initdb owner, pinned as a managed role without any superpower.
+            for cl in clusters.values():
+                owner = cl["spec"].get("bootstrap", {}).get("initdb", {}).get("owner")
+                pinned = roles.get(owner or "?", {})
+                powers = [pinned.get(k) for k in ("login", "superuser", "createdb", "createrole")]
+                r.expect(powers == [True, False, False, False], where, f"migration owner {owner} not a plain login")
+                r.expect(cl["spec"].get("enableSuperuserAccess") is False, where, "superuser access enabled")
             role = roles.get(f"cityloop_{name}", {})
             r.expect(role.get("login") is True and role.get("superuser") is False, where, "no managed login role")
             r.expect(role.get("passwordSecret") == {"name": own["name"]}, where, "managed role password Secret")
@@ -752,6 +759,12 @@ MUTATIONS: list[tuple[str, str, str, Any]] = [
     ),
     ("Cluster", "cityloop-db", "unknown field in a CNPG Cluster", lambda o: o["spec"].update(instance=3)),
     ("Cluster", "cityloop-db", "wrong type in a CNPG Cluster", lambda o: o["spec"].update(instances="three")),
+    (
+        "Cluster",
+        "cityloop-db",
+        "migrations' owner made a superuser",
+        lambda o: o["spec"]["managed"]["roles"][0].update(superuser=True),
+    ),
     (
         "ObjectStore",
         "cityloop-backup",

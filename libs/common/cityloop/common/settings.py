@@ -43,7 +43,8 @@ class CommonSettings(BaseSettings):
     topic_prefix: str = ""
     #: The database, as the login that owns the service's schema: migrations and grants run as it
     #: (db/roles.py). The service itself connects as ``db_user`` (``service_database_url``), never as this.
-    database_url: str = "postgresql://cityloop@127.0.0.1:55432/cityloop"
+    #: Locally ``cityloop_owner`` (scripts/infra/postgres.sh): no superuser, CREATEDB nor CREATEROLE.
+    database_url: str = "postgresql://cityloop_owner@127.0.0.1:55432/cityloop"
     #: The service's own login role, with rights only on its own schema; default ``cityloop_<service>``.
     #: Set it to the owner's user name to connect as the owner (no separate role).
     db_user: str | None = None
