@@ -18,6 +18,7 @@ unexpected exception (a bug) gets a few attempts, then the DLQ.
 """
 
 import asyncio
+import contextlib
 import re
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
@@ -45,6 +46,9 @@ EVENTS_CONSUMED = Counter(
 HANDLE_SECONDS = Histogram(
     "cityloop_event_handle_seconds", "Time to apply one event, transaction included", ["consumer"]
 )
+
+#: How often a busy consumer commits its offsets (seconds): one request per interval, not per poll.
+COMMIT_INTERVAL = 0.25
 
 Handler = Callable[[Conn, CloudEvent], Awaitable[None]]
 #: A handler also told the topic the event came from (its logical name, without the deployment's prefix),
@@ -153,21 +157,30 @@ class EventConsumer:
         else:
             self._consumer.subscribe(self._topics)
         await self._consumer.start()
+        # Offsets of records already applied, not yet committed: committed together at most every
+        # COMMIT_INTERVAL (and at once when a poll comes back empty, and at stop). A crash or a rebalance
+        # before the commit redelivers them, and the inbox turns each repeat into a no-op.
+        settled: dict[TopicPartition, int] = {}
+        committed_at = time.monotonic()
         try:
             while True:
                 batches = await self._consumer.getmany(timeout_ms=500, max_records=200)
                 self.ready.set()
-                settled: dict[TopicPartition, int] = {}
                 for tp, records in batches.items():
                     if await self._partition(tp, records):
                         settled[tp] = records[-1].offset + 1
                     # else the partition went to another member while we waited: it resumes there
-                if settled:  # one commit request for the whole poll, not one per partition
-                    await self._commit(settled)
+                if settled and (not batches or time.monotonic() - committed_at >= COMMIT_INTERVAL):
+                    await self._commit(settled)  # one request for every partition
+                    settled = {}
+                    committed_at = time.monotonic()
                 if time.monotonic() >= self._lag_due:
                     self._lag_due = time.monotonic() + 5.0
                     await self._measure_lag()
         finally:
+            if settled:
+                with contextlib.suppress(Exception):  # stopping anyway: the next owner redelivers
+                    await self._commit(settled)
             await self._consumer.stop()
 
     async def _partition(self, tp: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]) -> bool:
