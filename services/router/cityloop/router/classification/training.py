@@ -79,6 +79,12 @@ async def train_in_child(
     try:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(executor, partial(trained_blob, data, keywords, seed=seed))
+    except BaseException:
+        # Router stopping (cancelled) or the wait failed: the child must not train on alone. The executor
+        # has no public way to stop a running worker, so its (private) table of worker processes is used.
+        for process in list((getattr(executor, "_processes", None) or {}).values()):
+            process.terminate()
+        raise
     finally:
         executor.shutdown(wait=False, cancel_futures=True)
 
