@@ -25,7 +25,7 @@ from tests.integration.test_skeleton_loop import fresh_ticket, wait_for_timeline
 
 REPO = Path(__file__).resolve().parents[2]
 TICKETS = 4
-#: Ticket ids look like this (intake's next_ticket_id); none may ever be a label value.
+#: Ticket ids look like this (intake's tickets/numbers.py); none may ever be a label value.
 TICKET_ID = re.compile(r"T\d{8}-\d{7}")
 
 

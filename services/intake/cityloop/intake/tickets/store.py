@@ -40,40 +40,8 @@ async def reserve_ticket_numbers(conn: Conn, how_many: int) -> list[int]:
     return [int(r["n"]) for r in rows]
 
 
-async def next_ticket_id(conn: Conn) -> str:
-    # Human-readable: the hotline reads it out to the citizen (e.g. T20261122-0000123).
-    value = await conn.fetchval(
-        "SELECT 'T' || to_char(now() AT TIME ZONE 'Asia/Shanghai', 'YYYYMMDD') || '-'"
-        " || lpad(nextval('ticket_number')::text, 7, '0')"
-    )
-    return str(value)
-
-
-async def insert_ticket(conn: Conn, ticket: dict[str, Any]) -> None:
-    await conn.execute(
-        "INSERT INTO tickets (id, channel, category, description, location, urgency, status, operator,"
-        " attachments, attributes, created_by, direct_answer, created_at, updated_at, closed_at, status_notes)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, $15)",
-        ticket["id"],
-        ticket["channel"],
-        ticket["category"],
-        ticket["description"],
-        ticket["location"],
-        ticket["urgency"],
-        ticket["status"],
-        ticket["operator"],
-        ticket["attachments"],
-        ticket["attributes"],
-        ticket["created_by"],
-        ticket["direct_answer"],
-        ticket["created_at"],
-        ticket["closed_at"],
-        ticket["status_notes"],
-    )
-
-
 def insert_ticket_into(q: Composed, name: str, ticket: dict[str, Any], *, gate: str) -> None:
-    """``insert_ticket`` as a CTE of ``q`` returning the row, written only if ``gate`` (SQL) holds."""
+    """A new ticket row as a CTE of ``q`` returning it, written only if ``gate`` (SQL) holds."""
     values = ", ".join(q.arg(ticket[column], cast) for column, cast in _CREATED_COLUMNS)
     columns = ", ".join(column for column, _ in _CREATED_COLUMNS)
     q.cte(
@@ -84,7 +52,8 @@ def insert_ticket_into(q: Composed, name: str, ticket: dict[str, Any], *, gate: 
 
 
 def insert_citizen_into(q: Composed, name: str, ticket_id: str, citizen: dict[str, Any], *, gate: str) -> None:
-    """``insert_citizen`` as a CTE of ``q`` returning is_company and company."""
+    """The ticket's citizen as a CTE of ``q`` returning is_company and company: the person's own data is
+    sealed in ticket_vault (vault/flows.py); a company's name is not personal."""
     q.cte(
         name,
         "INSERT INTO ticket_citizens (ticket_id, is_company, company)"
@@ -96,37 +65,14 @@ def insert_citizen_into(q: Composed, name: str, ticket_id: str, citizen: dict[st
 def claim_idempotency_key_into(
     q: Composed, name: str, *, principal: str, key: str, request_hash: str, ticket_id: str
 ) -> None:
-    """``claim_idempotency_key`` as a CTE of ``q``: one row if claimed, none if the key was taken (a
-    concurrent twin waits on the primary key until the first statement commits or aborts)."""
+    """The Idempotency-Key claimed for ``ticket_id`` as a CTE of ``q``: one row if claimed, none if the key
+    was taken (a concurrent twin waits on the primary key until the first statement commits or aborts)."""
     q.cte(
         name,
         "INSERT INTO idempotency_keys (principal, key, request_hash, ticket_id)"
         f" SELECT {q.arg(principal, 'text')}, {q.arg(key, 'text')}, {q.arg(request_hash, 'text')},"
         f" {q.arg(ticket_id, 'text')} ON CONFLICT (principal, key) DO NOTHING RETURNING 1",
     )
-
-
-async def insert_citizen(conn: Conn, ticket_id: str, citizen: dict[str, Any]) -> None:
-    await conn.execute(
-        # The person's own data is sealed in ticket_vault (vault/flows.py); a company's name is not personal.
-        "INSERT INTO ticket_citizens (ticket_id, is_company, company) VALUES ($1, $2, $3)",
-        ticket_id,
-        citizen.get("is_company", False),
-        citizen.get("company"),
-    )
-
-
-async def claim_idempotency_key(conn: Conn, principal: str, key: str, request_hash: str, ticket_id: str) -> bool:
-    # A concurrent twin waits here on the primary key until the first transaction commits or aborts.
-    inserted = await conn.fetchval(
-        "INSERT INTO idempotency_keys (principal, key, request_hash, ticket_id) VALUES ($1, $2, $3, $4)"
-        " ON CONFLICT (principal, key) DO NOTHING RETURNING 1",
-        principal,
-        key,
-        request_hash,
-        ticket_id,
-    )
-    return inserted is not None
 
 
 async def find_idempotency_key(conn: Conn, principal: str, key: str) -> Record | None:

@@ -11,28 +11,6 @@ from cityloop.common.personal.sealing import Sealed
 Record = asyncpg.Record
 
 
-async def insert(
-    conn: Conn,
-    ticket_id: str,
-    sealed: Sealed,
-    *,
-    phone_index: bytes | None,
-    contact_ref: str,
-    masked: dict[str, Any],
-) -> None:
-    await conn.execute(
-        "INSERT INTO ticket_vault (ticket_id, key_id, wrapped_key, sealed, phone_index, contact_ref, masked)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        ticket_id,
-        sealed.key_id,
-        sealed.wrapped_key,
-        sealed.sealed,
-        phone_index,
-        contact_ref,
-        masked,
-    )
-
-
 def insert_into(
     q: Composed,
     name: str,
@@ -44,7 +22,7 @@ def insert_into(
     masked: dict[str, Any],
     gate: str,
 ) -> None:
-    """``insert`` as a CTE of ``q`` (db/composed.py) returning masked and contact_ref."""
+    """A ticket's vault row as a CTE of ``q`` (db/composed.py) returning masked and contact_ref."""
     q.cte(
         name,
         "INSERT INTO ticket_vault (ticket_id, key_id, wrapped_key, sealed, phone_index, contact_ref, masked)"

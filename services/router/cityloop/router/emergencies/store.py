@@ -28,13 +28,10 @@ LogAction = Literal[
 MODE_LOCK = 0x0E3E_26E5
 
 
-async def lock_modes_shared(conn: Conn) -> None:
-    await conn.execute("SELECT pg_advisory_xact_lock_shared($1)", MODE_LOCK)
-
-
 async def routing_revisions(conn: Conn) -> tuple[int, int]:
-    """``lock_modes_shared`` plus the master data's revision and the newest classifier model's id, which
-    routing a ticket reads next (context.py): one round trip instead of three."""
+    """The modes lock held shared for the transaction (``lock_modes`` takes it exclusive), plus the master
+    data's revision and the newest classifier model's id, which routing a ticket reads next (context.py):
+    one round trip instead of three."""
     row = await conn.fetchrow(
         "SELECT pg_advisory_xact_lock_shared($1), (SELECT revision FROM master_meta) AS revision,"
         " (SELECT COALESCE(max(id), 0) FROM classifier_models) AS model_id",
