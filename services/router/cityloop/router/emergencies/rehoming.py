@@ -63,6 +63,8 @@ class Target:
     area: dict[str, Any]
     #: the community or grid unit that leads through its street platform (五级应用), as on the wire
     unit: dict[str, Any] | None = None
+    #: ``why`` as JSON text for assignments.reason: dumped once per target, not once per new task
+    why_json: str = "{}"
 
 
 def _target(
@@ -75,15 +77,18 @@ def _target(
     why: dict[str, Any],
     unit: Unit | None = None,
 ) -> Target:
+    dumped = orjson.dumps(why)
     return Target(
         lead,
         tuple(joint),
         emergency,
         tuple(supervisors),
-        _plain(why),
+        # As it goes on the wire and into assignments.reason (JSON types only: a tuple becomes a list).
+        orjson.loads(dumped),
         master.desks(lead),
         {"level": lead.level, "district": lead.district, "street": lead.street},
         task_unit(unit).model_dump(mode="json") if unit else None,
+        dumped.decode(),
     )
 
 
@@ -139,12 +144,6 @@ def target_for(
         why=decision.why_record(),
         unit=decision.unit,
     )
-
-
-def _plain(why: dict[str, Any]) -> dict[str, Any]:
-    # As it goes on the wire and into assignments.reason (JSON types only: a tuple becomes a list).
-    plain: dict[str, Any] = orjson.loads(orjson.dumps(why))
-    return plain
 
 
 @dataclass
@@ -221,7 +220,7 @@ def plan_ticket(
     for dept_code, role in plan.create:
         assignment_id = new_assignment_id()
         batch.inserts.append(
-            (assignment_id, ticket_id, dept_code, role, target.why, task_mode["kind"], task_mode["emergency_id"])
+            (assignment_id, ticket_id, dept_code, role, target.why_json, task_mode["kind"], task_mode["emergency_id"])
         )
         # effects.task_for builds the same task through the model, for a single routing
         assigned = wire.task_assigned(

@@ -202,6 +202,14 @@ async def tickets_in_emergency(conn: Conn) -> int:
 # ------------------------------------------------------------------------------------------ re-homing
 
 
+#: What re-homing reads of a ticket (rehoming.py, tickets/records.py stored_location/stored_classification):
+#: not its routing decision nor the rest, JSON that would be sent and decoded for every ticket of a switch.
+REHOME_COLUMNS = (
+    "ticket_id, category, description, location, urgency, citizen, classification, resolved, district, street,"
+    " emergency_id, case_id"
+)
+
+
 async def claim_in_scope(
     conn: Conn,
     *,
@@ -219,7 +227,7 @@ async def claim_in_scope(
     another transaction holds instead of waiting for them."""
     return list(
         await conn.fetch(
-            "SELECT * FROM tickets WHERE status = ANY($1::text[]) AND category = ANY($2::text[])"
+            f"SELECT {REHOME_COLUMNS} FROM tickets WHERE status = ANY($1::text[]) AND category = ANY($2::text[])"
             " AND ($3 OR district = ANY($4::text[]) OR street = ANY($5::text[]))"
             " AND emergency_id IS DISTINCT FROM $6 AND ticket_id > $7"
             " ORDER BY ticket_id LIMIT $8 FOR UPDATE" + (" SKIP LOCKED" if skip_locked else ""),
@@ -241,7 +249,8 @@ async def claim_under(
     """Open tickets handled under ``emergency_id``, locked, in ticket-id order from ``after``."""
     return list(
         await conn.fetch(
-            "SELECT * FROM tickets WHERE emergency_id = $1 AND status = ANY($2::text[]) AND ticket_id > $3"
+            f"SELECT {REHOME_COLUMNS} FROM tickets WHERE emergency_id = $1 AND status = ANY($2::text[])"
+            " AND ticket_id > $3"
             " ORDER BY ticket_id LIMIT $4 FOR UPDATE" + (" SKIP LOCKED" if skip_locked else ""),
             emergency_id,
             OPEN_STATUSES,
@@ -254,7 +263,9 @@ async def claim_under(
 async def live_of(conn: Conn, ticket_ids: Sequence[str]) -> list[asyncpg.Record]:
     return list(
         await conn.fetch(
-            "SELECT * FROM assignments WHERE ticket_id = ANY($1::text[]) AND status IN ('assigned', 'accepted')"
+            # not reason: after a declaration each holds the emergency's whole why, decoded here for nothing
+            "SELECT ticket_id, id, dept_code, role FROM assignments"
+            " WHERE ticket_id = ANY($1::text[]) AND status IN ('assigned', 'accepted')"
             " ORDER BY ticket_id, created_at, id FOR UPDATE",
             list(ticket_ids),
         )
@@ -285,12 +296,12 @@ async def convert_many(
 
 
 async def insert_many(conn: Conn, rows: Sequence[tuple[Any, ...]]) -> None:
-    """New tasks, in one statement: (id, ticket_id, dept_code, role, reason, mode, emergency_id)."""
+    """New tasks, in one statement: (id, ticket_id, dept_code, role, reason as JSON text, mode, emergency_id)."""
     columns = list(zip(*rows, strict=True))
     await conn.execute(
         "INSERT INTO assignments (id, ticket_id, dept_code, role, status, reason, mode, emergency_id)"
-        " SELECT id, ticket_id, dept_code, role, 'assigned', reason, mode, emergency_id"
-        " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::text[], $7::text[])"
+        " SELECT id, ticket_id, dept_code, role, 'assigned', reason::jsonb, mode, emergency_id"
+        " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])"
         " AS n(id, ticket_id, dept_code, role, reason, mode, emergency_id)",
         *[list(c) for c in columns],
     )

@@ -12,6 +12,7 @@ them again against docs/contract/events.
 
 import functools
 import os
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -92,12 +93,16 @@ def redacted(value: Any) -> Any:
 
 
 def _ids(n: int) -> list[str]:
-    """``n`` random (version 4) UUIDs as text, from one read of the kernel's random source: uuid.uuid4()
-    costs a system call and an object per id."""
+    """``n`` time-ordered (version 7, RFC 9562) UUIDs as text, from one read of the kernel's random source:
+    uuid.uuid4() costs a system call and an object per id. Time first, so that a switch's hundreds of
+    thousands of outbox rows add to the end of the unique index on event_id instead of to random pages of
+    it (each a page read and, after a checkpoint, a full page image in the WAL); 74 random bits per id."""
+    stamp = int(time.time() * 1000).to_bytes(6, "big")
     raw = bytearray(os.urandom(16 * n))
     for i in range(0, 16 * n, 16):
-        raw[i + 6] = (raw[i + 6] & 0x0F) | 0x40  # version 4
-        raw[i + 8] = (raw[i + 8] & 0x3F) | 0x80  # RFC 4122 variant
+        raw[i : i + 6] = stamp
+        raw[i + 6] = (raw[i + 6] & 0x0F) | 0x70  # version 7
+        raw[i + 8] = (raw[i + 8] & 0x3F) | 0x80  # RFC 4122/9562 variant
     h = raw.hex()
     return [
         f"{h[i : i + 8]}-{h[i + 8 : i + 12]}-{h[i + 12 : i + 16]}-{h[i + 16 : i + 20]}-{h[i + 20 : i + 32]}"
