@@ -1,6 +1,7 @@
 """Re-homing builds its events as plain JSON (router/emergencies/wire.py); the contract check catches a
 builder that drifts from the registered models."""
 
+import time
 import uuid
 from datetime import UTC, datetime
 
@@ -14,10 +15,16 @@ from cityloop.common.personal.redaction import redact_fields
 from cityloop.router.emergencies import wire
 
 
-def test_event_ids_are_distinct_version_4_uuids() -> None:
+def test_event_ids_are_distinct_time_ordered_version_7_uuids() -> None:
+    before = int(time.time() * 1000)
     ids = wire._ids(500)
+    after = int(time.time() * 1000)
     assert len(set(ids)) == 500
-    assert all(str(uuid.UUID(i)) == i and uuid.UUID(i).version == 4 for i in ids)
+    assert all(str(uuid.UUID(i)) == i and uuid.UUID(i).version == 7 for i in ids)
+    # the first 48 bits are the time in milliseconds (RFC 9562), so later ids sort after earlier ones
+    assert all(before <= int(i.replace("-", "")[:12], 16) <= after for i in ids)
+    time.sleep(0.002)
+    assert max(ids) < wire._ids(1)[0]
 
 
 def test_a_built_event_reads_back_as_the_contract_event() -> None:
@@ -70,3 +77,24 @@ def test_redaction_is_the_emitters() -> None:
     }
     assert wire.redacted(data) == redact_fields(data)
     assert wire.redacted(data)["plain"] is data["plain"]  # untouched parts are not copied
+
+
+def test_redacted_equals_redact_fields_on_every_kind_of_value() -> None:
+    class Text(str):
+        pass
+
+    data = {
+        "summary": "致电13812345678",
+        "note": Text("身份证 110101199003077777"),
+        "rule": "13812345678",
+        "n": 3,
+        "x": 1.5,
+        "ok": True,
+        "none": None,
+        "list": ["13812345678", [{"reason": "卡号 6222020200112233445"}], 4],
+        "deep": {"a": {"b": [{"comment": "邮箱 a.b@example.com", "code": "13812345678"}]}},
+        "untouched": {"desks": ["pd-ops", "pd-water"], "level": "street"},
+    }
+    assert wire.redacted(data) == redact_fields(data)
+    assert wire.redacted(data)["untouched"] is data["untouched"]
+    assert wire.redacted(["a", {"description": "13812345678"}]) == redact_fields(["a", {"description": "13812345678"}])
