@@ -93,6 +93,7 @@ def _redacted_dict(value: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] | None = None
     for key, item in value.items():
         kind = _kind(item)
+        new: Any
         if kind == 1:
             if key not in FREE_TEXT:
                 continue
