@@ -1,6 +1,8 @@
 """并单 over the real broker: a near-duplicate joins the open case, each citizen's ticket links to it and
 follows its handling; a dispatcher splits a wrong merge and the ticket is routed on its own."""
 
+import asyncio
+
 from tests.conftest import KAFKA, TOPIC_PREFIX
 from tests.dept_system import DeptSystem
 from tests.integration.conftest import Loop
@@ -73,3 +75,22 @@ async def test_far_apart_or_different_matters_do_not_merge(loop: Loop) -> None:
     for ticket_id in (a, b, c):
         trail = await timeline(loop, ticket_id, "cityloop.ticket.dispatched")
         assert not any(e["type"] == "cityloop.ticket.merged" for e in trail)
+
+
+async def test_a_burst_of_near_duplicates_makes_one_case(loop: Loop) -> None:
+    """Eight citizens report the same pothole at once. Their tickets lie on different partitions, which router
+    applies side by side (EventConsumer concurrent): the case lock per category still makes one case of them."""
+    bodies = [
+        ticket("马路中间有个大坑电动车差点摔倒", address_in("pd-s06", 1, offset=i % 3), "transport.pothole")
+        for i in range(8)
+    ]
+    ids = await asyncio.gather(*(create(loop, body) for body in bodies))
+    outcomes = ("cityloop.ticket.dispatched", "cityloop.ticket.merged")
+    routed = {ticket_id: await timeline(loop, ticket_id, outcomes) for ticket_id in ids}
+    cases = set()
+    for trail in routed.values():
+        outcome = next(e for e in trail if e["type"] in outcomes)
+        cases.add(outcome["detail"]["case_id"])
+    dispatched = [t for t, trail in routed.items() if any(e["type"] == outcomes[0] for e in trail)]
+    assert len(dispatched) == 1, dispatched
+    assert len(cases) == 1, cases

@@ -117,6 +117,15 @@ def test_merge_needs_same_category_close_in_place_and_time(master: MasterData) -
     assert match.case_id == "C-near"
     assert 100 < match.metres < 130
     assert find_case(category, None, now, cases) is None
+    # A near-duplicate created a moment later, routed first, opened the case: this ticket joins it.
+    later = [OpenCase("C-later", category.code, near, now + timedelta(seconds=2))]
+    joined = find_case(category, here, now, later)
+    assert joined is not None
+    assert joined.case_id == "C-later"
+    assert (
+        find_case(category, here, now, [OpenCase("C-next-week", category.code, near, now + timedelta(hours=80))])
+        is None
+    )
     assert find_case(master.categories["hrss.wage-arrears"], here, now, cases) is None  # personal matters never merge
 
 

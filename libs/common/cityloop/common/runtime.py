@@ -64,11 +64,19 @@ class ServiceRuntime:
         *,
         wants: Wants | None = None,
         types: Collection[str] | None = None,
+        concurrent: bool = False,
     ) -> None:
         """Register a consumer group ``name`` over ``topics``; started with the runtime. ``wants`` (optional)
         picks the events the handler cares about; the rest are skipped without touching the database.
-        ``types`` (optional): the only event types it may want; the others are skipped before parsing."""
-        self._consumers[name] = {"topics": topics, "handler": handler, "wants": wants, "types": types}
+        ``types`` (optional): the only event types it may want; the others are skipped before parsing.
+        ``concurrent``: a poll's partitions are applied side by side (EventConsumer._settle)."""
+        self._consumers[name] = {
+            "topics": topics,
+            "handler": handler,
+            "wants": wants,
+            "types": types,
+            "concurrent": concurrent,
+        }
 
     def consume_sourced(
         self, name: str, pattern: str, handler: SourcedHandler, *, dlq: Callable[[str], str] | None = None

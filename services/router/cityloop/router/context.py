@@ -35,19 +35,25 @@ class MasterCache:
 
 
 class ModelCache:
+    """The newest classifier, loaded once however many handlers ask for it at the same moment (a consumer
+    applies several partitions side by side: without the lock each would load its own copy, tens of MB)."""
+
     def __init__(self) -> None:
         self._model_id = 0
         self._model: TextClassifier | None = None
+        self._lock = asyncio.Lock()
 
     async def current(self, conn: Conn, latest: int | None = None) -> tuple[int, TextClassifier | None]:
         """``latest``: the newest model id the caller read in its transaction (RouterContext.routing_state)."""
         if latest is None:
             latest = await models.latest_model_id(conn)
         if latest and latest != self._model_id:
-            row = await models.latest_model(conn)
-            if row is not None:
-                self._model = await asyncio.to_thread(TextClassifier.from_bytes, bytes(row["blob"]))
-                self._model_id = row["id"]
+            async with self._lock:
+                if latest != self._model_id:
+                    row = await models.latest_model(conn)
+                    if row is not None:
+                        self._model = await asyncio.to_thread(TextClassifier.from_bytes, bytes(row["blob"]))
+                        self._model_id = row["id"]
         return self._model_id, self._model
 
 

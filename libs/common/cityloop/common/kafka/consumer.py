@@ -101,6 +101,7 @@ class EventConsumer:
         pattern: str | None = None,
         sourced_handler: SourcedHandler | None = None,
         dlq: Callable[[str], str] | None = None,
+        concurrent: bool = False,
     ) -> None:
         if (handler is None) == (sourced_handler is None):
             raise ValueError("give exactly one of handler and sourced_handler")
@@ -109,6 +110,9 @@ class EventConsumer:
         self.name = name
         #: Events of one partition applied in one transaction (1: a transaction per event).
         self._batch_size = max(1, batch_size)
+        #: Apply a poll's partitions side by side (see _settle); for handlers whose events of different
+        #: keys never wait on each other's rows in a cycle (a deadlock would cost a second and a retry).
+        self._concurrent = concurrent
         self._topics = [full_name(t, topic_prefix) for t in topics]
         self._pattern = f"^{re.escape(topic_prefix)}(?:{pattern})$" if pattern is not None else None
         self._prefix = topic_prefix
@@ -166,10 +170,7 @@ class EventConsumer:
             while True:
                 batches = await self._consumer.getmany(timeout_ms=500, max_records=200)
                 self.ready.set()
-                for tp, records in batches.items():
-                    if await self._partition(tp, records):
-                        settled[tp] = records[-1].offset + 1
-                    # else the partition went to another member while we waited: it resumes there
+                settled.update(await self._settle(batches))
                 if settled and (not batches or time.monotonic() - committed_at >= COMMIT_INTERVAL):
                     await self._commit(settled)  # one request for every partition
                     settled = {}
@@ -182,6 +183,36 @@ class EventConsumer:
                 with contextlib.suppress(Exception):  # stopping anyway: the next owner redelivers
                     await self._commit(settled)
             await self._consumer.stop()
+
+    async def _settle(
+        self, batches: Mapping[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
+    ) -> dict[TopicPartition, int]:
+        """Apply one poll's records; the offset to commit for each partition settled (a partition lost to
+        another member while an outage was waited out is left out: it resumes there).
+
+        With ``concurrent``, the partitions' batches first run side by side, one transaction per partition at
+        a time: a key lives on one partition, so per-key order holds, and the consumer waits on the database
+        once per poll instead of once per partition. Whatever did not go through as a batch is then taken
+        partition after partition on the per-event path, because waiting out an outage pauses every
+        partition and polls (_wait), which only one caller may do at a time."""
+        settled: dict[TopicPartition, int] = {}
+        resume_at = dict.fromkeys(batches, 0)
+        if self._concurrent and len(batches) > 1:
+            items = list(batches.items())
+            done = await asyncio.gather(*(self._batches_only(records) for _, records in items))
+            resume_at = {tp: n for (tp, _), n in zip(items, done, strict=True)}
+        for tp, records in batches.items():
+            if await self._partition(tp, records[resume_at[tp] :]):
+                settled[tp] = records[-1].offset + 1
+        return settled
+
+    async def _batches_only(self, records: list[ConsumerRecord[bytes, bytes]]) -> int:
+        """Apply ``records`` as batches for as long as that works; how many were settled."""
+        for start in range(0, len(records), self._batch_size):
+            chunk = records[start : start + self._batch_size]
+            if not await self._apply_batch(TopicPartition(chunk[0].topic, chunk[0].partition), chunk):
+                return start
+        return len(records)
 
     async def _partition(self, tp: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]) -> bool:
         """Settle one partition's records in order, ``batch_size`` to a transaction; False if ``tp`` was

@@ -37,8 +37,10 @@ def find_case(
     for case in cases:
         if case.category != category.code or case.point is None:
             continue
-        age = at - case.opened_at
-        if age < timedelta(0) or age > window:
+        # Either way round: tickets are routed side by side (several partitions, replicas), so a near-duplicate
+        # created a moment later may have opened the case before this one was routed.
+        age = abs(at - case.opened_at)
+        if age > window:
             continue
         metres = distance_metres(point, case.point)
         if metres <= category.merge_metres and (best is None or metres < best.metres):

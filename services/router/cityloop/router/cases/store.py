@@ -40,7 +40,40 @@ async def set_ticket_case(conn: Conn, ticket_id: str, case_id: str | None) -> No
     await conn.execute("UPDATE tickets SET case_id = $2, updated_at = now() WHERE ticket_id = $1", ticket_id, case_id)
 
 
+#: The first key of the case locks (pg_advisory_xact_lock(int, int)); the second is the category's hashtext.
+CASE_LOCK_SPACE = 0x0CA5E
+
+
+class CaseLockBusy(Exception):
+    """This transaction already holds another category's case lock, and this one is taken: waiting could close
+    a cycle with a transaction that waits for ours (a deadlock, found only after a second). Raised instead, so
+    the consumer's batch rolls back and its events are applied one at a time, each holding a single lock."""
+
+
+async def lock_category(conn: Conn, category: str) -> None:
+    """Take ``category``'s case lock until the transaction ends: a near-duplicate routed at the same moment (on
+    another partition, or by another replica) waits until this ticket's case is committed, and then sees it.
+    A transaction WAITS only for its first case lock, so waits never form a cycle; see CaseLockBusy."""
+    row = await conn.fetchrow(
+        "SELECT pg_try_advisory_xact_lock($1, hashtext($2)) AS got,"
+        " EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted"
+        " AND objsubid = 2 AND classid = $1::oid AND objid <> hashtext($2)::oid) AS holds_another",
+        CASE_LOCK_SPACE,
+        category,
+    )
+    assert row is not None
+    if row["got"]:
+        return
+    if row["holds_another"]:
+        raise CaseLockBusy(category)
+    await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", CASE_LOCK_SPACE, category)
+
+
 async def open_cases(conn: Conn, category: str, since: datetime) -> list[asyncpg.Record]:
+    """The open cases of ``category`` since ``since``, read under the category's case lock (lock_category), in a
+    statement of their own: a READ COMMITTED snapshot is taken when a statement starts, so one taken before
+    the wait would miss the case the other transaction was committing."""
+    await lock_category(conn, category)
     return list(
         await conn.fetch(
             # Only cases someone is working on: a case whose lead ticket waits for a dispatcher takes no joiners.
