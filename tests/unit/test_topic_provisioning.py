@@ -56,3 +56,23 @@ async def test_provisioner_creates_each_declared_topic_once() -> None:
         ["dept.a.tasks", "dept.a.updates", "dept.updates"],
         ["dept.b.tasks", "dept.b.updates"],
     ]
+
+
+async def test_provisioner_lists_the_broker_once_and_creates_only_what_is_missing() -> None:
+    created: list[list[str]] = []
+    listings = 0
+
+    async def create(specs: list[TopicSpec]) -> None:
+        created.append([s.name for s in specs])
+
+    async def existing() -> set[str]:
+        nonlocal listings
+        listings += 1
+        return {"dept.a.tasks", "dept.a.updates", "dept.b.tasks", "dept.b.updates"}
+
+    provisioner = TopicProvisioner(create, existing)
+    await provisioner.ensure({"dept.a.tasks"})
+    await provisioner.ensure({"dept.b.tasks", "dept.c.tasks"})
+    await provisioner.ensure({"dept.c.tasks", "dept.a.tasks"})
+    assert listings == 1
+    assert created == [["dept.c.tasks", "dept.c.updates"]]

@@ -17,7 +17,7 @@ from cityloop.common.kafka.producer import EventProducer
 from cityloop.common.logging import configure_logging
 from cityloop.common.outbox import OutboxRelay
 from cityloop.common.settings import CommonSettings
-from cityloop.common.topics import TopicProvisioner, ensure_topics
+from cityloop.common.topics import TopicProvisioner, ensure_topics, existing_topics
 
 log = structlog.get_logger(__name__)
 
@@ -46,7 +46,10 @@ async def run_relay(settings: CommonSettings) -> None:
                     specs,
                     replication_factor=settings.kafka_replication_factor,
                     options=client_options(settings),
-                )
+                ),
+                lambda: existing_topics(
+                    settings.kafka_bootstrap, settings.topic_prefix, options=client_options(settings)
+                ),
             ).ensure,
         )
         log.info("relay.started", service=settings.service_name)

@@ -22,7 +22,14 @@ from cityloop.common.metrics.http import HttpMetrics
 from cityloop.common.ops import ops_router
 from cityloop.common.outbox import OutboxRelay
 from cityloop.common.settings import CommonSettings
-from cityloop.common.topics import TICKET_LIFECYCLE, TopicProvisioner, TopicSpec, all_topics, ensure_topics
+from cityloop.common.topics import (
+    TICKET_LIFECYCLE,
+    TopicProvisioner,
+    TopicSpec,
+    all_topics,
+    ensure_topics,
+    existing_topics,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -119,7 +126,10 @@ class ServiceRuntime:
                 schema=s.db_schema,
                 batch=s.outbox_batch,
                 idle_seconds=s.outbox_idle_seconds,
-                provision=TopicProvisioner(self.ensure_topics).ensure,
+                provision=TopicProvisioner(
+                    self.ensure_topics,
+                    lambda: existing_topics(s.kafka_bootstrap, s.topic_prefix, options=client_options(s)),
+                ).ensure,
             )
             self._spawn("outbox-relay", relay.run)
         self._spawn("outbox-backlog", OutboxRelay(self._pool, self._producer, schema=s.db_schema).measure_backlog)
