@@ -92,8 +92,9 @@ def _target(
     )
 
 
-#: (category, district, street) -> what the emergencies give there (None: no emergency does)
-Memo = dict[tuple[str, str | None, str | None], "Target | None"]
+#: (category, district, street) -> what the emergencies give there (None: no emergency does); and
+#: ("peacetime", category, classified by, location) -> the peacetime target (None: a dispatcher decides)
+Memo = dict[tuple[Any, ...], "Target | None"]
 
 
 def target_for(
@@ -104,8 +105,9 @@ def target_for(
     memo: Memo | None = None,
 ) -> Target | None:
     """Pure: the owners the rules give ``ticket`` now; None when no unit can take it (a dispatcher will).
-    ``memo`` keeps the emergency side per category and place across a batch (the same for every ticket
-    there); the peacetime side depends on the ticket's own location and is computed each time."""
+    ``memo`` keeps, across a batch, the emergency side per category and place and the peacetime side per
+    category, classifier and resolved location: ``route`` reads nothing else of the ticket here (no
+    override, no modes), so tickets resolved to the same place share one target."""
     key = (category.code, ticket["district"], ticket["street"])
     if memo is not None and key in memo:
         under = memo[key]
@@ -126,24 +128,27 @@ def target_for(
             memo[key] = under
     if under is not None:
         return under
-    classification = stored_classification(ticket)
-    ticket_in = RoutingTicket(
-        ticket["ticket_id"],
-        Classification(category.code, 1.0, classification.source or "catalogue"),
-        stored_location(ticket),
-    )
+    source = stored_classification(ticket).source or "catalogue"
+    location = stored_location(ticket)
+    peace_key = ("peacetime", category.code, source, location)
+    if memo is not None and peace_key in memo:
+        return memo[peace_key]
+    ticket_in = RoutingTicket(ticket["ticket_id"], Classification(category.code, 1.0, source), location)
     decision = route(ticket_in, master, ())
-    if decision.outcome != "dispatch" or decision.lead is None:
-        return None
-    return _target(
-        master,
-        lead=decision.lead,
-        joint=decision.assists,
-        emergency=None,
-        supervisors=decision.supervisors,
-        why=decision.why_record(),
-        unit=decision.unit,
-    )
+    peace = None
+    if decision.outcome == "dispatch" and decision.lead is not None:
+        peace = _target(
+            master,
+            lead=decision.lead,
+            joint=decision.assists,
+            emergency=None,
+            supervisors=decision.supervisors,
+            why=decision.why_record(),
+            unit=decision.unit,
+        )
+    if memo is not None:
+        memo[peace_key] = peace
+    return peace
 
 
 @dataclass
