@@ -418,18 +418,30 @@ class Rehomer:
         return moved
 
     async def _sweep(self, e: Emergency, reason: str, *, into: bool) -> int:
-        """Moves every ticket the change affects. ``workers`` batches run side by side on their own
-        connections, so that one batch's SQL runs in PostgreSQL while the next is planned here; SKIP LOCKED
-        gives each its own tickets. A ticket a routing flow held at that moment was skipped: a last pass
-        waits for such locks and takes whatever is left."""
+        """Moves every ticket the change affects. The ids are read once, then ``workers`` batches of them run
+        side by side on their own connections, so that one batch's SQL runs in PostgreSQL while the next is
+        planned here; each claims its ids with SKIP LOCKED. A ticket a routing flow held at that moment was
+        skipped: a last pass waits for such locks and takes whatever is left."""
         moved = 0
+        async with self._pool.acquire() as conn:
+            if into:
+                master = await self._ctx.master.current(conn)
+                ids = await store.candidates_in_scope(
+                    conn,
+                    categories=self._leaves(e, master),
+                    city=e.scope.city,
+                    districts=e.scope.districts,
+                    streets=e.scope.streets,
+                    not_under=e.id,
+                )
+            else:
+                ids = await store.candidates_under(conn, emergency_id=e.id)
+        chunks = iter([ids[i : i + self._batch] for i in range(0, len(ids), self._batch)])
 
         async def worker() -> None:
             nonlocal moved
-            after: str | None = ""
-            while after is not None:
-                n, after = await self._claimed_batch(e, reason, into=into, after=after, skip_locked=True)
-                moved += n
+            for chunk in chunks:  # shared: each worker takes the next batch of ids
+                moved += await self._id_batch(e, reason, into=into, ids=chunk)
                 # Let the consumers and the HTTP API in between batches.
                 await asyncio.sleep(0)
 
@@ -440,6 +452,19 @@ class Rehomer:
             moved += n
         return moved
 
+    @staticmethod
+    def _leaves(e: Emergency, master: MasterData) -> list[str]:
+        return [c.code for c in master.leaves() if emergency_scope.covers(e, c.code)]
+
+    async def _id_batch(self, e: Emergency, reason: str, *, into: bool, ids: Sequence[str]) -> int:
+        """One batch of the run's ids in its own transaction: how many tickets it moved."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            master = await self._ctx.master.current(conn)
+            tickets = await store.claim_ids(conn, ids, emergency_id=e.id, into=into)
+            if not tickets:
+                return 0
+            return await self._batch_of(conn, tickets, master, reason)
+
     async def _claimed_batch(
         self, e: Emergency, reason: str, *, into: bool, after: str, skip_locked: bool
     ) -> tuple[int, str | None]:
@@ -447,10 +472,9 @@ class Rehomer:
         async with self._pool.acquire() as conn, conn.transaction():
             master = await self._ctx.master.current(conn)
             if into:
-                leaves = [c.code for c in master.leaves() if emergency_scope.covers(e, c.code)]
                 tickets = await store.claim_in_scope(
                     conn,
-                    categories=leaves,
+                    categories=self._leaves(e, master),
                     city=e.scope.city,
                     districts=e.scope.districts,
                     streets=e.scope.streets,

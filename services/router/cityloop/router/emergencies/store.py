@@ -260,6 +260,59 @@ async def claim_under(
     )
 
 
+async def candidates_in_scope(
+    conn: Conn,
+    *,
+    categories: Sequence[str],
+    city: bool,
+    districts: Sequence[str],
+    streets: Sequence[str],
+    not_under: str,
+) -> list[str]:
+    """The ids, in order, of the open tickets ``claim_in_scope`` would find, read once at the start of a run
+    (the batches then claim them by id: ``claim_ids``). Keyset batches over the whole filter made each
+    batch's plan read every open ticket of the category and sort them (the planner took the category index,
+    as a just-seeded table's statistics say the category is rare): O(N) per batch, O(N^2) per switch."""
+    rows = await conn.fetch(
+        "SELECT ticket_id FROM tickets WHERE status = ANY($1::text[]) AND category = ANY($2::text[])"
+        " AND ($3 OR district = ANY($4::text[]) OR street = ANY($5::text[]))"
+        " AND emergency_id IS DISTINCT FROM $6 ORDER BY ticket_id",
+        OPEN_STATUSES,
+        list(categories),
+        city,
+        list(districts),
+        list(streets),
+        not_under,
+    )
+    return [r["ticket_id"] for r in rows]
+
+
+async def candidates_under(conn: Conn, *, emergency_id: str) -> list[str]:
+    """The ids, in order, of the open tickets ``claim_under`` would find (see ``candidates_in_scope``)."""
+    rows = await conn.fetch(
+        "SELECT ticket_id FROM tickets WHERE emergency_id = $1 AND status = ANY($2::text[]) ORDER BY ticket_id",
+        emergency_id,
+        OPEN_STATUSES,
+    )
+    return [r["ticket_id"] for r in rows]
+
+
+async def claim_ids(conn: Conn, ticket_ids: Sequence[str], *, emergency_id: str, into: bool) -> list[asyncpg.Record]:
+    """Those of ``ticket_ids`` still open and not yet under ``emergency_id`` (``into``: it is being declared)
+    or still under it (it stands down), locked, in order; skipping any another transaction holds (the run's
+    last pass waits for those)."""
+    condition = "emergency_id IS DISTINCT FROM $3" if into else "emergency_id = $3"
+    return list(
+        await conn.fetch(
+            f"SELECT {REHOME_COLUMNS} FROM tickets WHERE ticket_id = ANY($1::text[]) AND status = ANY($2::text[])"
+            f" AND {condition} ORDER BY ticket_id FOR UPDATE SKIP LOCKED",
+            list(ticket_ids),
+            OPEN_STATUSES,
+            emergency_id,
+        )
+    )
+
+
 async def live_of(conn: Conn, ticket_ids: Sequence[str]) -> list[asyncpg.Record]:
     return list(
         await conn.fetch(
