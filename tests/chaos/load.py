@@ -11,9 +11,9 @@ import re
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -28,6 +28,11 @@ CATEGORIES = ("sanitation.garbage", "transport.pothole")
 #: The answers a department sends for each of its tasks, in this order.
 STEPS = ("cityloop.dept.accepted", "cityloop.dept.progress", "cityloop.dept.resolved")
 NAMESPACE = uuid.UUID("6f1c2d0e-4b1a-4c55-9a51-2f0c7c3e0d13")
+#: Failures in a row (sends, or polls) after which the responder replaces that Kafka client.
+RENEW_AFTER = 5
+#: How long the responder keeps sending scheduled answers after it was told to stop.
+STOP_GRACE_SECONDS = 120.0
+ClientT = TypeVar("ClientT", AIOKafkaConsumer, AIOKafkaProducer)
 
 
 def places(rng: random.Random) -> Iterator[tuple[str, float, float]]:
@@ -157,6 +162,8 @@ class DeptLoad:
     tasks_seen: dict[str, str] = field(default_factory=dict)  # assignment id -> ticket id (lead tasks)
     sent: list[Update] = field(default_factory=list)
     send_failures: int = 0
+    #: Answers still scheduled when the drain gave up waiting for them (the report says so; never silent).
+    abandoned: int = 0
     #: Unprocessable updates sent on purpose, by Kafka key: each must land in dept.updates.dlq with a reason.
     poison: dict[str, str] = field(default_factory=dict)
 
@@ -177,32 +184,30 @@ class DeptResponder:
         self._due: list[tuple[float, int, dict[str, Any], int]] = []
         self._seq = 0
         self._wake = asyncio.Event()
+        self._producer: AIOKafkaProducer | None = None
+        self._failed_sends = 0
 
     @property
     def pending(self) -> int:
         return len(self._due)
 
     async def run(self, stop: asyncio.Event) -> None:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap,
-            group_id=f"{self._prefix}chaos-departments",
-            auto_offset_reset="earliest",
-            metadata_max_age_ms=1000,
-            session_timeout_ms=10_000,
-        )
-        consumer.subscribe(pattern=f"^{re.escape(self._prefix)}dept\\..+\\.tasks$")
-        producer = AIOKafkaProducer(
-            bootstrap_servers=self._bootstrap, acks="all", enable_idempotence=True, request_timeout_ms=10_000
-        )
+        consumer = self._new_consumer()
+        self._producer = self._new_producer()
         await consumer.start()
-        await producer.start()
-        sender = asyncio.create_task(self._send_due(producer, stop))
+        await self._producer.start()
+        sender = asyncio.create_task(self._send_due(stop))
+        failed_polls = 0
         try:
-            await self._poison(producer)
+            await self._poison()
             while not stop.is_set():
                 try:
                     batch = await consumer.getmany(timeout_ms=500, max_records=500)
+                    failed_polls = 0
                 except Exception:  # the broker is restarting: aiokafka reconnects on the next call
+                    failed_polls += 1
+                    if failed_polls % RENEW_AFTER == 0:
+                        consumer = await self._renewed(consumer, self._new_consumer)
                     await asyncio.sleep(1.0)
                     continue
                 for records in batch.values():
@@ -212,7 +217,34 @@ class DeptResponder:
         finally:
             sender.cancel()
             await consumer.stop()
-            await producer.stop()
+            await self._producer.stop()
+
+    def _new_consumer(self) -> AIOKafkaConsumer:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap,
+            group_id=f"{self._prefix}chaos-departments",
+            auto_offset_reset="earliest",
+            metadata_max_age_ms=1000,
+            session_timeout_ms=10_000,
+        )
+        consumer.subscribe(pattern=f"^{re.escape(self._prefix)}dept\\..+\\.tasks$")
+        return consumer
+
+    def _new_producer(self) -> AIOKafkaProducer:
+        return AIOKafkaProducer(
+            bootstrap_servers=self._bootstrap, acks="all", enable_idempotence=True, request_timeout_ms=10_000
+        )
+
+    @staticmethod
+    async def _renewed(old: ClientT, make: Callable[[], ClientT]) -> ClientT:
+        """A fresh client for one that keeps failing: after a broker crashed (kill -9), a client of this
+        harness once never recovered (a short run hung in its drain with answers failing for good)."""
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(old.stop(), 10)
+        new = make()
+        with contextlib.suppress(Exception):
+            await new.start()
+        return new
 
     def _take(self, event: dict[str, Any]) -> None:
         data = event.get("data") or {}
@@ -229,9 +261,19 @@ class DeptResponder:
         self._due.append((time.monotonic() + delay, self._seq, task, step))
         self._wake.set()
 
-    async def _send_due(self, producer: AIOKafkaProducer, stop: asyncio.Event) -> None:
-        """Sends what is due; after ``stop`` it keeps going until nothing is scheduled any more."""
+    async def _send_due(self, stop: asyncio.Event) -> None:
+        """Sends what is due; after ``stop`` it keeps going until nothing is scheduled any more (or
+        STOP_GRACE_SECONDS have passed: a drain must end even if an answer cannot get through)."""
+        stopped_at: float | None = None
         while not (stop.is_set() and not self._due):
+            if stop.is_set():
+                stopped_at = stopped_at or time.monotonic()
+                if time.monotonic() - stopped_at > STOP_GRACE_SECONDS:
+                    self.load.abandoned = len(self._due)
+                    return
+            if self._failed_sends >= RENEW_AFTER:
+                self._failed_sends = 0
+                self._producer = await self._renewed(self._producer, self._new_producer)
             now = time.monotonic()
             ready = [item for item in self._due if item[0] <= now]
             if not ready:
@@ -240,9 +282,9 @@ class DeptResponder:
                     await asyncio.wait_for(self._wake.wait(), 0.2)
                 continue
             self._due = [item for item in self._due if item[0] > now]
-            await asyncio.gather(*(self._send(producer, task, step) for _, _, task, step in ready))
+            await asyncio.gather(*(self._send(task, step) for _, _, task, step in ready))
 
-    async def _send(self, producer: AIOKafkaProducer, task: dict[str, Any], step: int) -> None:
+    async def _send(self, task: dict[str, Any], step: int) -> None:
         type_ = STEPS[step]
         data = {"ticket_id": task["ticket_id"], "assignment_id": task["assignment_id"], "dept_code": task["dept_code"]}
         if type_ != "cityloop.dept.accepted":
@@ -250,24 +292,27 @@ class DeptResponder:
         event_id = str(uuid.uuid5(NAMESPACE, f"{task['assignment_id']}:{type_}"))
         event = cloud_event(type_, data, event_id=event_id)
         try:
-            await asyncio.wait_for(self._produce(producer, task["ticket_id"], json.dumps(event).encode()), 15)
+            await asyncio.wait_for(self._produce(task["ticket_id"], json.dumps(event).encode()), 15)
         except Exception:
             self.load.send_failures += 1
+            self._failed_sends += 1
             self._schedule(task, step, 1.0)  # the same event again: the inbox makes a repeat a no-op
             return
+        self._failed_sends = 0
         self.load.sent.append(Update(event_id, task["ticket_id"], task["assignment_id"], type_))
         if step + 1 < len(STEPS):
             self._schedule(task, step + 1, self._rng.uniform(0.2, 3.0))
 
-    async def _produce(self, producer: AIOKafkaProducer, key: str, value: bytes) -> None:
-        await producer.send_and_wait(
+    async def _produce(self, key: str, value: bytes) -> None:
+        assert self._producer is not None, "run() makes the producer"
+        await self._producer.send_and_wait(
             f"{self._prefix}dept.updates",
             value,
             key=key.encode(),
             headers=[("content-type", b"application/cloudevents+json")],
         )
 
-    async def _poison(self, producer: AIOKafkaProducer) -> None:
+    async def _poison(self) -> None:
         """A few updates no consumer can apply: each must end in the DLQ with its reason, not vanish."""
         stranger = {"ticket_id": "T-chaos-unknown", "assignment_id": "A-none", "dept_code": "pd-sanitation"}
         poisons = {
@@ -277,7 +322,7 @@ class DeptResponder:
         }
         for name, value in poisons.items():
             key = f"chaos-poison-{name}"
-            await self._produce(producer, key, value)
+            await self._produce(key, value)
             self.load.poison[key] = name
 
 

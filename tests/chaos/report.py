@@ -42,7 +42,7 @@ class Report:
             f"  create attempts       {t.attempts} ({t.retried} retries, {t.ambiguous} answers lost,"
             f" {len(t.refused)} refused)",
             f"  department updates    {len(d.sent)} for {len(d.tasks_seen)} lead tasks"
-            f" ({d.send_failures} sends retried)",
+            f" ({d.send_failures} sends retried, {d.abandoned} never got through)",
             f"  poison updates        {len(d.poison)}",
             f"  callbacks recorded    {len(self.callbacks.recorded)} (calls failed: {dict(self.callbacks.failures)})",
             "faults injected:",

@@ -32,5 +32,6 @@ async def test_short_fault_run_keeps_every_invariant(tmp_path: Path) -> None:
     assert len(report.tickets.accepted) > 0
     assert report.tickets.refused == []
     assert len(report.departments.sent) > 0
+    assert report.departments.abandoned == 0, "the harness's departments could not send every answer"
     failed = {r.name: r.violations for r in report.failures()}
     assert failed == {}, f"seed {seed}: {failed}"
