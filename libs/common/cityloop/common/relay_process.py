@@ -17,7 +17,7 @@ from cityloop.common.kafka.producer import EventProducer
 from cityloop.common.logging import configure_logging
 from cityloop.common.outbox import OutboxRelay
 from cityloop.common.settings import CommonSettings
-from cityloop.common.topics import TopicProvisioner, ensure_topics, existing_topics
+from cityloop.common.topics import TopicProvisioner
 
 log = structlog.get_logger(__name__)
 
@@ -39,17 +39,11 @@ async def run_relay(settings: CommonSettings) -> None:
             schema=settings.db_schema,
             batch=settings.outbox_batch,
             idle_seconds=settings.outbox_idle_seconds,
-            provision=TopicProvisioner(
-                lambda specs: ensure_topics(
-                    settings.kafka_bootstrap,
-                    settings.topic_prefix,
-                    specs,
-                    replication_factor=settings.kafka_replication_factor,
-                    options=client_options(settings),
-                ),
-                lambda: existing_topics(
-                    settings.kafka_bootstrap, settings.topic_prefix, options=client_options(settings)
-                ),
+            provision=TopicProvisioner.on_broker(
+                settings.kafka_bootstrap,
+                settings.topic_prefix,
+                replication_factor=settings.kafka_replication_factor,
+                options=client_options(settings),
             ).ensure,
         )
         log.info("relay.started", service=settings.service_name)

@@ -28,7 +28,6 @@ from cityloop.common.topics import (
     TopicSpec,
     all_topics,
     ensure_topics,
-    existing_topics,
 )
 
 log = structlog.get_logger(__name__)
@@ -126,9 +125,11 @@ class ServiceRuntime:
                 schema=s.db_schema,
                 batch=s.outbox_batch,
                 idle_seconds=s.outbox_idle_seconds,
-                provision=TopicProvisioner(
-                    self.ensure_topics,
-                    lambda: existing_topics(s.kafka_bootstrap, s.topic_prefix, options=client_options(s)),
+                provision=TopicProvisioner.on_broker(
+                    s.kafka_bootstrap,
+                    s.topic_prefix,
+                    replication_factor=s.kafka_replication_factor,
+                    options=client_options(s),
                 ).ensure,
             )
             self._spawn("outbox-relay", relay.run)

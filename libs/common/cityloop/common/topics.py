@@ -124,6 +124,18 @@ class TopicProvisioner:
         self._existing = existing
         self._known: set[str] = set()
 
+    @classmethod
+    def on_broker(
+        cls, bootstrap: str, prefix: str, *, replication_factor: int = 1, options: Mapping[str, Any] | None = None
+    ) -> "TopicProvisioner":
+        """One for this deployment's topics on ``bootstrap`` (the runtime's relay and relay_process.py)."""
+        return cls(
+            lambda specs: ensure_topics(
+                bootstrap, prefix, specs, replication_factor=replication_factor, options=options
+            ),
+            lambda: existing_topics(bootstrap, prefix, options=options),
+        )
+
     async def ensure(self, names: Iterable[str]) -> None:
         new = {n for n in names if n not in self._known}
         if new and self._existing is not None:

@@ -426,14 +426,7 @@ class Rehomer:
         async with self._pool.acquire() as conn:
             if into:
                 master = await self._ctx.master.current(conn)
-                ids = await store.candidates_in_scope(
-                    conn,
-                    categories=self._leaves(e, master),
-                    city=e.scope.city,
-                    districts=e.scope.districts,
-                    streets=e.scope.streets,
-                    not_under=e.id,
-                )
+                ids = await store.candidates_in_scope(conn, **self._scope(e, master))
             else:
                 ids = await store.candidates_under(conn, emergency_id=e.id)
         chunks = iter([ids[i : i + self._batch] for i in range(0, len(ids), self._batch)])
@@ -448,13 +441,20 @@ class Rehomer:
         await asyncio.gather(*(worker() for _ in range(self._workers)))
         after: str | None = ""
         while after is not None:
-            n, after = await self._claimed_batch(e, reason, into=into, after=after, skip_locked=False)
+            n, after = await self._claimed_batch(e, reason, into=into, after=after)
             moved += n
         return moved
 
     @staticmethod
-    def _leaves(e: Emergency, master: MasterData) -> list[str]:
-        return [c.code for c in master.leaves() if emergency_scope.covers(e, c.code)]
+    def _scope(e: Emergency, master: MasterData) -> dict[str, Any]:
+        """Which open tickets a declaration of ``e`` pulls in (store.candidates_in_scope, claim_in_scope)."""
+        return {
+            "categories": [c.code for c in master.leaves() if emergency_scope.covers(e, c.code)],
+            "city": e.scope.city,
+            "districts": e.scope.districts,
+            "streets": e.scope.streets,
+            "not_under": e.id,
+        }
 
     async def _id_batch(self, e: Emergency, reason: str, *, into: bool, ids: Sequence[str]) -> int:
         """One batch of the run's ids in its own transaction: how many tickets it moved."""
@@ -465,28 +465,15 @@ class Rehomer:
                 return 0
             return await self._batch_of(conn, tickets, master, reason)
 
-    async def _claimed_batch(
-        self, e: Emergency, reason: str, *, into: bool, after: str, skip_locked: bool
-    ) -> tuple[int, str | None]:
-        """One batch in its own transaction: (tickets moved, where the next starts; None when none left)."""
+    async def _claimed_batch(self, e: Emergency, reason: str, *, into: bool, after: str) -> tuple[int, str | None]:
+        """One batch of the last pass in its own transaction, waiting for tickets others hold: (tickets moved,
+        where the next starts; None when none left)."""
         async with self._pool.acquire() as conn, conn.transaction():
             master = await self._ctx.master.current(conn)
             if into:
-                tickets = await store.claim_in_scope(
-                    conn,
-                    categories=self._leaves(e, master),
-                    city=e.scope.city,
-                    districts=e.scope.districts,
-                    streets=e.scope.streets,
-                    not_under=e.id,
-                    after=after,
-                    limit=self._batch,
-                    skip_locked=skip_locked,
-                )
+                tickets = await store.claim_in_scope(conn, **self._scope(e, master), after=after, limit=self._batch)
             else:
-                tickets = await store.claim_under(
-                    conn, emergency_id=e.id, after=after, limit=self._batch, skip_locked=skip_locked
-                )
+                tickets = await store.claim_under(conn, emergency_id=e.id, after=after, limit=self._batch)
             if not tickets:
                 return 0, None
             return await self._batch_of(conn, tickets, master, reason), tickets[-1]["ticket_id"]

@@ -210,6 +210,15 @@ REHOME_COLUMNS = (
 )
 
 
+#: Open tickets of categories $2 in the area ($3: the whole city, or districts $4 or streets $5), not yet under
+#: emergency $6; and open tickets under emergency $1. Shared by the run's id list and its last pass.
+_IN_SCOPE = (
+    "status = ANY($1::text[]) AND category = ANY($2::text[])"
+    " AND ($3 OR district = ANY($4::text[]) OR street = ANY($5::text[])) AND emergency_id IS DISTINCT FROM $6"
+)
+_UNDER = "emergency_id = $1 AND status = ANY($2::text[])"
+
+
 async def claim_in_scope(
     conn: Conn,
     *,
@@ -220,17 +229,13 @@ async def claim_in_scope(
     not_under: str,
     after: str,
     limit: int,
-    skip_locked: bool = True,
 ) -> list[asyncpg.Record]:
-    """Open tickets of ``categories`` in the area, not yet under ``not_under``, locked, in ticket-id order
-    from ``after`` (keyset: each batch starts where the last ended); ``skip_locked`` passes over tickets
-    another transaction holds instead of waiting for them."""
+    """Open tickets of ``categories`` in the area, not yet under ``not_under``, locked (waiting for those
+    another transaction holds), in ticket-id order from ``after``: a run's last pass, after its batches."""
     return list(
         await conn.fetch(
-            f"SELECT {REHOME_COLUMNS} FROM tickets WHERE status = ANY($1::text[]) AND category = ANY($2::text[])"
-            " AND ($3 OR district = ANY($4::text[]) OR street = ANY($5::text[]))"
-            " AND emergency_id IS DISTINCT FROM $6 AND ticket_id > $7"
-            " ORDER BY ticket_id LIMIT $8 FOR UPDATE" + (" SKIP LOCKED" if skip_locked else ""),
+            f"SELECT {REHOME_COLUMNS} FROM tickets WHERE {_IN_SCOPE} AND ticket_id > $7"
+            " ORDER BY ticket_id LIMIT $8 FOR UPDATE",
             OPEN_STATUSES,
             list(categories),
             city,
@@ -243,15 +248,12 @@ async def claim_in_scope(
     )
 
 
-async def claim_under(
-    conn: Conn, *, emergency_id: str, after: str, limit: int, skip_locked: bool = True
-) -> list[asyncpg.Record]:
-    """Open tickets handled under ``emergency_id``, locked, in ticket-id order from ``after``."""
+async def claim_under(conn: Conn, *, emergency_id: str, after: str, limit: int) -> list[asyncpg.Record]:
+    """Open tickets handled under ``emergency_id``, locked, in ticket-id order from ``after`` (the last pass)."""
     return list(
         await conn.fetch(
-            f"SELECT {REHOME_COLUMNS} FROM tickets WHERE emergency_id = $1 AND status = ANY($2::text[])"
-            " AND ticket_id > $3"
-            " ORDER BY ticket_id LIMIT $4 FOR UPDATE" + (" SKIP LOCKED" if skip_locked else ""),
+            f"SELECT {REHOME_COLUMNS} FROM tickets WHERE {_UNDER} AND ticket_id > $3 ORDER BY ticket_id LIMIT $4"
+            " FOR UPDATE",
             emergency_id,
             OPEN_STATUSES,
             after,
@@ -274,9 +276,7 @@ async def candidates_in_scope(
     batch's plan read every open ticket of the category and sort them (the planner took the category index,
     as a just-seeded table's statistics say the category is rare): O(N) per batch, O(N^2) per switch."""
     rows = await conn.fetch(
-        "SELECT ticket_id FROM tickets WHERE status = ANY($1::text[]) AND category = ANY($2::text[])"
-        " AND ($3 OR district = ANY($4::text[]) OR street = ANY($5::text[]))"
-        " AND emergency_id IS DISTINCT FROM $6 ORDER BY ticket_id",
+        f"SELECT ticket_id FROM tickets WHERE {_IN_SCOPE} ORDER BY ticket_id",
         OPEN_STATUSES,
         list(categories),
         city,
@@ -290,7 +290,7 @@ async def candidates_in_scope(
 async def candidates_under(conn: Conn, *, emergency_id: str) -> list[str]:
     """The ids, in order, of the open tickets ``claim_under`` would find (see ``candidates_in_scope``)."""
     rows = await conn.fetch(
-        "SELECT ticket_id FROM tickets WHERE emergency_id = $1 AND status = ANY($2::text[]) ORDER BY ticket_id",
+        f"SELECT ticket_id FROM tickets WHERE {_UNDER} ORDER BY ticket_id",
         emergency_id,
         OPEN_STATUSES,
     )
