@@ -156,6 +156,11 @@ def _outage_app() -> FastAPI:
     async def db_restarting() -> dict[str, str]:
         raise asyncpg.exceptions.CannotConnectNowError("the database system is starting up")
 
+    @app.get("/api/v1/db-terminating", operation_id="db_terminating")
+    async def db_terminating() -> dict[str, str]:
+        # a pooled connection the restarting server has just terminated (kafka/failures.py)
+        raise asyncpg.exceptions.InternalClientError("cannot switch to state 12; another operation (2) is in progress")
+
     @app.get("/api/v1/duplicate", operation_id="duplicate")
     async def duplicate() -> dict[str, str]:
         raise asyncpg.exceptions.UniqueViolationError("duplicate key value violates unique constraint")
@@ -163,7 +168,7 @@ def _outage_app() -> FastAPI:
     return app
 
 
-@pytest.mark.parametrize("path", ["/api/v1/pool-busy", "/api/v1/db-restarting"])
+@pytest.mark.parametrize("path", ["/api/v1/pool-busy", "/api/v1/db-restarting", "/api/v1/db-terminating"])
 async def test_an_outage_under_a_request_is_a_503_with_retry_after_in_the_json_error_format(path: str) -> None:
     async with _client(_outage_app()) as client:
         response = await client.get(path)

@@ -137,7 +137,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(asyncpg.exceptions.DataError, _data_error)
     app.add_exception_handler(asyncpg_base.DataError, _data_error)
     # Outages: OSError covers the pool's TimeoutError and refused or reset connections.
-    for family in (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+    # InternalClientError: a connection PostgreSQL is terminating, used before asyncpg saw it close.
+    for family in (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError):
         app.add_exception_handler(family, _outage)
     # Starlette hands an `Exception` handler to ServerErrorMiddleware: JSON instead of its text/plain.
     app.add_exception_handler(Exception, _unexpected)

@@ -33,6 +33,11 @@ _TRANSIENT_SQLSTATE_CLASSES = ("08", "40", "53", "57")
 _NOT_ACCEPTING = "not currently accepting connections"
 # asyncpg's InterfaceError when a connection was terminated under a transaction.
 _CLOSED = "connection is closed"
+# asyncpg's InternalClientError for a connection still consuming the server's FATAL error (its protocol state 2,
+# PROTOCOL_ERROR_CONSUME) when it is used again: the server terminated it and the socket's end is not read yet.
+# Seen on every PostgreSQL restart of the 30-minute fault run. Not InterfaceError's "another operation is in
+# progress", which is two callers on one connection: a bug.
+_TERMINATING = "another operation (2) is in progress"
 
 
 def classify(exc: BaseException, *, refused: type[BaseException] | None = None) -> Failure:
@@ -62,6 +67,8 @@ def _is_transient(exc: BaseException) -> bool:
     if isinstance(exc, asyncpg.PostgresConnectionError | asyncpg.ConnectionDoesNotExistError):
         return True
     if isinstance(exc, asyncpg.InterfaceError) and _CLOSED in str(exc):
+        return True
+    if isinstance(exc, asyncpg.InternalClientError) and _TERMINATING in str(exc):
         return True
     if isinstance(exc, asyncpg.PostgresError):
         state = str(getattr(exc, "sqlstate", "") or "")
