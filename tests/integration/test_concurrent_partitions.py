@@ -6,14 +6,13 @@ import asyncio
 import contextlib
 from collections import defaultdict
 
-from aiokafka import AIOKafkaConsumer
-
 from cityloop.common.db.pool import Conn
 from cityloop.common.envelope import CloudEvent
 from cityloop.common.kafka.consumer import EventConsumer, Refused, dlq_name
 from cityloop.common.topics import TopicSpec, ensure_topics
 from tests.conftest import KAFKA, TOPIC_PREFIX
 from tests.integration.conftest import Loop
+from tests.integration.dlq_support import dead_letters
 
 TOPIC = "test.concurrent-partitions.in"
 KEYS = [f"T-{k}" for k in range(12)]
@@ -79,19 +78,8 @@ async def test_partitions_are_applied_side_by_side_in_order_per_key(loop: Loop) 
         assert _last_occurrences(applied[key]) == expected, key
     assert most_in_flight > 1
 
-    dlq = AIOKafkaConsumer(
-        f"{TOPIC_PREFIX}{dlq_name(TOPIC)}", bootstrap_servers=KAFKA, auto_offset_reset="earliest", group_id=None
-    )
-    await dlq.start()
-    try:
-        async with asyncio.timeout(30):
-            dead: list[bytes] = []
-            while not dead:
-                for records in (await dlq.getmany(timeout_ms=500)).values():
-                    dead += [r.value or b"" for r in records]
-    finally:
-        await dlq.stop()
-    assert [CloudEvent.from_bytes(v).id for v in dead] == [poison.id]
+    dead = await dead_letters(dlq_name(TOPIC), bool)
+    assert [CloudEvent.from_bytes(r.value or b"").id for r in dead] == [poison.id]
 
 
 def _last_occurrences(seqs: list[int]) -> list[int]:

@@ -3,8 +3,6 @@
 import asyncio
 import contextlib
 
-from aiokafka import AIOKafkaConsumer
-
 from cityloop.common.contract import types
 from cityloop.common.contract.lifecycle import Dispatched
 from cityloop.common.contract.parsing import parse_lifecycle
@@ -14,6 +12,7 @@ from cityloop.common.kafka.consumer import EventConsumer, dlq_name
 from cityloop.common.topics import TopicSpec, ensure_topics
 from tests.conftest import KAFKA, TOPIC_PREFIX
 from tests.integration.conftest import Loop
+from tests.integration.dlq_support import by_event_id, dead_letters
 
 # A topic of this test's own: the contract check of the end-to-end events reads only the public ones.
 TOPIC = "contract-check.in"
@@ -47,23 +46,15 @@ async def test_a_schema_error_is_dead_lettered_without_retries_naming_the_field(
         subject="T-contract",
         data={"ticket_id": "T-contract", "status": "dispatched", "actor": "t", "summary": "s", "detail": detail},
     )
-    dlq = AIOKafkaConsumer(
-        f"{TOPIC_PREFIX}{dlq_name(TOPIC)}", bootstrap_servers=KAFKA, auto_offset_reset="earliest", group_id=None
-    )
-    await dlq.start()
     running = asyncio.create_task(consumer.run())
     try:
         await runtime.producer.publish(TOPIC, broken)
-        async with asyncio.timeout(30):
-            headers: dict[str, bytes] = {}
-            while not headers:
-                for records in (await dlq.getmany(timeout_ms=500)).values():
-                    headers = next((dict(r.headers) for r in records if r.key == b"T-contract"), headers)
+        dead = by_event_id(await dead_letters(dlq_name(TOPIC), lambda records: broken.id in by_event_id(records)))
     finally:
         running.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await running
-        await dlq.stop()
+    headers = dict(dead[broken.id].headers)
     assert headers["cityloop-dlq-reason"] == b"schema: detail.assignment_id: Field required"
     assert headers["cityloop-dlq-event-id"] == broken.id.encode()
     assert attempts == [broken.id]

@@ -5,14 +5,14 @@ it names itself or poses as A; A on its own topic is applied; the shared ``dept.
 release is still read during its transition. (That B cannot even write A's topic is the broker's part:
 tests/integration/test_kafka_acls.py.)"""
 
-import asyncio
 import json
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 
 from tests.conftest import KAFKA, TOPIC_PREFIX
 from tests.dept_system import DeptSystem, cloud_event
 from tests.integration.conftest import Loop
+from tests.integration.dlq_support import by_event_id, dead_letters
 from tests.integration.routing_support import address_in, create, last, router_client, ticket, timeline
 
 OTHER = "hp-sanitation"
@@ -20,27 +20,15 @@ OTHER = "hp-sanitation"
 
 async def dlq_reasons(event_ids: set[str]) -> dict[str, str]:
     """The DLQ's reason for each of ``event_ids``, by event id (waits until all are there)."""
-    dlq = AIOKafkaConsumer(
-        f"{TOPIC_PREFIX}dept.updates.dlq", bootstrap_servers=KAFKA, auto_offset_reset="earliest", group_id=None
+    records = await dead_letters(
+        "dept.updates.dlq", lambda records: event_ids <= by_event_id(records).keys(), seconds=60
     )
-    await dlq.start()
-    reasons: dict[str, str] = {}
-    try:
-        async with asyncio.timeout(60):
-            while len(reasons) < len(event_ids):
-                for records in (await dlq.getmany(timeout_ms=500)).values():
-                    for record in records:
-                        headers = dict(record.headers)
-                        event_id = headers.get("cityloop-dlq-event-id", b"").decode()
-                        if event_id in event_ids:
-                            reasons[event_id] = headers["cityloop-dlq-reason"].decode()
-                            assert (
-                                headers["cityloop-dlq-source"]
-                                .decode()
-                                .startswith(f"{TOPIC_PREFIX}dept.{OTHER}.updates/")
-                            )
-    finally:
-        await dlq.stop()
+    reasons = {}
+    for event_id, record in by_event_id(records).items():
+        if event_id in event_ids:
+            headers = dict(record.headers)
+            assert headers["cityloop-dlq-source"].decode().startswith(f"{TOPIC_PREFIX}dept.{OTHER}.updates/")
+            reasons[event_id] = headers["cityloop-dlq-reason"].decode()
     return reasons
 
 
