@@ -7,6 +7,7 @@ from typing import Any
 import faust
 
 from cityloop.common.kafka.connection import client_options
+from cityloop.feedback.signals import fetching
 from cityloop.feedback.signals.settings import SignalsSettings
 
 
@@ -30,9 +31,23 @@ def broker_credentials(settings: SignalsSettings) -> Any:
 APP_ID = "cityloop.feedback.signals"
 
 
+class SignalsApp(faust.App):
+    """A faust app whose consumer fetches in batches (fetching.py)."""
+
+    def __init__(self, *args: Any, fetch_min_bytes: int, fetch_max_wait_ms: int, **kwargs: Any) -> None:
+        self.fetch_min_bytes = fetch_min_bytes
+        self.fetch_max_wait_ms = fetch_max_wait_ms
+        super().__init__(*args, **kwargs)
+
+    def _new_transport(self) -> Any:
+        return fetching.Transport(self.conf.broker_consumer, self)
+
+
 def create_app(settings: SignalsSettings) -> faust.App:
-    return faust.App(
+    return SignalsApp(
         settings.app_id,
+        fetch_min_bytes=settings.fetch_min_bytes,
+        fetch_max_wait_ms=round(settings.fetch_max_wait_seconds * 1000),
         broker=[f"kafka://{host.strip()}" for host in settings.kafka_bootstrap.split(",")],
         broker_credentials=broker_credentials(settings),
         broker_client_id=settings.app_id,

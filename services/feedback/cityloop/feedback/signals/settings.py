@@ -32,6 +32,10 @@ class SignalsSettings(CommonSettings):
     #: write is a changelog record: sent one request each (faust's default, 0) they were the worker's main
     #: cost. Hot spots are published every few seconds anyway, so a few tens of ms cost no freshness.
     producer_linger_seconds: float = Field(default=0.05, ge=0)
+    #: Each fetch waits for this much data, or at most FETCH_MAX_WAIT_SECONDS (fetching.py): a few fetch
+    #: requests a second instead of one per record (faust's own: 1 byte, so at once).
+    fetch_min_bytes: int = Field(default=256 * 1024, ge=1)
+    fetch_max_wait_seconds: float = Field(default=0.5, gt=0)
     #: How often changed hot-spot counts are published to feedback (coalesced per key in between).
     snapshot_interval_seconds: float = Field(default=2.0, gt=0)
 
