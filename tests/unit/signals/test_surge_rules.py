@@ -72,6 +72,29 @@ def test_the_same_ticket_replayed_on_the_same_state_proposes_the_same_id() -> No
     assert len(once) == 1
 
 
+def test_observe_leaves_the_state_it_was_given_unchanged() -> None:
+    # A state with every part filled: buckets of two streets, learnt normals, a surge under way.
+    state, _ = feed(SurgeState(), [T0 - timedelta(hours=2, minutes=i) for i in range(3)], street="pd-s02")
+    state, proposals = feed(state, [T0 + timedelta(minutes=i) for i in range(12)])
+    state, _ = feed(state, [T0 + timedelta(minutes=20 + i) for i in range(3)], street="pd-s02")
+    assert len(proposals) == 1
+    assert state.surge is not None
+    assert state.street_normal["pd-s02"] > 0
+    assert len(state.buckets) > 1
+    before = state.model_dump()
+    for minutes in (50, 66, 400):  # the same bucket, a new bucket, after window and cooldown (folds, ends the surge)
+        after, _ = observe(
+            state,
+            at=T0 + timedelta(minutes=minutes),
+            street="pd-s01",
+            category="water.pipe_burst",
+            district="pd",
+            rules=RULES,
+        )
+        assert after.model_dump() != before
+        assert state.model_dump() == before
+
+
 def test_a_steady_trickle_never_surges_and_becomes_the_normal() -> None:
     # One ticket every 10 minutes (6 an hour) for three weeks.
     times = [T0 + timedelta(minutes=10 * i) for i in range(6 * 24 * 21)]

@@ -133,11 +133,24 @@ def _fold(state: SurgeState, first_in_window: int, rules: SurgeRules, surging: b
     state.folded_until = max(state.folded_until, first_in_window)
 
 
+def _copy(state: SurgeState) -> SurgeState:
+    """A copy ``observe`` may change without touching ``state``. The values are numbers and strings, so
+    copying the containers is enough: a third of the cost of ``model_copy(deep=True)``'s generic deepcopy,
+    once per counted ticket."""
+    return state.model_copy(
+        update={
+            "buckets": {start: dict(cells) for start, cells in state.buckets.items()},
+            "street_normal": dict(state.street_normal),
+            "surge": None if state.surge is None else state.surge.model_copy(),
+        }
+    )
+
+
 def observe(
     state: SurgeState, *, at: datetime, street: str | None, category: str, district: str, rules: SurgeRules
 ) -> tuple[SurgeState, EmergencyProposed | None]:
     """Count one ticket; returns the new state and a proposal when this ticket starts a surge."""
-    s = state.model_copy(deep=True)
+    s = _copy(state)
     t = at.timestamp()
     bucket = int(t // rules.bucket_seconds) * rules.bucket_seconds
     newest = max([bucket, *s.buckets])
