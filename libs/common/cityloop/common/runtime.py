@@ -15,7 +15,14 @@ from cityloop.common.db.migrate import migrate_as_owner
 from cityloop.common.db.pool import PgPool, create_pool
 from cityloop.common.housekeeping import run_forever as housekeeping
 from cityloop.common.kafka.connection import client_options
-from cityloop.common.kafka.consumer import EventConsumer, Handler, SourcedHandler, Wants
+from cityloop.common.kafka.consumer import (
+    EAGER_FETCH_MAX_WAIT_MS,
+    EAGER_FETCH_MIN_BYTES,
+    EventConsumer,
+    Handler,
+    SourcedHandler,
+    Wants,
+)
 from cityloop.common.kafka.failures import Failure, classify
 from cityloop.common.kafka.producer import EventProducer
 from cityloop.common.metrics.http import HttpMetrics
@@ -71,17 +78,21 @@ class ServiceRuntime:
         wants: Wants | None = None,
         types: Collection[str] | None = None,
         concurrent: bool = False,
+        busy: bool = False,
     ) -> None:
         """Register a consumer group ``name`` over ``topics``; started with the runtime. ``wants`` (optional)
         picks the events the handler cares about; the rest are skipped without touching the database.
         ``types`` (optional): the only event types it may want; the others are skipped before parsing.
-        ``concurrent``: a poll's partitions are applied side by side (EventConsumer._settle)."""
+        ``concurrent``: a poll's partitions are applied side by side (EventConsumer._settle).
+        ``busy``: topics with a steady stream (ticket.lifecycle) are fetched in fuller batches, see
+        CommonSettings.kafka_fetch_busy_min_bytes."""
         self._consumers[name] = {
             "topics": topics,
             "handler": handler,
             "wants": wants,
             "types": types,
             "concurrent": concurrent,
+            "busy": busy,
         }
 
     def consume_sourced(
@@ -145,10 +156,14 @@ class ServiceRuntime:
                 every_seconds=s.housekeeping_interval_seconds,
             ),
         )
-        for name, how in self._consumers.items():
+        for name, registered in self._consumers.items():
+            how = dict(registered)
+            busy = how.pop("busy", False)
             consumer = EventConsumer(
                 name=name,
                 **how,
+                fetch_min_bytes=s.kafka_fetch_busy_min_bytes if busy else EAGER_FETCH_MIN_BYTES,
+                fetch_max_wait_ms=s.kafka_fetch_busy_wait_ms if busy else EAGER_FETCH_MAX_WAIT_MS,
                 pool=self._pool,
                 producer=self._producer,
                 bootstrap=s.kafka_bootstrap,

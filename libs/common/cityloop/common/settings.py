@@ -87,6 +87,11 @@ class CommonSettings(BaseSettings):
     max_message_bytes: int = Field(default=1_048_576, ge=1024)
     #: Events of one partition a consumer applies in one transaction (kafka/consumer.py; 1: one per event).
     consumer_batch: int = Field(default=50, ge=1)
+    #: A consumer of a busy topic (``ServiceRuntime.consume(busy=True)``) fetches when this many bytes are there
+    #: or ``kafka_fetch_busy_wait_ms`` passed: fewer, fuller fetches (and transactions) for at most that much
+    #: more latency per hop. Other consumers fetch as soon as one record is there.
+    kafka_fetch_busy_min_bytes: int = Field(default=65_536, ge=1)
+    kafka_fetch_busy_wait_ms: int = Field(default=100, ge=0)
 
     @model_validator(mode="after")
     def _no_default_secret_in_production(self) -> "CommonSettings":

@@ -41,6 +41,7 @@ def create_app(settings: FeedbackSettings | None = None) -> FastAPI:
         callback_flows.on_lifecycle,
         wants=callback_flows.wants,
         types=callback_flows.WANTED,
+        busy=True,
     )
     runtime.consume(
         "feedback.scores",
@@ -48,6 +49,7 @@ def create_app(settings: FeedbackSettings | None = None) -> FastAPI:
         score_facts.on_lifecycle,
         wants=score_facts.wants,
         types=score_facts.HANDLED,
+        busy=True,
     )
     runtime.consume(
         "feedback.recurring",
@@ -55,6 +57,7 @@ def create_app(settings: FeedbackSettings | None = None) -> FastAPI:
         recurring_flows.on_lifecycle,
         wants=recurring_flows.wants,
         types=recurring_flows.HANDLED,
+        busy=True,
     )
     # Hot spots are counted by the stream worker (python -m cityloop.feedback.signals), served from here.
     runtime.consume(

@@ -49,7 +49,7 @@ def create_app(
     async def on_lifecycle(conn: Conn, event: CloudEvent) -> None:
         await record_lifecycle(conn, event, keyring)
 
-    runtime.consume("intake.trail", [TICKET_LIFECYCLE.name], on_lifecycle, wants=trail_flows.wants)
+    runtime.consume("intake.trail", [TICKET_LIFECYCLE.name], on_lifecycle, wants=trail_flows.wants, busy=True)
     runtime.consume("intake.catalogue", [CATALOGUE_SERVICES.name], on_catalogue)
     runtime.background(
         "trail-anchors", lambda: anchors.run_forever(runtime.pool, every_seconds=settings.trail_anchor_seconds)

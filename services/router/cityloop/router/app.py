@@ -92,7 +92,9 @@ def create_app(settings: RouterSettings | None = None) -> FastAPI:
     # after an emergency switch) are passed over on their type, unparsed and without a transaction.
     lifecycle_types = {types.TICKET_CREATED, types.CALLBACK_RECORDED, *emergency_flows.CLOCK_TYPES}
     # Its partitions side by side: tickets meet only in cases, whose matching takes a lock per category.
-    runtime.consume("router.intake", [TICKET_LIFECYCLE.name], on_lifecycle, types=lifecycle_types, concurrent=True)
+    runtime.consume(
+        "router.intake", [TICKET_LIFECYCLE.name], on_lifecycle, types=lifecycle_types, concurrent=True, busy=True
+    )
     # Every department's own dept.<code>.updates (the topic names the sender), and the shared dept.updates of the
     # first release during its transition (README "Changes to the contract"); one group, so the offsets it
     # committed on dept.updates stay. Refusals from either go to dept.updates.dlq.

@@ -42,7 +42,7 @@ def create_app(settings: SlaSettings | None = None) -> FastAPI:
         await count_live_timers(runtime.pool, s.live_count_seconds)
 
     # sla reads ticket.lifecycle, where it also writes: its own events are skipped before any transaction.
-    runtime.consume("sla.clocks", [TICKET_LIFECYCLE.name], on_lifecycle, types=clocks.HANDLED)
+    runtime.consume("sla.clocks", [TICKET_LIFECYCLE.name], on_lifecycle, types=clocks.HANDLED, busy=True)
     runtime.background("sla.firing", fire)
     runtime.background("sla.live-timers", count)
 

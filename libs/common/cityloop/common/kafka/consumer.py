@@ -47,6 +47,10 @@ HANDLE_SECONDS = Histogram(
     "cityloop_event_handle_seconds", "Time to apply one event, transaction included", ["consumer"]
 )
 
+#: A fetch answered as soon as one record is there, or after half a second without any (aiokafka's defaults).
+EAGER_FETCH_MIN_BYTES = 1
+EAGER_FETCH_MAX_WAIT_MS = 500
+
 #: How often a busy consumer commits its offsets (seconds): one request per interval, not per poll.
 COMMIT_INTERVAL = 0.25
 
@@ -102,6 +106,8 @@ class EventConsumer:
         sourced_handler: SourcedHandler | None = None,
         dlq: Callable[[str], str] | None = None,
         concurrent: bool = False,
+        fetch_min_bytes: int = EAGER_FETCH_MIN_BYTES,
+        fetch_max_wait_ms: int = EAGER_FETCH_MAX_WAIT_MS,
     ) -> None:
         if (handler is None) == (sourced_handler is None):
             raise ValueError("give exactly one of handler and sourced_handler")
@@ -141,6 +147,11 @@ class EventConsumer:
             session_timeout_ms=session_timeout_ms,
             heartbeat_interval_ms=min(3_000, session_timeout_ms // 3),
             metadata_max_age_ms=5_000,
+            # The broker answers a fetch once fetch_min_bytes are there or fetch_max_wait_ms passed (aiokafka's
+            # defaults: 1 byte, 500 ms). On ticket.lifecycle, 1 byte meant a fetch, a poll and a transaction
+            # for every few events in each of the seven groups reading it (runtime.consume busy=True).
+            fetch_min_bytes=fetch_min_bytes,
+            fetch_max_wait_ms=fetch_max_wait_ms,
             **(options or {}),
         )
         if pattern is not None:
@@ -148,7 +159,7 @@ class EventConsumer:
             # lists them all (aiokafka has no incremental fetch sessions), and an idle fetch came back every
             # 500 ms, 14 % of a core in router doing nothing. The broker answers as soon as a record arrives
             # (fetch_min_bytes 1), so a longer wait costs no latency; it only makes idle fetches rarer.
-            self._client_options.setdefault("fetch_max_wait_ms", 2_000)
+            self._client_options["fetch_max_wait_ms"] = max(fetch_max_wait_ms, 2_000)
         self._consumer = AIOKafkaConsumer(**self._client_options)
         self._used = False
         self.ready = asyncio.Event()
