@@ -42,6 +42,8 @@ log = structlog.get_logger(__name__)
 #: A crashed worker's first pause before its restart, and the longest (seconds).
 RESTART_FIRST = 0.5
 RESTART_CAP = 30.0
+#: What stop() gives each of its steps (the workers, the producer's flush, the pool) before giving up on it.
+STOP_SECONDS = 10.0
 
 
 class ServiceRuntime:
@@ -221,16 +223,32 @@ class ServiceRuntime:
         await asyncio.gather(*(c.ready.wait() for c in self.consumers.values()))
 
     async def stop(self) -> None:
+        """Cancel the workers, flush the producer, close the pool; each step gets STOP_SECONDS, then it is
+        given up with an error in the log. A stop that never ends (a test session hung on one after a broker
+        restart) is worse than a stop that leaves a connection to the server's timeout."""
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if self._tasks:
+            done, stuck = await asyncio.wait(self._tasks, timeout=STOP_SECONDS)
+            for task in done:
+                if not task.cancelled():
+                    task.exception()  # retrieved: a worker's last error was logged where it happened
+            for task in stuck:
+                log.error("worker.stop_stuck", worker=task.get_name(), seconds=STOP_SECONDS)
         self._tasks.clear()
         if self._producer is not None:
-            await self._producer.stop()
+            try:
+                async with asyncio.timeout(STOP_SECONDS):
+                    await self._producer.stop()
+            except TimeoutError:
+                log.error("producer.stop_stuck", seconds=STOP_SECONDS)
         if self._pool is not None:
-            await self._pool.close()
+            try:
+                async with asyncio.timeout(STOP_SECONDS):
+                    await self._pool.close()  # waits for every connection to come back
+            except TimeoutError:
+                log.error("db.pool_close_stuck", seconds=STOP_SECONDS)
+                self._pool.terminate()
         log.info("service.stopped", service=self.settings.service_name)
 
     async def _check_db(self) -> None:
