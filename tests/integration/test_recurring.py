@@ -2,15 +2,20 @@
 supervisor turns it into a proactive ticket (主动发现) that intake creates and router dispatches."""
 
 import asyncio
+import uuid
 from typing import Any
 
 import httpx
 
+from cityloop.common.contract import types
+from cityloop.common.contract.models import TicketStatus
 from cityloop.common.identity import HEADER, Identity, Role, encode_identity
+from cityloop.feedback.recurring import flows as recurring_flows
 from tests.integration.conftest import SECRET, Loop
 from tests.integration.places import hp_address
 from tests.integration.routing_support import timeline
 from tests.integration.test_skeleton_loop import wait_for_timeline
+from tests.stand_ins import lifecycle
 
 
 def feedback_as(loop: Loop, role: Role) -> httpx.AsyncClient:
@@ -91,3 +96,35 @@ async def test_a_recurring_problem_becomes_a_proactive_ticket(loop: Loop) -> Non
     async with feedback_as(loop, Role.COMMAND_CENTRE) as command:
         converted_list = (await command.get("/api/v1/scores/recurring", params={"status": "converted"})).json()
     assert any(p["id"] == problem["id"] and p["ticket_id"] == proactive_id for p in converted_list["items"])
+
+
+async def test_duplicates_count_before_their_case_lead_is_dispatched(loop: Loop) -> None:
+    """Router applies partitions side by side, so feedback may see a duplicate's ``merged`` before its case
+    lead's ``dispatched``: the duplicate is still a request, counted at the place its own event carries."""
+    lead = f"T-lead-{uuid.uuid4().hex[:8]}"
+    place = {"chain": {"district": "hp", "street": "hp-s01", "grid": f"hp-s01-g{uuid.uuid4().hex[:6]}"}}
+    duplicates = [f"T-dup-{uuid.uuid4().hex[:8]}" for _ in range(3)]
+    async with loop.runtime("feedback").pool.acquire() as conn:
+        for ticket_id in duplicates:
+            merged = lifecycle(
+                "/cityloop/router",
+                types.TICKET_MERGED,
+                ticket_id,
+                TicketStatus.DISPATCHED,
+                {
+                    "case_id": f"C-{lead}",
+                    "merged_into": lead,
+                    "dept_code": "hp-sanitation",
+                    "category": "sanitation.garbage",
+                    "location": place,
+                },
+            )
+            async with conn.transaction():
+                await recurring_flows.on_lifecycle(conn, merged)
+        problem = await conn.fetchrow(
+            "SELECT reason, requests, tickets, dept_code FROM recurring_problems WHERE place = $1",
+            place["chain"]["grid"],
+        )
+    assert problem is not None
+    assert (problem["reason"], problem["requests"], problem["dept_code"]) == ("requests", 3, "hp-sanitation")
+    assert sorted(problem["tickets"]) == sorted(duplicates)

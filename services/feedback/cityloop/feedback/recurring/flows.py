@@ -10,6 +10,7 @@ import asyncpg
 from cityloop.common.contract import types
 from cityloop.common.contract.callbacks import CallbackRecorded
 from cityloop.common.contract.lifecycle import Dispatched, Merged, TicketCreated
+from cityloop.common.contract.models import GridChain
 from cityloop.common.contract.parsing import parse_lifecycle
 from cityloop.common.db.pool import Conn
 from cityloop.common.envelope import CloudEvent
@@ -31,33 +32,47 @@ async def on_lifecycle(conn: Conn, event: CloudEvent) -> None:
         where = detail.location
         await store.remember_location(conn, ticket_id, where.address, where.lat, where.lon)
     elif isinstance(detail, Dispatched):
-        chain = detail.location.chain
-        placed = store.Placed(ticket_id, chain.district, chain.street, chain.grid, detail.category, detail.dept_code)
-        place = rules.place_of(chain.grid, chain.street)
-        if place is None or not detail.category:
-            await store.remember_place(conn, placed)  # no place to count a signal at
-            return
-        # The ticket's own place, known from the event: kept and counted at in one round trip.
-        signals = await store.add_signal(
-            conn,
-            f"request:{ticket_id}",
-            kind="request",
-            ticket_id=ticket_id,
-            place=place,
-            category=detail.category,
-            at=event.time,
-            since=rules.window_start(event.time, None),
-            placed=placed,
+        await _request(
+            conn, event, ticket_id, detail.location.chain, category=detail.category, dept_code=detail.dept_code
         )
-        await _judge(conn, signals, place, detail.category, lambda: store.get_ticket(conn, ticket_id))
+    elif isinstance(detail, Merged) and detail.location is not None and detail.category:
+        # A duplicate (并单) is a repeated request, counted at its own place, which the event carries: its
+        # case's lead may sit on another partition and be dispatched after it (router applies partitions side
+        # by side), so the lead's row may not be known yet.
+        await _request(
+            conn, event, ticket_id, detail.location.chain, category=detail.category, dept_code=detail.dept_code
+        )
     elif isinstance(detail, Merged):
-        # A duplicate (并单) is a repeated request about the case's place and category.
+        # An event from before merged events carried the ticket's place: the case's lead's place.
         lead = await store.get_ticket(conn, detail.merged_into)
         await _signal(conn, f"request:{ticket_id}", "request", ticket_id=ticket_id, where=lead, at=event.time)
     elif isinstance(detail, CallbackRecorded) and rules.is_dissatisfied(detail.solved, detail.satisfaction):
         key = f"dissatisfied:{detail.callback_id}"
         own = await store.get_ticket(conn, ticket_id)
         await _signal(conn, key, "dissatisfied", ticket_id=ticket_id, where=own, at=event.time)
+
+
+async def _request(
+    conn: Conn, event: CloudEvent, ticket_id: str, chain: GridChain, *, category: str | None, dept_code: str | None
+) -> None:
+    """A request at the ticket's own place (``chain``): kept with the ticket's row and counted, in one round trip."""
+    placed = store.Placed(ticket_id, chain.district, chain.street, chain.grid, category, dept_code)
+    place = rules.place_of(chain.grid, chain.street)
+    if place is None or not category:
+        await store.remember_place(conn, placed)  # no place to count a signal at
+        return
+    signals = await store.add_signal(
+        conn,
+        f"request:{ticket_id}",
+        kind="request",
+        ticket_id=ticket_id,
+        place=place,
+        category=category,
+        at=event.time,
+        since=rules.window_start(event.time, None),
+        placed=placed,
+    )
+    await _judge(conn, signals, place, category, lambda: store.get_ticket(conn, ticket_id))
 
 
 async def _signal(
