@@ -13,7 +13,6 @@ divided by N; the note has the idle rate measured just before. Size: CITYLOOP_BE
 import asyncio
 import os
 import random
-import socket
 import sys
 import tempfile
 import time
@@ -34,6 +33,7 @@ from cityloop.router.data.files import city_files
 from tests import stand_ins
 from tests.bench import figures
 from tests.bench.workload import CATEGORIES, DISTRICT
+from tests.integration.signals_support import free_port
 
 KAFKA = os.environ.get("CITYLOOP_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 TICKETS = int(os.environ.get("CITYLOOP_BENCH_SIGNALS_TICKETS", "1000"))
@@ -119,13 +119,6 @@ def lifecycle(tickets: int, start: datetime, seed: int = 1) -> list[tuple[bytes,
             )
             out.append((ticket.encode(), event.to_bytes()))
     return out
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 async def lag(admin: AIOKafkaAdminClient, consumer: AIOKafkaConsumer, group: str, topics: list[str]) -> int:

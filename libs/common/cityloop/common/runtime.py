@@ -15,14 +15,7 @@ from cityloop.common.db.migrate import migrate_as_owner
 from cityloop.common.db.pool import PgPool, create_pool
 from cityloop.common.housekeeping import run_forever as housekeeping
 from cityloop.common.kafka.connection import client_options
-from cityloop.common.kafka.consumer import (
-    EAGER_FETCH_MAX_WAIT_MS,
-    EAGER_FETCH_MIN_BYTES,
-    EventConsumer,
-    Handler,
-    SourcedHandler,
-    Wants,
-)
+from cityloop.common.kafka.consumer import EventConsumer, Handler, SourcedHandler, Wants
 from cityloop.common.kafka.failures import Failure, classify
 from cityloop.common.kafka.producer import EventProducer
 from cityloop.common.metrics.http import HttpMetrics
@@ -88,13 +81,15 @@ class ServiceRuntime:
         ``concurrent``: a poll's partitions are applied side by side (EventConsumer._settle).
         ``busy``: topics with a steady stream (ticket.lifecycle) are fetched in fuller batches, see
         CommonSettings.kafka_fetch_busy_min_bytes."""
+        s = self.settings
+        fetch = {"fetch_min_bytes": s.kafka_fetch_busy_min_bytes, "fetch_max_wait_ms": s.kafka_fetch_busy_wait_ms}
         self._consumers[name] = {
             "topics": topics,
             "handler": handler,
             "wants": wants,
             "types": types,
             "concurrent": concurrent,
-            "busy": busy,
+            **(fetch if busy else {}),
         }
 
     def consume_sourced(
@@ -158,14 +153,10 @@ class ServiceRuntime:
                 every_seconds=s.housekeeping_interval_seconds,
             ),
         )
-        for name, registered in self._consumers.items():
-            how = dict(registered)
-            busy = how.pop("busy", False)
+        for name, how in self._consumers.items():
             consumer = EventConsumer(
                 name=name,
                 **how,
-                fetch_min_bytes=s.kafka_fetch_busy_min_bytes if busy else EAGER_FETCH_MIN_BYTES,
-                fetch_max_wait_ms=s.kafka_fetch_busy_wait_ms if busy else EAGER_FETCH_MAX_WAIT_MS,
                 pool=self._pool,
                 producer=self._producer,
                 bootstrap=s.kafka_bootstrap,

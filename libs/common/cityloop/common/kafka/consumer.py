@@ -47,10 +47,6 @@ HANDLE_SECONDS = Histogram(
     "cityloop_event_handle_seconds", "Time to apply one event, transaction included", ["consumer"]
 )
 
-#: A fetch answered as soon as one record is there, or after half a second without any (aiokafka's defaults).
-EAGER_FETCH_MIN_BYTES = 1
-EAGER_FETCH_MAX_WAIT_MS = 500
-
 #: How often a busy consumer commits its offsets (seconds): one request per interval, not per poll.
 COMMIT_INTERVAL = 0.25
 
@@ -106,8 +102,8 @@ class EventConsumer:
         sourced_handler: SourcedHandler | None = None,
         dlq: Callable[[str], str] | None = None,
         concurrent: bool = False,
-        fetch_min_bytes: int = EAGER_FETCH_MIN_BYTES,
-        fetch_max_wait_ms: int = EAGER_FETCH_MAX_WAIT_MS,
+        fetch_min_bytes: int = 1,
+        fetch_max_wait_ms: int = 500,
     ) -> None:
         if (handler is None) == (sourced_handler is None):
             raise ValueError("give exactly one of handler and sourced_handler")

@@ -31,19 +31,16 @@ async def on_lifecycle(conn: Conn, event: CloudEvent) -> None:
     if isinstance(detail, TicketCreated):
         where = detail.location
         await store.remember_location(conn, ticket_id, where.address, where.lat, where.lon)
-    elif isinstance(detail, Dispatched):
-        await _request(
-            conn, event, ticket_id, detail.location.chain, category=detail.category, dept_code=detail.dept_code
-        )
-    elif isinstance(detail, Merged) and detail.location is not None and detail.category:
-        # A duplicate (并单) is a repeated request, counted at its own place, which the event carries: its
+    elif isinstance(detail, Dispatched | Merged) and detail.location is not None:
+        # A duplicate (并单) is a repeated request too, counted at its own place, which its event carries: its
         # case's lead may sit on another partition and be dispatched after it (router applies partitions side
         # by side), so the lead's row may not be known yet.
         await _request(
             conn, event, ticket_id, detail.location.chain, category=detail.category, dept_code=detail.dept_code
         )
     elif isinstance(detail, Merged):
-        # An event from before merged events carried the ticket's place: the case's lead's place.
+        # No place of its own (a restatement after a re-dispatch, whose signal key is known already, or an event
+        # from before merged events carried one): the case's lead's place.
         lead = await store.get_ticket(conn, detail.merged_into)
         await _signal(conn, f"request:{ticket_id}", "request", ticket_id=ticket_id, where=lead, at=event.time)
     elif isinstance(detail, CallbackRecorded) and rules.is_dissatisfied(detail.solved, detail.satisfaction):
