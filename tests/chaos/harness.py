@@ -62,10 +62,6 @@ async def group_lags(bootstrap: str, prefix: str, *, ignore: str | None = None) 
         await admin.close()
 
 
-async def consumer_lag(bootstrap: str, prefix: str, *, ignore: str | None = None) -> int:
-    return sum((await group_lags(bootstrap, prefix, ignore=ignore)).values())
-
-
 async def backlog(dsn: str, tickets: list[str]) -> dict[str, int]:
     conn = await asyncpg.connect(dsn)
     try:
@@ -93,8 +89,10 @@ async def until_settled(
         async with asyncio.timeout(seconds):
             while True:
                 try:
-                    left = await backlog(infra.dsn, tickets)
-                    left["lag"] = await consumer_lag(infra.bootstrap, stack.topic_prefix, ignore=ignore)
+                    left: dict[str, int] = await backlog(infra.dsn, tickets)
+                    # Each group behind by name: a note that only said "lag" could not tell which one hung.
+                    lags = await group_lags(infra.bootstrap, stack.topic_prefix, ignore=ignore)
+                    left |= {f"lag {group}": n for group, n in lags.items() if n}
                 except (OSError, asyncpg.PostgresError) as exc:
                     left = {"error": 1}
                     last = exc
