@@ -10,7 +10,7 @@ from cityloop.common.contract.lifecycle import DeptStep, Merged, RoutedLocation
 from cityloop.common.contract.models import TicketStatus
 from cityloop.common.db.pool import Conn
 from cityloop.router.cases import store
-from cityloop.router.cases.rules import MergeMatch, OpenCase, find_case
+from cityloop.router.cases.rules import MergeMatch, OpenCase, find_case, search_box
 from cityloop.router.dispatch.location import Location
 from cityloop.router.dispatch.rules import Decision
 from cityloop.router.effects import EMIT, announce, tell
@@ -23,7 +23,8 @@ async def matching_case(conn: Conn, category: Category, location: Location, now:
     """The open case a ticket of ``category`` at ``location`` repeats, if any (rules.find_case decides)."""
     if not category.merges or location.point is None:
         return None
-    rows = await store.open_cases(conn, category.code, now - timedelta(hours=category.merge_hours))
+    since = now - timedelta(hours=category.merge_hours)
+    rows = await store.open_cases(conn, category.code, since, search_box(location.point, category.merge_metres))
     cases = [
         OpenCase(r["id"], r["category"], (r["lat"], r["lon"]) if r["lat"] is not None else None, r["opened_at"])
         for r in rows

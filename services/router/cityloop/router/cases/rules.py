@@ -1,5 +1,6 @@
 """并单: does a new ticket repeat an open case (same category, close in place and time)? Pure."""
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -46,6 +47,39 @@ def find_case(
         if metres <= category.merge_metres and (best is None or metres < best.metres):
             best = MergeMatch(case.case_id, round(metres, 1), round(age.total_seconds() / 3600, 2))
     return best
+
+
+#: Metres of arc per radian, as in masterdata/model.py distance_metres.
+EARTH_RADIUS_METRES = 6_371_000
+
+
+@dataclass(frozen=True)
+class SearchBox:
+    """Latitude and longitude bounds (degrees) holding every point within some metres of a centre."""
+
+    lat_min: float
+    lat_max: float
+    lon_min: float
+    lon_max: float
+
+
+def search_box(point: tuple[float, float], metres: float) -> SearchBox:
+    """Bounds that hold every point within ``metres`` of ``point``, a little wider (1 %), so the database
+    hands over only the open cases that could be near (an index range) and find_case decides on the exact
+    distance. Without it each ticket read every open case of its category in the merge window: hundreds
+    of rows per ticket within minutes of load, all under the category's case lock (store.lock_category)."""
+    lat, lon = point
+    reach = metres * 1.01 / EARTH_RADIUS_METRES  # radians of arc
+    dlat = math.degrees(reach)
+    # East-west, a degree is shortest at the box's latitude furthest from the equator.
+    widest = min(90.0, abs(lat) + dlat)
+    cos_lat = math.cos(math.radians(widest))
+    dlon = 180.0 if cos_lat < 1e-9 else math.degrees(reach / cos_lat)
+    if dlon >= 180.0 or lon - dlon < -180.0 or lon + dlon > 180.0:
+        lon_min, lon_max = -180.0, 180.0  # round a pole or across the date line: no bound east-west
+    else:
+        lon_min, lon_max = lon - dlon, lon + dlon
+    return SearchBox(max(-90.0, lat - dlat), min(90.0, lat + dlat), lon_min, lon_max)
 
 
 def joining(decision: Decision, match: MergeMatch) -> Decision:

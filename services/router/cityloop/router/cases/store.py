@@ -6,6 +6,7 @@ import asyncpg
 
 from cityloop.common.db.pool import Conn
 from cityloop.common.paging import Keyset
+from cityloop.router.cases.rules import SearchBox
 from cityloop.router.tickets.access import HELD
 
 
@@ -69,19 +70,25 @@ async def lock_category(conn: Conn, category: str) -> None:
     await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", CASE_LOCK_SPACE, category)
 
 
-async def open_cases(conn: Conn, category: str, since: datetime) -> list[asyncpg.Record]:
-    """The open cases of ``category`` since ``since``, read under the category's case lock (lock_category), in a
-    statement of their own: a READ COMMITTED snapshot is taken when a statement starts, so one taken before
-    the wait would miss the case the other transaction was committing."""
+async def open_cases(conn: Conn, category: str, since: datetime, box: SearchBox) -> list[asyncpg.Record]:
+    """The open cases of ``category`` since ``since`` placed within ``box``, read under the category's case lock
+    (lock_category), in a statement of their own: a READ COMMITTED snapshot is taken when a statement starts,
+    so one taken before the wait would miss the case the other transaction was committing."""
     await lock_category(conn, category)
     return list(
         await conn.fetch(
             # Only cases someone is working on: a case whose lead ticket waits for a dispatcher takes no joiners.
+            # The box is an index range (migrations/0011_case_search.sql).
             "SELECT c.* FROM cases c JOIN tickets t ON t.ticket_id = c.lead_ticket"
             " WHERE c.status = 'open' AND c.category = $1 AND c.opened_at >= $2"
+            " AND c.lat BETWEEN $3 AND $4 AND c.lon BETWEEN $5 AND $6"
             " AND t.status IN ('dispatched', 'accepted')",
             category,
             since,
+            box.lat_min,
+            box.lat_max,
+            box.lon_min,
+            box.lon_max,
         )
     )
 
