@@ -50,9 +50,10 @@ typecheck: venv
 unit: venv
 	$(VENV)/bin/pytest tests/unit -q
 
+# --durations: the slowest tests are listed at the end, to keep the whole run within its 20 minutes.
 test: export CITYLOOP_PG_FAST = 1
 test: lint typecheck k8s-validate infra browser
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q --durations=15
 
 # The callback page's screenshot test renders it in headless Chromium; CJK fonts so the Chinese shows.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
