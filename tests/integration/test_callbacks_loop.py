@@ -198,13 +198,15 @@ async def test_callbacks_refuse_bad_input_with_the_json_error(loop: Loop) -> Non
 
 
 async def test_every_citizen_of_a_case_is_called_back_and_one_failure_reopens_the_case(loop: Loop) -> None:
-    pothole = ticket("马路中间有个大坑电动车差点摔倒", address_in("pd-s05", 1), "transport.pothole")
+    # A street no other test reports potholes in: an open pothole case left nearby (test_trail_chain.py's, in
+    # pd-s05) would take this ticket in, and there would be no task for it.
+    pothole = ticket("马路中间有个大坑电动车差点摔倒", address_in("pd-s02", 1), "transport.pothole")
     first_id = await create(loop, pothole)
     async with await department(loop, "pd-transport") as dept, operator(loop, "op-wu") as wu:
         task = await next_task_where(dept, first_id, lambda t: t["type"] == "cityloop.task.assigned")
         await wait_for_timeline(loop.intake, first_id, "cityloop.ticket.dispatched")
         second_id = await create(
-            loop, ticket("路面坑坑洼洼下雨全是积水", address_in("pd-s05", 1, offset=3), "transport.pothole")
+            loop, ticket("路面坑坑洼洼下雨全是积水", address_in("pd-s02", 1, offset=3), "transport.pothole")
         )
         await wait_for_timeline(loop.intake, second_id, "cityloop.ticket.merged")
         await dept.answer(task, "cityloop.dept.accepted", note="已派人查看")
