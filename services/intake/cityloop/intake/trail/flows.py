@@ -39,8 +39,10 @@ async def record_lifecycle(conn: Conn, event: CloudEvent, keyring: Keyring) -> N
         # The trail keeps the detail as it was sent, fields this version does not know included.
         event.data["detail"],
     )
-    appended = await store.append_timeline(conn, draft, head=head)
+    change = None if event.type == types.TICKET_CREATED else project(event.type, data, TicketStatus(current))
+    # The entry and the ticket's row in one statement; the assignments after it, when the event moves any.
+    appended = await store.append_timeline(conn, draft, head=head, change=change)
     if appended and data.sealed:
         await keep_sealed_texts(conn, keyring, data.ticket_id, event.id, data.sealed)
-    if appended and event.type != types.TICKET_CREATED:
-        await store.apply_change(conn, data.ticket_id, project(event.type, data, TicketStatus(current)))
+    if appended and change is not None:
+        await store.apply_assignments(conn, data.ticket_id, change)

@@ -32,21 +32,30 @@ async def lock_ticket(conn: Conn, ticket_id: str) -> tuple[str, chain.Head | Non
     return None if status is None else (str(status), UNKNOWN)
 
 
-async def apply_change(conn: Conn, ticket_id: str, change: TicketChange) -> None:
-    await conn.execute(
+def _change_sql(first: int) -> str:
+    """The UPDATE of the ticket (id ``$1``) a TicketChange makes; its 14 values (change_args) from parameter
+    ``first`` on."""
+    p = [f"${first + i}" for i in range(14)]
+    return (
         "UPDATE tickets SET"
-        " status = coalesce($2, status),"
-        " closed_at = CASE WHEN $2::text IS NULL THEN closed_at WHEN $3 THEN coalesce(closed_at, now()) END,"
-        " dept_code = CASE WHEN $4::text IS NOT NULL THEN $4 WHEN dept_code = $5 OR $5 = '*' THEN NULL"
+        f" status = coalesce({p[0]}, status),"
+        f" closed_at = CASE WHEN {p[0]}::text IS NULL THEN closed_at WHEN {p[1]} THEN coalesce(closed_at, now()) END,"
+        f" dept_code = CASE WHEN {p[2]}::text IS NOT NULL THEN {p[2]} WHEN dept_code = {p[3]} OR {p[3]} = '*' THEN NULL"
         " ELSE dept_code END,"
-        " agency = CASE WHEN $4::text IS NOT NULL THEN $6 WHEN dept_code = $5 OR $5 = '*' THEN NULL ELSE agency END,"
-        " district = coalesce($7, district), street = coalesce($8, street),"
-        " mode = coalesce($9, mode), emergency_id = CASE WHEN $9::text IS NULL THEN emergency_id ELSE $10 END,"
-        " resolve_by = coalesce($11, resolve_by), overdue = coalesce($12, overdue),"
-        " status_notes = coalesce($13, status_notes), accept_by = coalesce($14, accept_by),"
-        " on_site_by = coalesce($15, on_site_by), updated_at = now()"
-        " WHERE id = $1",
-        ticket_id,
+        f" agency = CASE WHEN {p[2]}::text IS NOT NULL THEN {p[4]} WHEN dept_code = {p[3]} OR {p[3]} = '*' THEN NULL"
+        " ELSE agency END,"
+        f" district = coalesce({p[5]}, district), street = coalesce({p[6]}, street),"
+        f" mode = coalesce({p[7]}, mode),"
+        f" emergency_id = CASE WHEN {p[7]}::text IS NULL THEN emergency_id ELSE {p[8]} END,"
+        f" resolve_by = coalesce({p[9]}, resolve_by), overdue = coalesce({p[10]}, overdue),"
+        f" status_notes = coalesce({p[11]}, status_notes), accept_by = coalesce({p[12]}, accept_by),"
+        f" on_site_by = coalesce({p[13]}, on_site_by), updated_at = now()"
+        " WHERE id = $1"
+    )
+
+
+def change_args(change: TicketChange) -> tuple[object, ...]:
+    return (
         change.status.value if change.status else None,
         change.closed,
         change.dept_code,
@@ -62,6 +71,10 @@ async def apply_change(conn: Conn, ticket_id: str, change: TicketChange) -> None
         change.accept_by,
         change.on_site_by,
     )
+
+
+async def apply_assignments(conn: Conn, ticket_id: str, change: TicketChange) -> None:
+    """The ticket's assignments as ``change`` moves them (most events move none: no statement then)."""
     for assignment in change.assign:
         await add_assignment(conn, ticket_id, assignment)
     if change.end_assignment is not None:
@@ -100,21 +113,28 @@ async def chain_head(conn: Conn, ticket_id: str) -> chain.Head | None:
     return None if row is None else chain.Head(ticket_id, row["chain_index"], row["hash"])
 
 
-async def append_timeline(conn: Conn, draft: chain.Draft, *, head: chain.Head | None = UNKNOWN) -> bool:
+async def append_timeline(
+    conn: Conn, draft: chain.Draft, *, head: chain.Head | None = UNKNOWN, change: TicketChange | None = None
+) -> bool:
     """Append one entry to the ticket's chain (chain.py). The caller holds the ticket's row lock, so the
     ticket's entries are chained one at a time; ``head`` is the chain's head if the caller read it with
-    that lock (None: the ticket has no entry yet). False when the event was already in the trail."""
+    that lock (None: the ticket has no entry yet). False when the event was already in the trail.
+    ``change``: the ticket's row is updated as it says in the same statement, only if the entry is new (its
+    assignments are the caller's: apply_assignments)."""
     ticket_id = draft.ticket_id
     if head is UNKNOWN:
         head = await chain_head(conn, ticket_id)
     entry = draft.at(0 if head is None else head.chain_index + 1)
     digest = chain.entry_hash(None if head is None else head.hash, entry)
     # One statement: the entry, and the head moved to it only if the entry is new (an event already in the
-    # trail is caught by ON CONFLICT, which leaves the head alone).
+    # trail is caught by ON CONFLICT, which leaves the head alone); with a change, the ticket's row too (one
+    # round trip of the three a lifecycle event cost here).
+    changed = f" changed AS ({_change_sql(11)} AND EXISTS (SELECT FROM entry))," if change is not None else ""
     inserted = await conn.fetchval(
         "WITH entry AS (INSERT INTO ticket_timeline"
         " (ticket_id, event_id, type, time, actor, summary, status, detail, chain_index, hash)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (event_id) DO NOTHING RETURNING 1),"
+        f"{changed}"
         " head AS (INSERT INTO trail_heads (ticket_id, chain_index, hash) SELECT $1, $9, $10 FROM entry"
         " ON CONFLICT (ticket_id) DO UPDATE SET chain_index = excluded.chain_index, hash = excluded.hash)"
         " SELECT count(*) FROM entry",
@@ -128,6 +148,7 @@ async def append_timeline(conn: Conn, draft: chain.Draft, *, head: chain.Head | 
         entry.detail,
         entry.chain_index,
         digest,
+        *(change_args(change) if change is not None else ()),
     )
     return bool(inserted)
 
