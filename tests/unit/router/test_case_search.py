@@ -6,8 +6,8 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cityloop.router.cases.rules import EARTH_RADIUS_METRES, SearchBox, search_box
-from cityloop.router.masterdata.model import distance_metres
+from cityloop.router.cases.rules import SearchBox, search_box
+from cityloop.router.masterdata.model import EARTH_RADIUS_METRES, distance_metres
 
 
 def destination(point: tuple[float, float], bearing: float, metres: float) -> tuple[float, float]:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from cityloop.router.dispatch.rules import Decision
-from cityloop.router.masterdata.model import Category, distance_metres
+from cityloop.router.masterdata.model import EARTH_RADIUS_METRES, Category, distance_metres
 
 
 @dataclass(frozen=True)
@@ -47,10 +47,6 @@ def find_case(
         if metres <= category.merge_metres and (best is None or metres < best.metres):
             best = MergeMatch(case.case_id, round(metres, 1), round(age.total_seconds() / 3600, 2))
     return best
-
-
-#: Metres of arc per radian, as in masterdata/model.py distance_metres.
-EARTH_RADIUS_METRES = 6_371_000
 
 
 @dataclass(frozen=True)

@@ -130,11 +130,15 @@ def cell_of(lat: float, lon: float) -> tuple[int, int]:
     return math.floor((lat - ORIGIN_LAT) / CELL_LAT), math.floor((lon - ORIGIN_LON) / CELL_LON)
 
 
+#: The earth's mean radius: metres of arc per radian.
+EARTH_RADIUS_METRES = 6_371_000
+
+
 def distance_metres(a: tuple[float, float], b: tuple[float, float]) -> float:
     """Great-circle distance (haversine); plenty for a few hundred metres."""
     lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
     h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
-    return 2 * 6_371_000 * math.asin(math.sqrt(h))
+    return 2 * EARTH_RADIUS_METRES * math.asin(math.sqrt(h))
 
 
 @dataclass(frozen=True)
