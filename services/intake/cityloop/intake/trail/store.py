@@ -32,29 +32,25 @@ async def lock_ticket(conn: Conn, ticket_id: str) -> tuple[str, chain.Head | Non
     return None if status is None else (str(status), UNKNOWN)
 
 
-def _change_sql(first: int) -> str:
-    """The UPDATE of the ticket (id ``$1``) a TicketChange makes; its 14 values (change_args) from parameter
-    ``first`` on."""
-    p = [f"${first + i}" for i in range(14)]
-    return (
-        "UPDATE tickets SET"
-        f" status = coalesce({p[0]}, status),"
-        f" closed_at = CASE WHEN {p[0]}::text IS NULL THEN closed_at WHEN {p[1]} THEN coalesce(closed_at, now()) END,"
-        f" dept_code = CASE WHEN {p[2]}::text IS NOT NULL THEN {p[2]} WHEN dept_code = {p[3]} OR {p[3]} = '*' THEN NULL"
-        " ELSE dept_code END,"
-        f" agency = CASE WHEN {p[2]}::text IS NOT NULL THEN {p[4]} WHEN dept_code = {p[3]} OR {p[3]} = '*' THEN NULL"
-        " ELSE agency END,"
-        f" district = coalesce({p[5]}, district), street = coalesce({p[6]}, street),"
-        f" mode = coalesce({p[7]}, mode),"
-        f" emergency_id = CASE WHEN {p[7]}::text IS NULL THEN emergency_id ELSE {p[8]} END,"
-        f" resolve_by = coalesce({p[9]}, resolve_by), overdue = coalesce({p[10]}, overdue),"
-        f" status_notes = coalesce({p[11]}, status_notes), accept_by = coalesce({p[12]}, accept_by),"
-        f" on_site_by = coalesce({p[13]}, on_site_by), updated_at = now()"
-        " WHERE id = $1"
-    )
+#: The ticket's row as a TicketChange moves it, only if the entry is new: a CTE of append_timeline's statement,
+#: the ticket id in $1 and the change's 14 values (_change_args) after the entry's ten, in $11..$24.
+_CHANGED = (
+    " changed AS (UPDATE tickets SET"
+    " status = coalesce($11, status),"
+    " closed_at = CASE WHEN $11::text IS NULL THEN closed_at WHEN $12 THEN coalesce(closed_at, now()) END,"
+    " dept_code = CASE WHEN $13::text IS NOT NULL THEN $13 WHEN dept_code = $14 OR $14 = '*' THEN NULL"
+    " ELSE dept_code END,"
+    " agency = CASE WHEN $13::text IS NOT NULL THEN $15 WHEN dept_code = $14 OR $14 = '*' THEN NULL ELSE agency END,"
+    " district = coalesce($16, district), street = coalesce($17, street),"
+    " mode = coalesce($18, mode), emergency_id = CASE WHEN $18::text IS NULL THEN emergency_id ELSE $19 END,"
+    " resolve_by = coalesce($20, resolve_by), overdue = coalesce($21, overdue),"
+    " status_notes = coalesce($22, status_notes), accept_by = coalesce($23, accept_by),"
+    " on_site_by = coalesce($24, on_site_by), updated_at = now()"
+    " WHERE id = $1 AND EXISTS (SELECT FROM entry)),"
+)
 
 
-def change_args(change: TicketChange) -> tuple[object, ...]:
+def _change_args(change: TicketChange) -> tuple[object, ...]:
     return (
         change.status.value if change.status else None,
         change.closed,
@@ -113,6 +109,20 @@ async def chain_head(conn: Conn, ticket_id: str) -> chain.Head | None:
     return None if row is None else chain.Head(ticket_id, row["chain_index"], row["hash"])
 
 
+_ENTRY = (
+    "WITH entry AS (INSERT INTO ticket_timeline"
+    " (ticket_id, event_id, type, time, actor, summary, status, detail, chain_index, hash)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (event_id) DO NOTHING RETURNING 1),"
+)
+_HEAD = (
+    " head AS (INSERT INTO trail_heads (ticket_id, chain_index, hash) SELECT $1, $9, $10 FROM entry"
+    " ON CONFLICT (ticket_id) DO UPDATE SET chain_index = excluded.chain_index, hash = excluded.hash)"
+    " SELECT count(*) FROM entry"
+)
+_APPEND = _ENTRY + _HEAD
+_APPEND_CHANGED = _ENTRY + _CHANGED + _HEAD
+
+
 async def append_timeline(
     conn: Conn, draft: chain.Draft, *, head: chain.Head | None = UNKNOWN, change: TicketChange | None = None
 ) -> bool:
@@ -128,16 +138,9 @@ async def append_timeline(
     digest = chain.entry_hash(None if head is None else head.hash, entry)
     # One statement: the entry, and the head moved to it only if the entry is new (an event already in the
     # trail is caught by ON CONFLICT, which leaves the head alone); with a change, the ticket's row too (one
-    # round trip of the three a lifecycle event cost here).
-    changed = f" changed AS ({_change_sql(11)} AND EXISTS (SELECT FROM entry))," if change is not None else ""
+    # round trip of the three a lifecycle event cost here). Both texts are built once, at import.
     inserted = await conn.fetchval(
-        "WITH entry AS (INSERT INTO ticket_timeline"
-        " (ticket_id, event_id, type, time, actor, summary, status, detail, chain_index, hash)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (event_id) DO NOTHING RETURNING 1),"
-        f"{changed}"
-        " head AS (INSERT INTO trail_heads (ticket_id, chain_index, hash) SELECT $1, $9, $10 FROM entry"
-        " ON CONFLICT (ticket_id) DO UPDATE SET chain_index = excluded.chain_index, hash = excluded.hash)"
-        " SELECT count(*) FROM entry",
+        _APPEND if change is None else _APPEND_CHANGED,
         ticket_id,
         entry.event_id,
         entry.type,
@@ -148,7 +151,7 @@ async def append_timeline(
         entry.detail,
         entry.chain_index,
         digest,
-        *(change_args(change) if change is not None else ()),
+        *(_change_args(change) if change is not None else ()),
     )
     return bool(inserted)
 
