@@ -7,8 +7,8 @@ import pytest
 from cityloop.common.contract import types
 from cityloop.common.contract.emitter import Emitter
 from cityloop.common.contract.lifecycle import DeptStep, Dispatched, Lifecycle, Split
-from cityloop.common.contract.models import TaskWithdrawn, TicketStatus, Urgency
-from cityloop.common.contract.parsing import SchemaError, parse, parse_lifecycle
+from cityloop.common.contract.models import DeptRejected, DeptUpdate, TaskWithdrawn, TicketStatus, Urgency
+from cityloop.common.contract.parsing import SchemaError, parse, parse_as, parse_lifecycle
 from cityloop.common.contract.registry import (
     DEPT_TASKS,
     LIFECYCLE,
@@ -113,6 +113,18 @@ def test_a_wrong_field_names_the_field_and_an_unknown_type_fails() -> None:
         parse(event)
     with pytest.raises(SchemaError, match="unknown event type"):
         parse(_raw("cityloop.ticket.teleported", {}))
+
+
+def test_a_departments_text_is_stored_without_control_characters() -> None:
+    base = {"ticket_id": "T1", "assignment_id": "A", "dept_code": "d"}
+    accepted = parse_as(_raw(types.DEPT_ACCEPTED, {**base, "note": "再次\x00派人\x01处理\n明天"}), DeptUpdate)
+    assert accepted.note == "再次派人处理\n明天"
+    rejected = parse_as(
+        _raw(types.DEPT_REJECTED, {**base, "reason": "不归\x0b我们", "suggested_dept": "x"}), DeptRejected
+    )
+    assert rejected.reason == "不归我们"
+    with pytest.raises(SchemaError, match="reason: Value error, a rejection"):
+        parse(_raw(types.DEPT_REJECTED, {**base, "reason": "\x00\x01", "suggested_dept": "x"}))
 
 
 def test_unknown_extra_fields_are_ignored() -> None:

@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, unquote, urlencode
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from cityloop.common.clean_text import strip_controls
 from cityloop.common.http_errors import error_body
 from cityloop.common.personal.redaction import TYPED_TEXT
 
@@ -27,7 +28,6 @@ FREE_TEXT = TYPED_TEXT
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _INTEGER = re.compile(r"^[+-]?\d+$")
 
 
@@ -39,11 +39,6 @@ class Refused(Exception):
 
 def _invalid(field: str, problem: str) -> Refused:
     return Refused(422, "validation_failed", "the request has invalid fields", field, problem)
-
-
-def strip_controls(text: str) -> str:
-    """Free text without the control characters XML 1.0 and PostgreSQL refuse (tab, LF, CR are kept)."""
-    return _CONTROL_IN_TEXT.sub("", text)
 
 
 def check_path(path: str) -> None:
@@ -209,4 +204,4 @@ async def _refuse(send: Send, refused: Refused) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-__all__ = ["FREE_TEXT", "InputGuard", "Refused", "strip_controls"]
+__all__ = ["FREE_TEXT", "InputGuard", "Refused"]

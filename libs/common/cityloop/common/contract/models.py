@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from cityloop.common.clean_text import strip_controls
+
 
 class Urgency(StrEnum):
     NORMAL = "normal"
@@ -134,6 +136,14 @@ class DeptUpdate(ContractData):
     requested_deadline: datetime | None = None
     #: ``cityloop.dept.progress``: the crew reached the site (到场), which meets the on-site deadline.
     on_site: bool | None = None
+
+    @field_validator("note", "reason")
+    @classmethod
+    def _stored_clean(cls, value: str | None) -> str | None:
+        # A department's text reaches the trail, PostgreSQL and the Open311 XML feed: its control characters
+        # are stripped here, at the Kafka edge, as input_guard.py strips them at the HTTP edge (a NUL made
+        # intake's trail dead-letter the valid ticket.accepted that carried it).
+        return None if value is None else strip_controls(value)
 
 
 class DeptRejected(DeptUpdate):
