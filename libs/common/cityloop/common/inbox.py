@@ -4,24 +4,18 @@ from collections.abc import Sequence
 
 from cityloop.common.db.pool import Conn
 
-
-async def claim(conn: Conn, consumer: str, event_id: str) -> bool:
-    """True the first time ``consumer`` sees ``event_id``; call inside the effect's transaction."""
-    row = await conn.fetchval(
-        "INSERT INTO inbox (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING 1",
-        consumer,
-        event_id,
-    )
-    return row is not None
+# One statement for a whole batch; a pair twice in the batch is new once (ON CONFLICT within the statement).
+_CLAIM = (
+    "INSERT INTO inbox (consumer, event_id) SELECT * FROM unnest($1::text[], $2::text[])"
+    " ON CONFLICT DO NOTHING RETURNING consumer, event_id"
+)
 
 
-async def claim_many(conn: Conn, consumer: str, event_ids: Sequence[str]) -> set[str]:
-    """``claim`` for a batch in one statement: the ids ``consumer`` sees for the first time (an id twice in
-    ``event_ids`` is new once). Call inside the effects' transaction, which must apply exactly these."""
-    rows = await conn.fetch(
-        "INSERT INTO inbox (consumer, event_id) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING"
-        " RETURNING event_id",
-        consumer,
-        list(event_ids),
-    )
-    return {row["event_id"] for row in rows}
+async def claim_pairs(conn: Conn, claims: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The (consumer, event id) pairs of ``claims`` seen for the first time. Call inside the effects'
+    transaction, which must apply exactly these."""
+    if not claims:
+        return set()
+    consumers, event_ids = zip(*claims, strict=True)
+    rows = await conn.fetch(_CLAIM, list(consumers), list(event_ids))
+    return {(row["consumer"], row["event_id"]) for row in rows}

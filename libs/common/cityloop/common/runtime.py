@@ -15,7 +15,7 @@ from cityloop.common.db.migrate import migrate_as_owner
 from cityloop.common.db.pool import PgPool, create_pool
 from cityloop.common.housekeeping import run_forever as housekeeping
 from cityloop.common.kafka.connection import client_options
-from cityloop.common.kafka.consumer import EventConsumer, Handler, SourcedHandler, Wants
+from cityloop.common.kafka.consumer import EventConsumer, Handler, Part, SourcedHandler, Wants
 from cityloop.common.kafka.failures import Failure, classify
 from cityloop.common.kafka.producer import EventProducer
 from cityloop.common.metrics.http import HttpMetrics
@@ -81,16 +81,24 @@ class ServiceRuntime:
         ``concurrent``: a poll's partitions are applied side by side (EventConsumer._settle).
         ``busy``: topics with a steady stream (ticket.lifecycle) are fetched in fuller batches, see
         CommonSettings.kafka_fetch_busy_min_bytes."""
-        s = self.settings
-        fetch = {"fetch_min_bytes": s.kafka_fetch_busy_min_bytes, "fetch_max_wait_ms": s.kafka_fetch_busy_wait_ms}
         self._consumers[name] = {
             "topics": topics,
             "handler": handler,
             "wants": wants,
             "types": types,
             "concurrent": concurrent,
-            **(fetch if busy else {}),
+            **(self._busy_fetch() if busy else {}),
         }
+
+    def _busy_fetch(self) -> dict[str, int]:
+        s = self.settings
+        return {"fetch_min_bytes": s.kafka_fetch_busy_min_bytes, "fetch_max_wait_ms": s.kafka_fetch_busy_wait_ms}
+
+    def consume_parts(self, name: str, topics: Sequence[str], parts: Sequence[Part], *, busy: bool = False) -> None:
+        """Register one consumer group ``name`` over ``topics`` for several handlers (kafka/consumer.py
+        ``Part``): the topic is fetched and each event parsed once for all, each part keeping its own inbox
+        name. ``busy`` as for ``consume``."""
+        self._consumers[name] = {"topics": topics, "parts": parts, **(self._busy_fetch() if busy else {})}
 
     def consume_sourced(
         self, name: str, pattern: str, handler: SourcedHandler, *, dlq: Callable[[str], str] | None = None

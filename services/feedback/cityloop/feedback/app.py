@@ -7,6 +7,7 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 
+from cityloop.common.kafka.consumer import Part
 from cityloop.common.runtime import ServiceRuntime
 from cityloop.common.service_app import service_app
 from cityloop.common.topics import FEEDBACK_HOTSPOTS, TICKET_LIFECYCLE
@@ -34,29 +35,18 @@ def create_app(settings: FeedbackSettings | None = None) -> FastAPI:
     # intake's vault (libs/common contract/emitter.py).
     callback_flows.EMIT.keep_full_text(s.vault_sealer())
     runtime = ServiceRuntime(s, migrations=MIGRATIONS)
-    # types=: every other lifecycle type is skipped on its raw bytes, unparsed (libs/common envelope.peek_type).
-    runtime.consume(
-        "feedback.callbacks",
+    # One group reads ticket.lifecycle for callbacks, scores and recurring problems: each event is fetched
+    # and parsed once and their effects share one transaction, where three groups read every event three
+    # times. Each part keeps its inbox name, so each still applies an event exactly once. types=: every other
+    # lifecycle type is skipped on its raw bytes, unparsed (libs/common envelope.peek_type).
+    runtime.consume_parts(
+        "feedback.lifecycle",
         [TICKET_LIFECYCLE.name],
-        callback_flows.on_lifecycle,
-        wants=callback_flows.wants,
-        types=callback_flows.WANTED,
-        busy=True,
-    )
-    runtime.consume(
-        "feedback.scores",
-        [TICKET_LIFECYCLE.name],
-        score_facts.on_lifecycle,
-        wants=score_facts.wants,
-        types=score_facts.HANDLED,
-        busy=True,
-    )
-    runtime.consume(
-        "feedback.recurring",
-        [TICKET_LIFECYCLE.name],
-        recurring_flows.on_lifecycle,
-        wants=recurring_flows.wants,
-        types=recurring_flows.HANDLED,
+        [
+            Part("feedback.callbacks", callback_flows.on_lifecycle, callback_flows.wants, callback_flows.WANTED),
+            Part("feedback.scores", score_facts.on_lifecycle, score_facts.wants, score_facts.HANDLED),
+            Part("feedback.recurring", recurring_flows.on_lifecycle, recurring_flows.wants, recurring_flows.HANDLED),
+        ],
         busy=True,
     )
     # Hot spots are counted by the stream worker (python -m cityloop.feedback.signals), served from here.

@@ -15,6 +15,10 @@ holds. While waiting, every assigned partition is paused and ``getmany`` keeps b
 nothing for paused partitions): that keeps the member inside ``max_poll_interval_ms`` so a long outage does
 not turn into a rebalance loop (aiokafka issue #848). ``stalled`` says why, for ``/readyz``. Any other
 unexpected exception (a bug) gets a few attempts, then the DLQ.
+
+One group can carry several ``Part``s, each with its own inbox name: the topic is fetched and each event
+parsed once for all of them, and their effects share the transaction, while each part still applies an
+event exactly once under its own name (so parts can move between groups without a repeat).
 """
 
 import asyncio
@@ -22,6 +26,7 @@ import contextlib
 import re
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -58,6 +63,28 @@ SourcedHandler = Callable[[Conn, CloudEvent, str], Awaitable[None]]
 Wants = Callable[[CloudEvent], bool]
 
 
+@dataclass(frozen=True)
+class Part:
+    """One handler of a consumer group that several share (``EventConsumer(parts=...)``). ``name`` is its
+    inbox name; ``wants`` and ``types`` pick its events as for a group of its own."""
+
+    name: str
+    handler: Handler
+    wants: Wants | None = None
+    types: Collection[str] | None = None
+
+
+@dataclass(frozen=True)
+class _Taker:
+    name: str
+    handler: SourcedHandler
+    wants: Wants | None
+    types: frozenset[str] | None
+
+    def takes(self, event: CloudEvent) -> bool:
+        return (self.types is None or event.type in self.types) and (self.wants is None or self.wants(event))
+
+
 class Refused(Exception):
     """The event is well-formed but must not be applied (e.g. a department that does not hold the task)."""
 
@@ -76,7 +103,8 @@ class EventConsumer:
     Instead of ``topics``, ``pattern`` (a regular expression over logical names) subscribes to every
     matching topic, present and future: a topic created later is found at the next metadata refresh (a few
     seconds) and read from its beginning. ``sourced_handler`` instead of ``handler`` is told each event's
-    topic; ``dlq`` maps a logical topic to the DLQ its refused events go to (default ``<topic>.dlq``)."""
+    topic; ``dlq`` maps a logical topic to the DLQ its refused events go to (default ``<topic>.dlq``).
+    ``parts`` instead of a handler: several handlers sharing the group (see ``Part``)."""
 
     def __init__(
         self,
@@ -104,9 +132,12 @@ class EventConsumer:
         concurrent: bool = False,
         fetch_min_bytes: int = 1,
         fetch_max_wait_ms: int = 500,
+        parts: Sequence[Part] = (),
     ) -> None:
-        if (handler is None) == (sourced_handler is None):
-            raise ValueError("give exactly one of handler and sourced_handler")
+        if sum((handler is not None, sourced_handler is not None, bool(parts))) != 1:
+            raise ValueError("give exactly one of handler, sourced_handler and parts")
+        if parts and (wants is not None or types is not None):
+            raise ValueError("with parts, each part picks its own events")
         if bool(topics) == (pattern is not None):
             raise ValueError("give exactly one of topics and pattern")
         self.name = name
@@ -118,12 +149,16 @@ class EventConsumer:
         self._topics = [full_name(t, topic_prefix) for t in topics]
         self._pattern = f"^{re.escape(topic_prefix)}(?:{pattern})$" if pattern is not None else None
         self._prefix = topic_prefix
-        self._handler: SourcedHandler = sourced_handler or _ignoring_topic(handler)
         self._dlq = dlq or dlq_name
-        self._wants = wants
-        #: The only event types the handler may want (None: any); others are skipped on the type alone,
+        self._takers = (
+            [_Taker(p.name, _ignoring_topic(p.handler), p.wants, _frozen(p.types)) for p in parts]
+            if parts
+            else [_Taker(name, sourced_handler or _ignoring_topic(handler), wants, _frozen(types))]
+        )
+        #: The only event types any part may want (None: any); others are skipped on the type alone,
         #: read from the raw bytes (envelope.peek_type) without parsing or opening a transaction.
-        self._types = frozenset(types) if types is not None else None
+        kinds = [t.types for t in self._takers]
+        self._types = None if None in kinds else frozenset().union(*(k for k in kinds if k is not None))
         self._pool = pool
         self._producer = producer
         self._max_attempts = max_attempts
@@ -248,48 +283,61 @@ class EventConsumer:
         skipped). False (nothing applied) if any event fails or is not a well-formed envelope within the
         size limit: the caller then takes the events one by one."""
         topic = self._logical(tp.topic)
-        # (type, the event to apply, or None when it is skipped)
-        entries: list[tuple[str | None, CloudEvent | None]] = []
+        # (type, the event to apply, or None when it is skipped, the parts that take it)
+        entries: list[tuple[str | None, CloudEvent | None, list[_Taker]]] = []
         for record in chunk:
             if len(record.value or b"") > self._max_bytes:
                 return False
             peeked = self._passed_over(record)
             if peeked is not None:
-                entries.append((peeked, None))
+                entries.append((peeked, None, []))
                 continue
             try:
                 event = CloudEvent.from_bytes(record.value)
             except EnvelopeError:
                 return False
-            entries.append((event.type, event if self._wants is None or self._wants(event) else None))
-        outcomes: list[str] = ["skipped" if wanted is None else "duplicate" for _, wanted in entries]
+            takers = self._takers_of(event)
+            entries.append((event.type, event if takers else None, takers))
+        outcomes: list[str] = ["skipped" if wanted is None else "duplicate" for _, wanted, _ in entries]
         started = time.perf_counter()
-        wanted_ids = [wanted.id for _, wanted in entries if wanted is not None]
-        if wanted_ids:
+        claims = [(taker.name, wanted.id) for _, wanted, takers in entries if wanted for taker in takers]
+        if claims:
             try:
                 async with self._pool.acquire() as conn, conn.transaction():
-                    fresh = await inbox.claim_many(conn, self.name, wanted_ids)
-                    for i, (_, wanted) in enumerate(entries):
-                        if wanted is None or wanted.id not in fresh:
-                            continue
-                        fresh.discard(wanted.id)  # an id twice in the chunk is applied once
-                        event = wanted
-                        with structlog.contextvars.bound_contextvars(
-                            consumer=self.name, event_id=event.id, event_type=event.type, ticket_id=event.subject
-                        ):
-                            await self._handler(conn, event, topic)
-                        outcomes[i] = "applied"
+                    fresh = await inbox.claim_pairs(conn, claims)
+                    for i, (_, wanted, takers) in enumerate(entries):
+                        if wanted is not None and await self._apply_parts(conn, wanted, takers, fresh, topic):
+                            outcomes[i] = "applied"
             except Exception as exc:  # a CancelledError (shutdown) is not an Exception: it goes on up
                 log.debug("batch.one_by_one", consumer=self.name, events=len(entries), error=repr(exc))
                 return False
             self._recovered()
         handled = sum(1 for o in outcomes if o != "skipped")
-        for (type_, _), outcome in zip(entries, outcomes, strict=True):
+        for (type_, _, _), outcome in zip(entries, outcomes, strict=True):
             EVENTS_CONSUMED.labels(self.name, outcome).inc()
             event_metrics.consumed(self.name, tp.topic, self._prefix, type_, outcome)
             if outcome != "skipped":
                 HANDLE_SECONDS.labels(self.name).observe((time.perf_counter() - started) / handled)
         return True
+
+    def _takers_of(self, event: CloudEvent) -> list[_Taker]:
+        return [taker for taker in self._takers if taker.takes(event)]
+
+    async def _apply_parts(
+        self, conn: Conn, event: CloudEvent, takers: list[_Taker], fresh: set[tuple[str, str]], topic: str
+    ) -> bool:
+        """Run each of ``takers`` whose claim on ``event`` is in ``fresh`` (taken out of it: an id twice in a
+        batch is applied once); True if any ran."""
+        applied = False
+        with structlog.contextvars.bound_contextvars(
+            consumer=self.name, event_id=event.id, event_type=event.type, ticket_id=event.subject
+        ):
+            for taker in takers:
+                if (taker.name, event.id) in fresh:
+                    fresh.discard((taker.name, event.id))
+                    await taker.handler(conn, event, topic)
+                    applied = True
+        return applied
 
     def _passed_over(self, record: ConsumerRecord[bytes, bytes]) -> str | None:
         """The record's type when ``types`` rules it out unparsed; None when it must be parsed."""
@@ -345,7 +393,7 @@ class EventConsumer:
             event = CloudEvent.from_bytes(record.value)
         except EnvelopeError as exc:
             return await self._dead_letter(tp, record, reason=str(exc), event_id=None, reason_class="envelope")
-        if self._wants is not None and not self._wants(event):
+        if not self._takers_of(event):
             EVENTS_CONSUMED.labels(self.name, "skipped").inc()
             event_metrics.consumed(self.name, tp.topic, self._prefix, event.type, "skipped")
             return True
@@ -439,12 +487,12 @@ class EventConsumer:
         )
 
     async def apply(self, event: CloudEvent, topic: str = "") -> bool:
-        """Apply one event (read from logical ``topic``) exactly once; False if it had been applied already."""
+        """Apply one event (read from logical ``topic``) exactly once in each part that takes it (the only
+        part of a single-handler group takes any event given here); False if it had been applied already."""
+        takers = self._takers_of(event) if len(self._takers) > 1 else self._takers
         async with self._pool.acquire() as conn, conn.transaction():
-            if not await inbox.claim(conn, self.name, event.id):
-                return False
-            await self._handler(conn, event, topic)
-            return True
+            fresh = await inbox.claim_pairs(conn, [(taker.name, event.id) for taker in takers])
+            return await self._apply_parts(conn, event, takers, fresh, topic)
 
     def _logical(self, topic: str) -> str:
         return topic[len(self._prefix) :] if topic.startswith(self._prefix) else topic
@@ -495,6 +543,10 @@ class EventConsumer:
         event_metrics.dead_lettered(self.name, tp.topic, self._prefix, reason_class)
         log.warning("event.dead_lettered", consumer=self.name, reason=reason, source=tp.topic, offset=record.offset)
         return True
+
+
+def _frozen(types: Collection[str] | None) -> frozenset[str] | None:
+    return frozenset(types) if types is not None else None
 
 
 def _ignoring_topic(handler: Handler | None) -> SourcedHandler:
