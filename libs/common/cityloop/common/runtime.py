@@ -105,7 +105,9 @@ class ServiceRuntime:
     ) -> None:
         """Register a consumer group ``name`` over every topic whose logical name matches ``pattern`` (now or
         later); ``handler`` is told each event's topic, and ``dlq`` names the DLQ of a refused one."""
-        self._consumers[name] = {"pattern": pattern, "sourced_handler": handler, "dlq": dlq}
+        s = self.settings
+        fetch = {"fetch_min_bytes": s.kafka_fetch_pattern_min_bytes, "fetch_max_wait_ms": s.kafka_fetch_pattern_wait_ms}
+        self._consumers[name] = {"pattern": pattern, "sourced_handler": handler, "dlq": dlq, "pattern_fetch": fetch}
 
     def background(self, name: str, work: Callable[[], Awaitable[None]]) -> None:
         """Register a long-running coroutine (a timer loop, a scheduler); restarted if it crashes."""
