@@ -1,11 +1,15 @@
 """One consumer group carrying several parts (EventConsumer parts=, as feedback's feedback.lifecycle does):
 each part applies the events it takes exactly once under its own inbox name, including the events it had
 applied in a group of its own before (so parts can move between groups), and an event one part refuses
-goes to the DLQ with none of the parts' effects."""
+goes to the DLQ with none of the parts' effects. A new group of parts starts where the parts' own groups had
+stopped (kafka/offsets.py), not at the topic's beginning."""
 
 import asyncio
 import contextlib
 import uuid
+from collections.abc import Awaitable, Callable
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from cityloop.common.db.pool import Conn
 from cityloop.common.envelope import CloudEvent
@@ -91,3 +95,66 @@ def _ids(records: Records) -> set[str]:
 async def _claimed(loop: Loop, consumer: str) -> list[str]:
     rows = await loop.runtime("feedback").pool.fetch("SELECT event_id FROM inbox WHERE consumer = $1", consumer)
     return sorted(r["event_id"] for r in rows)
+
+
+async def test_a_new_group_of_parts_starts_where_their_own_groups_stopped(loop: Loop) -> None:
+    runtime = loop.runtime("feedback")
+    run = uuid.uuid4().hex[:8]
+    topic = f"test.consumer-parts.{run}"
+    part_a, part_b = f"test.parts-{run}.a", f"test.parts-{run}.b"
+    await ensure_topics(KAFKA, TOPIC_PREFIX, [TopicSpec(topic, 1), TopicSpec(dlq_name(topic), 1)])
+    earlier = [CloudEvent(type="test.a", source="/test", subject="T", data={"n": n}) for n in range(10)]
+    await runtime.producer.send_many([(topic, e.to_bytes(), e.subject) for e in earlier])
+    # In their own groups, a had applied all ten and committed after them; b only six, and committed after six.
+    # The inbox rows of the first six are gone (pruned, housekeeping.py): read again, they would apply again.
+    await _commit(f"{TOPIC_PREFIX}cityloop.{part_a}", topic, 10)
+    await _commit(f"{TOPIC_PREFIX}cityloop.{part_b}", topic, 6)
+    await runtime.pool.execute(
+        "INSERT INTO inbox (consumer, event_id) SELECT $1, unnest($2::text[])", part_a, [e.id for e in earlier[6:]]
+    )
+    later = [CloudEvent(type="test.a", source="/test", subject="T", data={"n": n}) for n in range(10, 14)]
+    await runtime.producer.send_many([(topic, e.to_bytes(), e.subject) for e in later])
+
+    ran: dict[str, list[str]] = {part_a: [], part_b: []}
+
+    def recorder(part: str) -> Callable[[Conn, CloudEvent], Awaitable[None]]:
+        async def apply(_conn: Conn, e: CloudEvent) -> None:
+            ran[part].append(e.id)
+
+        return apply
+
+    consumer = EventConsumer(
+        name=f"test.parts-{run}",
+        topics=[topic],
+        parts=[Part(part_a, recorder(part_a)), Part(part_b, recorder(part_b))],
+        pool=runtime.pool,
+        producer=runtime.producer,
+        bootstrap=KAFKA,
+        topic_prefix=TOPIC_PREFIX,
+    )
+    since_six = sorted(e.id for e in earlier[6:] + later)
+    running = asyncio.create_task(consumer.run())
+    try:
+        async with asyncio.timeout(60):
+            while (await _claimed(loop, part_a), await _claimed(loop, part_b)) != (since_six, since_six):
+                assert not running.done(), running.exception()
+                await asyncio.sleep(0.2)
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+    # The group read from offset 6 (the slower group's position), not from 0: a saw 6-9 again and left them
+    # (its inbox), b applied them; the first six were not read again (from 0, both parts would apply them).
+    assert ran[part_a] == [e.id for e in later]
+    assert ran[part_b] == [e.id for e in earlier[6:] + later]
+
+
+async def _commit(group: str, topic: str, offset: int) -> None:
+    consumer = AIOKafkaConsumer(bootstrap_servers=KAFKA, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tp = TopicPartition(f"{TOPIC_PREFIX}{topic}", 0)
+        consumer.assign([tp])
+        await consumer.commit({tp: offset})
+    finally:
+        await consumer.stop()

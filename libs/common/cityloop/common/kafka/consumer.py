@@ -38,6 +38,7 @@ from cityloop.common import inbox
 from cityloop.common.contract.parsing import SchemaError
 from cityloop.common.db.pool import Conn, PgPool
 from cityloop.common.envelope import CloudEvent, EnvelopeError, peek_type
+from cityloop.common.kafka import offsets
 from cityloop.common.kafka.failures import Failure, backoff, classify
 from cityloop.common.kafka.producer import EventProducer
 from cityloop.common.metrics import events as event_metrics
@@ -195,6 +196,10 @@ class EventConsumer:
             self._client_options.update(pattern_fetch or {"fetch_max_wait_ms": max(fetch_max_wait_ms, 10_000)})
         self._consumer = AIOKafkaConsumer(**self._client_options)
         self._used = False
+        self._bootstrap = bootstrap
+        self._options = dict(options or {})
+        #: The groups the parts read in before they shared this one (kafka/offsets.py), carried over once.
+        self._earlier_groups = [f"{topic_prefix}{group_prefix}.{p.name}" for p in parts if p.name != name]
         self.ready = asyncio.Event()
         self._group = f"{topic_prefix}{group_prefix}.{name}"
         self._lag_due = 0.0
@@ -205,6 +210,12 @@ class EventConsumer:
         # crash, it gets a fresh client (the old one would fail "Did you call `start` twice?" forever).
         if self._used:
             self._consumer = AIOKafkaConsumer(**self._client_options)
+        elif self._earlier_groups:
+            seeded = await offsets.seed_from(
+                self._bootstrap, self._options, self._group, self._earlier_groups, self._topics
+            )
+            if seeded:
+                log.info("consumer.offsets_carried_over", group=self._group, partitions=len(seeded))
         self._used = True
         if self._pattern is not None:
             self._consumer.subscribe(pattern=self._pattern)
