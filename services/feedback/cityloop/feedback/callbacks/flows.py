@@ -139,23 +139,34 @@ async def _open(
     place = await store.ticket_place(conn, ticket_id)
     if case_id and not place.case_id:
         place = store.Place(place.district, place.street, place.category, case_id)
-    row = await store.open_callback(
-        conn,
-        ticket_id=ticket_id,
-        assignment_id=assignment_id,
-        dept_code=dept_code,
-        opened_at=event.time,
-        opened_by=event.id,
-        trigger=trigger,
-        place=place,
-    )
+
+    async def open_new() -> asyncpg.Record | None:
+        return await store.open_callback(
+            conn,
+            ticket_id=ticket_id,
+            assignment_id=assignment_id,
+            dept_code=dept_code,
+            opened_at=event.time,
+            opened_by=event.id,
+            trigger=trigger,
+            place=place,
+        )
+
+    row = await open_new()
     if row is None:
         waiting = await store.open_of_ticket(conn, ticket_id, lock=True)
-        if waiting is None or trigger != "resolved" or waiting["trigger"] != "overdue":
+        if waiting is None:
+            # The callback in the way was recorded while we waited for its lock (an operator answered the
+            # overdue one as the resolution came in): nothing is open now, so this one opens after all.
+            row = await open_new()
+            if row is None:
+                return  # this very event opened one already
+        elif trigger != "resolved" or waiting["trigger"] != "overdue":
             return  # one callback is open already and asks the same question
-        row = await store.become_resolved(
-            conn, waiting["id"], assignment_id=assignment_id, dept_code=dept_code, opened_by=event.id
-        )
+        else:
+            row = await store.become_resolved(
+                conn, waiting["id"], assignment_id=assignment_id, dept_code=dept_code, opened_by=event.id
+            )
     detail = CallbackOpened(
         callback_id=row["id"],
         dept_code=row["dept_code"],
