@@ -9,13 +9,15 @@ from datetime import UTC, datetime, timedelta
 from cityloop.common.contract import types
 from cityloop.feedback.callbacks import flows
 from tests.integration.conftest import Loop
-from tests.integration.test_skeleton_loop import fresh_ticket
+from tests.integration.places import hp_address
+from tests.integration.test_skeleton_loop import TICKET
 from tests.stand_ins import lifecycle
 
 
 async def test_resolution_while_the_overdue_callback_is_being_recorded_opens_a_callback(loop: Loop) -> None:
     pool = loop.runtime("feedback").pool
-    created = await loop.intake.post("/api/v1/tickets", json=fresh_ticket())
+    # A place of its own (fresh_ticket's streets are counted out by the other tests).
+    created = await loop.intake.post("/api/v1/tickets", json={**TICKET, "location": {"address": hp_address()}})
     assert created.status_code == 201, created.text
     ticket_id = created.json()["id"]
     assignment = f"A-race-{uuid.uuid4().hex[:8]}"
@@ -28,7 +30,7 @@ async def test_resolution_while_the_overdue_callback_is_being_recorded_opens_a_c
         {
             "kind": "resolve",
             "due_at": now - timedelta(minutes=1),
-            "dept_code": "pd-sanitation",
+            "dept_code": "hp-sanitation",
             "assignment_id": assignment,
             "step": "breach",
             "scheduled_at": now - timedelta(minutes=1),
@@ -46,7 +48,7 @@ async def test_resolution_while_the_overdue_callback_is_being_recorded_opens_a_c
         types.TICKET_RESOLVED,
         ticket_id,
         None,
-        {"dept_code": "pd-sanitation", "assignment_id": assignment, "note": "已处理"},
+        {"dept_code": "hp-sanitation", "assignment_id": assignment, "note": "已处理"},
     )
     # An operator holds the overdue callback (recording the citizen's answer) when the resolution comes in.
     async with pool.acquire() as desk:

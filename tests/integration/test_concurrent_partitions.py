@@ -3,7 +3,6 @@ router.intake does): batches of different partitions are in flight together, eac
 effect in order and once, and a refused event goes to the DLQ on the one-by-one path while the rest go on."""
 
 import asyncio
-import contextlib
 from collections import defaultdict
 
 from cityloop.common.db.pool import Conn
@@ -12,6 +11,7 @@ from cityloop.common.kafka.consumer import EventConsumer, Refused, dlq_name
 from cityloop.common.topics import TopicSpec, ensure_topics
 from tests.conftest import KAFKA, TOPIC_PREFIX
 from tests.integration.conftest import Loop
+from tests.integration.consumer_support import claimed, running, until_claimed
 from tests.integration.dlq_support import dead_letters
 
 TOPIC = "test.concurrent-partitions.in"
@@ -57,18 +57,10 @@ async def test_partitions_are_applied_side_by_side_in_order_per_key(loop: Loop) 
         concurrent=True,
     )
     wanted = sorted(e.id for e in events if e.id != poison.id)
-    running = asyncio.create_task(consumer.run())
-    try:
-        async with asyncio.timeout(60):
-            while (claimed := await _claimed(loop, consumer.name)) != wanted:
-                assert not running.done(), running.exception()
-                await asyncio.sleep(0.2)
-    finally:
-        running.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await running
+    async with running(consumer) as task:
+        await until_claimed(runtime.pool, task, {consumer.name: wanted})
     # Every event but the poison took effect once (its inbox row commits with it), and nothing else.
-    assert claimed == wanted
+    assert await claimed(runtime.pool, consumer.name) == wanted
 
     poisoned_key = poison.subject or ""
     for key in KEYS:
@@ -85,9 +77,3 @@ async def test_partitions_are_applied_side_by_side_in_order_per_key(loop: Loop) 
 def _last_occurrences(seqs: list[int]) -> list[int]:
     last = {seq: i for i, seq in enumerate(seqs)}
     return sorted(last, key=last.__getitem__)
-
-
-async def _claimed(loop: Loop, consumer: str) -> list[str]:
-    async with loop.runtime("feedback").pool.acquire() as conn:
-        rows = await conn.fetch("SELECT event_id FROM inbox WHERE consumer = $1", consumer)
-    return sorted(r["event_id"] for r in rows)

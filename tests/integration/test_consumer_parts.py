@@ -5,7 +5,6 @@ goes to the DLQ with none of the parts' effects. A new group of parts starts whe
 stopped (kafka/offsets.py), not at the topic's beginning."""
 
 import asyncio
-import contextlib
 import uuid
 from collections.abc import Awaitable, Callable
 
@@ -17,6 +16,7 @@ from cityloop.common.kafka.consumer import EventConsumer, Part, Refused, dlq_nam
 from cityloop.common.topics import TopicSpec, ensure_topics
 from tests.conftest import KAFKA, TOPIC_PREFIX
 from tests.integration.conftest import Loop
+from tests.integration.consumer_support import claimed, running, until_claimed
 from tests.integration.dlq_support import Records, dead_letters
 
 TOPIC = "test.consumer-parts.in"
@@ -39,7 +39,7 @@ async def test_parts_share_a_group_and_each_applies_once(loop: Loop) -> None:
     # The first five test.a events were applied by part a while it was a group of its own.
     earlier = [e.id for e in a_events[:5]]
     await runtime.pool.execute("INSERT INTO inbox (consumer, event_id) SELECT $1, unnest($2::text[])", part_a, earlier)
-    await runtime.producer.send_many([(TOPIC, e.to_bytes(), e.subject) for e in events])
+    await asyncio.gather(*await runtime.producer.send_many([(TOPIC, e.to_bytes(), e.subject) for e in events]))
 
     ran: dict[str, set[str]] = {part_a: set(), part_b: set()}
 
@@ -67,34 +67,21 @@ async def test_parts_share_a_group_and_each_applies_once(loop: Loop) -> None:
     )
     want_a = sorted(e.id for e in a_events)
     want_b = sorted([e.id for e in a_events] + [e.id for e in b_events if not e.data["skip"]])
-    running = asyncio.create_task(consumer.run())
-    try:
-        async with asyncio.timeout(60):
-            while (await _claimed(loop, part_a), await _claimed(loop, part_b)) != (want_a, want_b):
-                assert not running.done(), running.exception()
-                await asyncio.sleep(0.2)
-            dead = await dead_letters(dlq_name(TOPIC), lambda records: bool(_ids(records) & {poison.id}))
-    finally:
-        running.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await running
+    async with running(consumer) as task:
+        await until_claimed(runtime.pool, task, {part_a: want_a, part_b: want_b})
+        dead = await dead_letters(dlq_name(TOPIC), lambda records: bool(_ids(records) & {poison.id}))
 
     # Part a never ran again for what it had applied before; every other event it takes, it ran.
     assert ran[part_a] == set(want_a) - set(earlier)
     assert ran[part_b] == set(want_b)
     # Nothing is claimed under the group's own name, and nothing for the events no part takes.
-    assert await _claimed(loop, consumer.name) == []
+    assert await claimed(runtime.pool, consumer.name) == []
     assert poison.id in _ids(dead)
     assert poison.id not in ran[part_b]
 
 
 def _ids(records: Records) -> set[str]:
     return {CloudEvent.from_bytes(r.value or b"").id for r in records}
-
-
-async def _claimed(loop: Loop, consumer: str) -> list[str]:
-    rows = await loop.runtime("feedback").pool.fetch("SELECT event_id FROM inbox WHERE consumer = $1", consumer)
-    return sorted(r["event_id"] for r in rows)
 
 
 async def test_a_new_group_of_parts_starts_where_their_own_groups_stopped(loop: Loop) -> None:
@@ -104,7 +91,8 @@ async def test_a_new_group_of_parts_starts_where_their_own_groups_stopped(loop: 
     part_a, part_b = f"test.parts-{run}.a", f"test.parts-{run}.b"
     await ensure_topics(KAFKA, TOPIC_PREFIX, [TopicSpec(topic, 1), TopicSpec(dlq_name(topic), 1)])
     earlier = [CloudEvent(type="test.a", source="/test", subject="T", data={"n": n}) for n in range(10)]
-    await runtime.producer.send_many([(topic, e.to_bytes(), e.subject) for e in earlier])
+    # On the topic (acknowledged) before the former groups commit after them.
+    await asyncio.gather(*await runtime.producer.send_many([(topic, e.to_bytes(), e.subject) for e in earlier]))
     # In their own groups, a had applied all ten and committed after them; b only six, and committed after six.
     # The inbox rows of the first six are gone (pruned, housekeeping.py): read again, they would apply again.
     await _commit(f"{TOPIC_PREFIX}cityloop.{part_a}", topic, 10)
@@ -113,7 +101,7 @@ async def test_a_new_group_of_parts_starts_where_their_own_groups_stopped(loop: 
         "INSERT INTO inbox (consumer, event_id) SELECT $1, unnest($2::text[])", part_a, [e.id for e in earlier[6:]]
     )
     later = [CloudEvent(type="test.a", source="/test", subject="T", data={"n": n}) for n in range(10, 14)]
-    await runtime.producer.send_many([(topic, e.to_bytes(), e.subject) for e in later])
+    await asyncio.gather(*await runtime.producer.send_many([(topic, e.to_bytes(), e.subject) for e in later]))
 
     ran: dict[str, list[str]] = {part_a: [], part_b: []}
 
@@ -133,16 +121,8 @@ async def test_a_new_group_of_parts_starts_where_their_own_groups_stopped(loop: 
         topic_prefix=TOPIC_PREFIX,
     )
     since_six = sorted(e.id for e in earlier[6:] + later)
-    running = asyncio.create_task(consumer.run())
-    try:
-        async with asyncio.timeout(60):
-            while (await _claimed(loop, part_a), await _claimed(loop, part_b)) != (since_six, since_six):
-                assert not running.done(), running.exception()
-                await asyncio.sleep(0.2)
-    finally:
-        running.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await running
+    async with running(consumer) as task:
+        await until_claimed(runtime.pool, task, {part_a: since_six, part_b: since_six})
     # The group read from offset 6 (the slower group's position), not from 0: a saw 6-9 again and left them
     # (its inbox), b applied them; the first six were not read again (from 0, both parts would apply them).
     assert ran[part_a] == [e.id for e in later]

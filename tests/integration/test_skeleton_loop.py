@@ -26,7 +26,9 @@ _PD_STREETS = itertools.count(2)
 def fresh_ticket() -> dict[str, Any]:
     """TICKET somewhere else in 浦东 each time: identical tickets at one place would be merged (并单)."""
     street = f"pd-s{next(_PD_STREETS):02d}"
-    grid = next(g for g in city_files().grids if g.code.startswith(f"{street}-"))
+    grid = next((g for g in city_files().grids if g.code.startswith(f"{street}-")), None)
+    if grid is None:  # a StopIteration here surfaced as "coroutine raised StopIteration" in whichever test came last
+        raise RuntimeError(f"fresh_ticket: 浦东's streets are used up at {street}; take a place from places.py")
     return {**TICKET, "location": {"address": f"浦东新区{grid.road}{grid.num_lo}号"}}
 
 
