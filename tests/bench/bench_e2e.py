@@ -23,11 +23,10 @@ import signal
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import orjson
@@ -40,6 +39,7 @@ from tests.bench.bench_intake import BODIES, token
 from tests.bench.figures import record, sized
 from tests.bench.stack import Stack
 from tests.bench.workload import task_topics, ticket_bodies
+from tests.tasks import background
 
 NEEDS_STACK = True
 PROBE_SECONDS = float(os.environ.get("CITYLOOP_BENCH_E2E_PROBE_SECONDS", sized(30, 10)))
@@ -173,17 +173,6 @@ async def created_at(db: asyncpg.Pool, ids: list[str]) -> dict[str, float]:
     return {r["id"]: r["created_at"].timestamp() for r in rows}
 
 
-@contextlib.asynccontextmanager
-async def _task(coro: Any) -> AsyncIterator[asyncio.Task[Any]]:
-    task = asyncio.create_task(coro)
-    try:
-        yield task
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
 async def measure_stack(stack: Stack) -> dict[str, float]:
     settings = stack.settings
     await ensure_topics(settings.kafka_bootstrap, settings.topic_prefix, task_topics())
@@ -197,7 +186,7 @@ async def measure_stack(stack: Stack) -> dict[str, float]:
     watch = Watch(db, reader, since, settings.kafka_bootstrap, group, f"{settings.topic_prefix}ticket.lifecycle")
     ready = asyncio.Event()
     try:
-        async with _task(reader.run(ready)), _task(watch.run()):
+        async with background(reader.run(ready)), background(watch.run()):
             await asyncio.wait_for(ready.wait(), 60)
             print(f"  probe: wrk at full speed for {PROBE_SECONDS:.0f} s ...", flush=True)
             started = time.time()
@@ -315,7 +304,7 @@ async def measure_raw(bootstrap: str, prefix: str, rate: float, seconds: float) 
         reader = RawReader(bootstrap, b)
         ready = asyncio.Event()
         try:
-            async with _task(reader.run(ready)):
+            async with background(reader.run(ready)):
                 await asyncio.wait_for(ready.wait(), 60)
                 await _produce(producer, a, payloads, 200, None)  # warm up: the forwarder joined its group
                 await until(lambda: len(reader.arrived) >= 200, 120)

@@ -1,23 +1,17 @@
 """Running a test's own EventConsumer against the real broker and database until its effects are in."""
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
 
 from cityloop.common.db.pool import PgPool
 from cityloop.common.kafka.consumer import EventConsumer
+from tests.tasks import background
 
 
-@contextlib.asynccontextmanager
-async def running(consumer: EventConsumer) -> AsyncIterator["asyncio.Task[None]"]:
+def running(consumer: EventConsumer) -> AbstractAsyncContextManager["asyncio.Task[None]"]:
     """``consumer`` runs for the block; stopped (cancelled) at its end, whatever happened."""
-    task = asyncio.create_task(consumer.run())
-    try:
-        yield task
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    return background(consumer.run())
 
 
 async def claimed(pool: PgPool, consumer: str) -> list[str]:

@@ -91,8 +91,7 @@ class ServiceRuntime:
         }
 
     def _busy_fetch(self) -> dict[str, int]:
-        s = self.settings
-        return {"fetch_min_bytes": s.kafka_fetch_busy_min_bytes, "fetch_max_wait_ms": s.kafka_fetch_busy_wait_ms}
+        return _fetch(self.settings.kafka_fetch_busy_min_bytes, self.settings.kafka_fetch_busy_wait_ms)
 
     def consume_parts(self, name: str, topics: Sequence[str], parts: Sequence[Part], *, busy: bool = False) -> None:
         """Register one consumer group ``name`` over ``topics`` for several handlers (kafka/consumer.py
@@ -106,8 +105,12 @@ class ServiceRuntime:
         """Register a consumer group ``name`` over every topic whose logical name matches ``pattern`` (now or
         later); ``handler`` is told each event's topic, and ``dlq`` names the DLQ of a refused one."""
         s = self.settings
-        fetch = {"fetch_min_bytes": s.kafka_fetch_pattern_min_bytes, "fetch_max_wait_ms": s.kafka_fetch_pattern_wait_ms}
-        self._consumers[name] = {"pattern": pattern, "sourced_handler": handler, "dlq": dlq, "pattern_fetch": fetch}
+        self._consumers[name] = {
+            "pattern": pattern,
+            "sourced_handler": handler,
+            "dlq": dlq,
+            **_fetch(s.kafka_fetch_pattern_min_bytes, s.kafka_fetch_pattern_wait_ms),
+        }
 
     def background(self, name: str, work: Callable[[], Awaitable[None]]) -> None:
         """Register a long-running coroutine (a timer loop, a scheduler); restarted if it crashes."""
@@ -279,3 +282,8 @@ class ServiceRuntime:
             yield
         finally:
             await self.stop()
+
+
+def _fetch(min_bytes: int, wait_ms: int) -> dict[str, int]:
+    """EventConsumer's fetch arguments: answered once ``min_bytes`` are there or ``wait_ms`` passed."""
+    return {"fetch_min_bytes": min_bytes, "fetch_max_wait_ms": wait_ms}

@@ -132,9 +132,8 @@ class EventConsumer:
         dlq: Callable[[str], str] | None = None,
         concurrent: bool = False,
         fetch_min_bytes: int = 1,
-        fetch_max_wait_ms: int = 500,
+        fetch_max_wait_ms: int | None = None,
         parts: Sequence[Part] = (),
-        pattern_fetch: Mapping[str, int] | None = None,
     ) -> None:
         if sum((handler is not None, sourced_handler is not None, bool(parts))) != 1:
             raise ValueError("give exactly one of handler, sourced_handler and parts")
@@ -184,16 +183,14 @@ class EventConsumer:
             # defaults: 1 byte, 500 ms). On ticket.lifecycle, 1 byte meant a fetch, a poll and a transaction
             # for every few events in each of the seven groups reading it (runtime.consume busy=True).
             fetch_min_bytes=fetch_min_bytes,
-            fetch_max_wait_ms=fetch_max_wait_ms,
+            # Unless the caller says: 500 ms (aiokafka's default), and 10 s for a pattern. A pattern over every
+            # department's topic is ~1,100 partitions, and every fetch request and response lists them all
+            # (aiokafka has no incremental fetch sessions), in pure Python: ~13 ms of CPU per fetch whatever it
+            # carries, so an idle fetch every 500 ms cost router 14 % of a core. runtime.consume_sourced also
+            # waits for fuller fetches under load (CommonSettings.kafka_fetch_pattern_*).
+            fetch_max_wait_ms=fetch_max_wait_ms if fetch_max_wait_ms is not None else 10_000 if pattern else 500,
             **(options or {}),
         )
-        if pattern is not None:
-            # A pattern over every department's topic is ~1,100 partitions, and every fetch request and
-            # response lists them all (aiokafka has no incremental fetch sessions), in pure Python: ~13 ms of
-            # CPU per fetch. Answered at the first record (fetch_min_bytes 1), a fetch carried one or two
-            # department updates: 62 % of a core at 50 updates/s. The caller's pattern_fetch (runtime.py:
-            # kafka_fetch_pattern_*) waits for a fuller fetch instead (README, "Department updates").
-            self._client_options.update(pattern_fetch or {"fetch_max_wait_ms": max(fetch_max_wait_ms, 10_000)})
         self._consumer = AIOKafkaConsumer(**self._client_options)
         self._used = False
         self._bootstrap = bootstrap
@@ -405,7 +402,8 @@ class EventConsumer:
             event = CloudEvent.from_bytes(record.value)
         except EnvelopeError as exc:
             return await self._dead_letter(tp, record, reason=str(exc), event_id=None, reason_class="envelope")
-        if not self._takers_of(event):
+        takers = self._takers_of(event)
+        if not takers:
             EVENTS_CONSUMED.labels(self.name, "skipped").inc()
             event_metrics.consumed(self.name, tp.topic, self._prefix, event.type, "skipped")
             return True
@@ -415,7 +413,7 @@ class EventConsumer:
         ):
             started = time.perf_counter()
             try:
-                outcome = await self._apply_until_settled(tp, event)
+                outcome = await self._apply_until_settled(tp, event, takers)
             finally:
                 self._recovered()
             if outcome is None:
@@ -428,7 +426,9 @@ class EventConsumer:
             log.debug("event.applied" if outcome else "event.duplicate")
             return True
 
-    async def _apply_until_settled(self, tp: TopicPartition, event: CloudEvent) -> bool | Exception | None:
+    async def _apply_until_settled(
+        self, tp: TopicPartition, event: CloudEvent, takers: list[_Taker]
+    ) -> bool | Exception | None:
         """True/False once applied/duplicate; the exception if the event must be dead-lettered; None if the
         partition was lost while waiting. Outages are retried without limit, other errors a few times."""
         attempt = 0
@@ -436,7 +436,7 @@ class EventConsumer:
         while True:
             attempt += 1
             try:
-                return await self.apply(event, self._logical(tp.topic))
+                return await self._apply(event, self._logical(tp.topic), takers)
             except Exception as exc:  # sorted below; a CancelledError (shutdown) is not an Exception
                 failure = classify(exc, refused=Refused)
                 if failure in (Failure.REFUSED, Failure.SCHEMA):
@@ -501,7 +501,9 @@ class EventConsumer:
     async def apply(self, event: CloudEvent, topic: str = "") -> bool:
         """Apply one event (read from logical ``topic``) exactly once in each part that takes it (the only
         part of a single-handler group takes any event given here); False if it had been applied already."""
-        takers = self._takers_of(event) if len(self._takers) > 1 else self._takers
+        return await self._apply(event, topic, self._takers_of(event) if len(self._takers) > 1 else self._takers)
+
+    async def _apply(self, event: CloudEvent, topic: str, takers: list[_Taker]) -> bool:
         async with self._pool.acquire() as conn, conn.transaction():
             fresh = await inbox.claim_pairs(conn, [(taker.name, event.id) for taker in takers])
             return await self._apply_parts(conn, event, takers, fresh, topic)
