@@ -6,6 +6,8 @@ With wrk, 32 connections, on the running stack (tests/bench/stack.py):
 2. latency at half that rate (fixed schedule, tests/bench/load.py);
 and the same two for the baseline, a bare FastAPI endpoint parsing the same JSON into the same model
 (tests/bench/bare_app.py), in the same run. Non-2xx answers count as errors and are reported.
+3. the gateway's hop: a read that intake forwards to router (GET /api/v1/categories), against the same
+   read sent straight to router with the identity header the gateway would sign.
 """
 
 import asyncio
@@ -18,10 +20,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
+from scripts import local_secrets
 
+from cityloop.common.identity import HEADER as IDENTITY_HEADER
+from cityloop.common.identity import Identity, Role, encode_identity
 from tests.bench import figures, load
 from tests.bench.figures import record, sized
-from tests.bench.stack import Stack, rss_kib
+from tests.bench.stack import Stack, port_of, rss_kib
 from tests.bench.workload import ticket_bodies
 
 NEEDS_STACK = True
@@ -115,3 +120,28 @@ async def run(stack: Stack) -> None:
         better="lower",
     )
     figures.note(f"intake sustained {full.rate:,.0f} req/s p50 {full.p50_ms:.1f} ms, bare {bare.rate:,.0f} req/s")
+    await _gateway_hop(stack, auth)
+
+
+async def _gateway_hop(stack: Stack, auth: dict[str, str]) -> None:
+    path = "/api/v1/categories"
+    print(f"  GET {path} through the gateway, then straight to router, full speed, {SECONDS:.0f} s each ...")
+    via = await load.get(f"{stack.gateway}{path}", seconds=SECONDS, headers=auth)
+    # The secret the stack's services hold: the environment's, else .local/secrets.env (scripts/run_all.py).
+    secret = (
+        os.environ.get("CITYLOOP_INTERNAL_SECRET")
+        or local_secrets.read(local_secrets.secrets_file())["CITYLOOP_INTERNAL_SECRET"]
+    )
+    signed = encode_identity(Identity(subject="calltaker", role=Role.CALL_TAKER), secret)
+    direct = await load.get(
+        f"http://127.0.0.1:{port_of('router')}{path}", seconds=SECONDS, headers={IDENTITY_HEADER: signed}
+    )
+    record(
+        f"GET {path} through the gateway (forwarded to router), sustained",
+        via.rate,
+        "req/s",
+        baseline=direct.rate,
+        baseline_name="the same GET straight to router",
+        note=f"wrk -t{load.THREADS} -c{load.CONNECTIONS}, {SECONDS:.0f} s; p50 {via.p50_ms:.1f} ms (direct"
+        f" {direct.p50_ms:.1f}); gateway {_errors(via)}; direct {_errors(direct)}",
+    )

@@ -74,8 +74,10 @@ async def post(
     idempotency: bool = False,
     connections: int = CONNECTIONS,
     threads: int = THREADS,
+    method: str = "POST",
 ) -> Run:
-    """POST ``bodies`` round robin to ``url`` for ``seconds`` with ``connections`` connections."""
+    """POST ``bodies`` round robin to ``url`` for ``seconds`` with ``connections`` connections (``method``
+    GET: the same request again and again, no body)."""
     wrk = ensure_wrk()
     with tempfile.TemporaryDirectory(prefix="cityloop-bench-") as tmp:
         folder = Path(tmp)
@@ -87,6 +89,7 @@ async def post(
             "BENCH_HEADERS": str(folder / "headers.txt"),
             "BENCH_OUT": str(folder / "out.json"),
             "BENCH_THREADS": str(threads),
+            "BENCH_METHOD": method,
         }
         if idempotency:
             env["BENCH_KEY"] = f"bench-{uuid.uuid4().hex[:12]}"
@@ -116,3 +119,8 @@ async def post(
         p99_ms=float(latency["p99"]),
         max_ms=float(latency["max"]),
     )
+
+
+async def get(url: str, *, seconds: float, headers: Mapping[str, str] | None = None) -> Run:
+    """GET ``url`` at full speed for ``seconds``."""
+    return await post(url, [{}], seconds=seconds, headers=headers, method="GET")

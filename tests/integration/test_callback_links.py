@@ -17,6 +17,7 @@ from fastapi import FastAPI
 
 from cityloop.intake import gateway
 from cityloop.intake.settings import IntakeSettings
+from cityloop.intake.upstream import HttpxUpstream
 from tests.integration.callback_support import department, new_resolved_ticket, operator
 from tests.integration.conftest import Loop
 from tests.integration.test_skeleton_loop import wait_for_timeline
@@ -34,7 +35,7 @@ async def public(loop: Loop) -> AsyncIterator[httpx.AsyncClient]:
 
 def gateway_client(loop: Loop, *, rate_limit: str) -> httpx.AsyncClient:
     settings = IntakeSettings(feedback_url="http://feedback", callback_link_rate_limit=rate_limit)
-    to_feedback = httpx.AsyncClient(transport=httpx.ASGITransport(app=loop.apps["feedback"]))
+    to_feedback = HttpxUpstream(httpx.ASGITransport(app=loop.apps["feedback"]), timeout_seconds=10.0)
     app = FastAPI()
     app.state.settings = settings
     app.state.runtime = loop.runtime("intake")

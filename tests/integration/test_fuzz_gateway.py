@@ -9,27 +9,19 @@ admin (its handlers reached with hostile paths and queries). Writes as a signed-
 random tickets do not land in the data the session's other tests count."""
 
 import asyncio
-import socket
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from cityloop.intake.app import create_app as intake_app
 from cityloop.intake.settings import IntakeSettings
 from tests.integration.conftest import InProcessServices, Loop
+from tests.integration.serving import served
 
 DOCUMENT = Path(__file__).parents[2] / "docs" / "contract" / "openapi.json"
 SEED = 20261202
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture
@@ -38,14 +30,8 @@ async def gateway_url(loop: Loop) -> AsyncIterator[str]:
     settings = IntakeSettings(router_url="http://router", sla_url="http://sla", feedback_url="http://feedback")
     app = intake_app(settings, upstream_transport=InProcessServices(services))
     app.state.runtime = loop.runtime("intake")
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning"))
-    serving = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110
-        await asyncio.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await serving
+    async with served(app) as url:
+        yield url
 
 
 async def schemathesis(url: str, workdir: Path, *args: str) -> tuple[int, str]:

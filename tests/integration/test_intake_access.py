@@ -1,10 +1,13 @@
 """Who sees what: department scope, masking, the access log, authentication, the gateway's identity."""
 
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import httpx
-from fastapi import FastAPI
+import orjson
+from fastapi import FastAPI, Request, Response
 
 from cityloop.common.contract import types
 from cityloop.common.identity import Identity, Role, require_roles
@@ -12,10 +15,12 @@ from cityloop.intake import gateway
 from cityloop.intake.demo import DEMO_API_KEY
 from cityloop.intake.masking import mask_address
 from cityloop.intake.settings import IntakeSettings
+from cityloop.intake.upstream import AiohttpUpstream
 from tests.conftest import KAFKA, TOPIC_PREFIX
 from tests.dept_system import DeptSystem
 from tests.integration.conftest import Loop
 from tests.integration.places import hp_address
+from tests.integration.serving import served
 from tests.integration.test_skeleton_loop import TICKET, wait_for_timeline
 
 CITIZEN = {
@@ -190,46 +195,105 @@ async def test_request_bodies_over_the_limit_are_refused(loop: Loop) -> None:
 
 
 def _upstream() -> FastAPI:
-    """A service behind the gateway, trusting only the signed identity header (libs/common identity.py)."""
+    """A service behind the gateway, trusting only the signed identity header (libs/common identity.py); it
+    answers what reached it: path, raw query, body, the headers it was sent."""
     app = FastAPI()
     app.state.internal_secret = IntakeSettings().internal_secret
 
     @app.api_route("/api/v1/{path:path}", methods=["GET", "POST"])
-    async def echo(identity: Annotated[Identity, require_roles(Role.DISPATCHER)], path: str) -> dict[str, Any]:
-        return {"path": path, "identity": identity.model_dump(mode="json")}
+    async def echo(
+        identity: Annotated[Identity, require_roles(Role.DISPATCHER)], path: str, request: Request
+    ) -> Response:
+        if path == "routing/moved":
+            return Response(status_code=307, headers={"Location": "/api/v1/routing/elsewhere"})
+        seen = {
+            "path": path,
+            "identity": identity.model_dump(mode="json"),
+            "query": request.url.query,
+            "body": (await request.body()).decode(),
+            "headers": sorted(request.headers.keys()),
+        }
+        return Response(
+            orjson.dumps(seen),
+            status_code=201 if request.method == "POST" else 200,
+            media_type="application/json",
+            headers={"X-Upstream": "router"},
+        )
 
     return app
 
 
-async def test_gateway_forwards_a_signed_identity_and_never_the_callers_credentials(loop: Loop) -> None:
-    upstream = _upstream()
-    settings = IntakeSettings(router_url="http://router", sla_url="http://sla", feedback_url="http://feedback")
+@contextlib.asynccontextmanager
+async def _gateway(loop: Loop, router_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """The gateway's forwarding in front of ``router_url`` over real HTTP, with the production client."""
+    settings = IntakeSettings(router_url=router_url, sla_url="http://127.0.0.1:9", feedback_url="http://feedback")
     gateway_app = FastAPI()
     gateway_app.state.settings = settings
     gateway_app.state.runtime = loop.runtime("intake")
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=upstream)) as to_services:
-        gateway_app.include_router(gateway.gateway_router(settings, to_services))
-        forged = "e30.0000"  # a client trying to speak for itself
+    upstream = AiohttpUpstream(timeout_seconds=5.0)
+    gateway_app.include_router(gateway.gateway_router(settings, upstream))
+    try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=gateway_app), base_url="http://gw") as client:
-            token = await loop.token("dispatcher")
-            answer = await client.get(
-                "/api/v1/routing/pending", headers={"Authorization": f"Bearer {token}", "X-CityLoop-Identity": forged}
-            )
-            assert answer.status_code == 200, answer.text
-            assert answer.json() == {
-                "path": "routing/pending",
-                "identity": {"subject": "dispatcher", "role": "dispatcher", "dept_code": None},
-            }
-            # The service refuses roles it does not allow, on the identity the gateway vouched for.
-            as_auditor = await client.get(
-                "/api/v1/routing/pending", headers={"Authorization": f"Bearer {await loop.token('auditor')}"}
-            )
-            assert as_auditor.status_code == 403
-            assert (await client.get("/api/v1/routing/pending")).status_code == 401
-    # Straight to the service with a forged header: refused.
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=upstream), base_url="http://router") as direct:
-        refused = await direct.get("/api/v1/routing/pending", headers={"X-CityLoop-Identity": forged})
-        assert refused.status_code == 401
+            yield client
+    finally:
+        await upstream.aclose()
+
+
+async def test_gateway_forwards_a_signed_identity_and_never_the_callers_credentials(loop: Loop) -> None:
+    upstream = _upstream()
+    forged = "e30.0000"  # a client trying to speak for itself
+    async with served(upstream) as router_url, _gateway(loop, router_url) as client:
+        token = await loop.token("dispatcher")
+        answer = await client.get(
+            "/api/v1/routing/pending", headers={"Authorization": f"Bearer {token}", "X-CityLoop-Identity": forged}
+        )
+        assert answer.status_code == 200, answer.text
+        seen = answer.json()
+        assert (seen["path"], seen["identity"]) == (
+            "routing/pending",
+            {"subject": "dispatcher", "role": "dispatcher", "dept_code": None},
+        )
+        assert "authorization" not in seen["headers"]
+        assert "x-cityloop-identity" in seen["headers"]
+        # The service refuses roles it does not allow, on the identity the gateway vouched for.
+        as_auditor = await client.get(
+            "/api/v1/routing/pending", headers={"Authorization": f"Bearer {await loop.token('auditor')}"}
+        )
+        assert as_auditor.status_code == 403
+        assert (await client.get("/api/v1/routing/pending")).status_code == 401
+        # Straight to the service with a forged header: refused.
+        async with httpx.AsyncClient(base_url=router_url) as direct:
+            refused = await direct.get("/api/v1/routing/pending", headers={"X-CityLoop-Identity": forged})
+            assert refused.status_code == 401
+
+
+async def test_gateway_passes_requests_and_answers_through_as_they_are(loop: Loop) -> None:
+    async with served(_upstream()) as router_url, _gateway(loop, router_url) as client:
+        signed_in = {"Authorization": f"Bearer {await loop.token('dispatcher')}"}
+        # The query string byte for byte: repeated keys, percent-encoded Chinese, an encoded '&'.
+        query = "district=%E6%B5%A6%E4%B8%9C&d=1&d=2&note=a%26b"
+        read = await client.get(f"/api/v1/routing/pending?{query}", headers=signed_in)
+        assert read.status_code == 200
+        assert read.json()["query"] == query
+        assert read.headers["x-upstream"] == "router"
+        # A body as sent, the upstream's own status; no User-Agent or API key of the caller's added or kept.
+        body = '{"note": "受理 ok"}'
+        posted = await client.post(
+            "/api/v1/routing/pending",
+            content=body.encode(),
+            headers={**signed_in, "Content-Type": "application/json", "X-API-Key": "not-forwarded"},
+        )
+        assert posted.status_code == 201
+        assert posted.json()["body"] == body
+        assert "x-api-key" not in posted.json()["headers"]
+        # A redirect is the caller's to follow, not the gateway's.
+        moved = await client.get("/api/v1/routing/moved", headers=signed_in)
+        assert (moved.status_code, moved.headers["location"]) == (307, "/api/v1/routing/elsewhere")
+        # A service nobody answers for (sla is at a closed port here): a 503 in the documented error format.
+        down = await client.get("/api/v1/deadlines/T1", headers=signed_in)
+        assert down.status_code == 503
+        assert down.json()["error"] == "upstream_unavailable"
+        assert "sla" in down.json()["message"]
 
 
 async def test_openapi_has_stable_operation_ids_and_examples(loop: Loop) -> None:

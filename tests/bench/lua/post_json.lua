@@ -6,6 +6,7 @@
 --              BENCH_KEY      if set, an Idempotency-Key "<BENCH_KEY>-<thread>-<n>" on every request
 --              BENCH_RATE     if set, requests/s for the whole run, spread over the threads (fixed schedule)
 --              BENCH_THREADS  threads wrk runs (to split BENCH_RATE)
+--              BENCH_METHOD   GET or POST (default); a GET sends no body
 --              BENCH_OUT      where done() writes {requests, duration_s, errors, latency_ms: {p50, p90, p99, max}}
 local ffi = require("ffi")
 ffi.cdef [[
@@ -27,6 +28,7 @@ function setup(thread)
 end
 
 local bodies, headers, key, interval, next_slot, n = {}, {}, nil, nil, nil, 0
+local method = os.getenv("BENCH_METHOD") or "POST"
 
 function init(args)
   for line in io.lines(os.getenv("BENCH_BODIES")) do
@@ -51,6 +53,7 @@ end
 function request()
   n = n + 1
   if key then headers["Idempotency-Key"] = key .. "-" .. (id or 0) .. "-" .. n end
+  if method == "GET" then return wrk.format("GET", nil, headers, nil) end
   return wrk.format("POST", nil, headers, bodies[(n % #bodies) + 1])
 end
 

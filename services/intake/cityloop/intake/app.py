@@ -27,6 +27,7 @@ from cityloop.intake.tickets import views as tickets
 from cityloop.intake.trail import anchors
 from cityloop.intake.trail import flows as trail_flows
 from cityloop.intake.trail.flows import record_lifecycle
+from cityloop.intake.upstream import AiohttpUpstream, HttpxUpstream, Upstream
 from cityloop.intake.vault import retention
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -54,7 +55,11 @@ def create_app(
     runtime.background(
         "trail-anchors", lambda: anchors.run_forever(runtime.pool, every_seconds=settings.trail_anchor_seconds)
     )
-    client = httpx.AsyncClient(timeout=10.0, transport=upstream_transport)
+    client: Upstream = (
+        AiohttpUpstream(timeout_seconds=10.0)
+        if upstream_transport is None
+        else HttpxUpstream(upstream_transport, timeout_seconds=10.0)
+    )
 
     async def seed_demo() -> None:
         async with runtime.pool.acquire() as conn, conn.transaction():

@@ -14,7 +14,6 @@ its two paths are forwarded without sign-in (``public_router``), with no identit
 
 import re
 
-import httpx
 from fastapi import APIRouter, Request, Response
 
 from cityloop.common.http_errors import problem
@@ -25,6 +24,7 @@ from cityloop.common.request_context import request_id_of
 from cityloop.intake.accounts.authn import Authenticated
 from cityloop.intake.rate_limits import RateLimit, client_address
 from cityloop.intake.settings import IntakeSettings
+from cityloop.intake.upstream import Upstream, UpstreamUnavailable
 
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "host", "content-length"}
 #: Never forwarded upstream: credentials end at the gateway, identity is the gateway's to assert.
@@ -58,9 +58,7 @@ def upstreams(settings: IntakeSettings) -> dict[str, str]:
     return {segment: urls[service] for segment, service in OWNERS.items()}
 
 
-async def _relay(
-    client: httpx.AsyncClient, request: Request, url: str, headers: dict[str, str], service: str
-) -> Response:
+async def _relay(client: Upstream, request: Request, url: str, headers: dict[str, str], service: str) -> Response:
     """Pass the request on to ``url`` and its answer back; a service that cannot be reached is a 503."""
     # One request, one id: the service logs and answers under the id the gateway logs (request_context.py).
     request_id = request_id_of(request.scope) or headers.pop(REQUEST_ID_HEADER.lower(), None)
@@ -68,19 +66,19 @@ async def _relay(
         headers[REQUEST_ID_HEADER.lower()] = request_id
     try:
         upstream = await client.request(
-            request.method, url, params=request.query_params, content=await request.body(), headers=headers
+            request.method, url, query=request.url.query, body=await request.body(), headers=headers
         )
-    except httpx.HTTPError as exc:
-        return problem(503, "upstream_unavailable", f"{service} service unreachable: {type(exc).__name__}")
-    out_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in _HOP_BY_HOP}
-    return Response(upstream.content, status_code=upstream.status_code, headers=out_headers)
+    except UpstreamUnavailable as exc:
+        return problem(503, "upstream_unavailable", f"{service} service unreachable: {exc}")
+    out_headers = {k: v for k, v in upstream.headers if k.lower() not in _HOP_BY_HOP}
+    return Response(upstream.body, status_code=upstream.status, headers=out_headers)
 
 
 def _passed_on(request: Request) -> dict[str, str]:
     return {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP | _CALLER_ONLY}
 
 
-def gateway_router(settings: IntakeSettings, client: httpx.AsyncClient) -> APIRouter:
+def gateway_router(settings: IntakeSettings, client: Upstream) -> APIRouter:
     table = upstreams(settings)
     router = APIRouter(prefix="/api/v1", include_in_schema=False)
 
@@ -93,7 +91,7 @@ def gateway_router(settings: IntakeSettings, client: httpx.AsyncClient) -> APIRo
         url = f"{base}/api/v1/{segment}" + (f"/{rest}" if rest else "")
         headers = _passed_on(request)
         headers[IDENTITY_HEADER] = encode_identity(identity, settings.internal_secret)
-        return await _relay(client, request, url, headers, segment)
+        return await _relay(client, request, url, headers, OWNERS[segment])
 
     return router
 
@@ -102,7 +100,7 @@ def gateway_router(settings: IntakeSettings, client: httpx.AsyncClient) -> APIRo
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{20,100}")
 
 
-def public_router(settings: IntakeSettings, client: httpx.AsyncClient) -> APIRouter:
+def public_router(settings: IntakeSettings, client: Upstream) -> APIRouter:
     """The citizen's callback link, without an account: the page and its JSON API, nothing else."""
     router = APIRouter(include_in_schema=False)
     limit = RateLimit("callback_link", settings.callback_link_rate_limit)
