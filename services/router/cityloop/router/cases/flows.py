@@ -113,17 +113,16 @@ async def follow_lead(
     conn: Conn, ticket_id: str, lifecycle_type: str, status: TicketStatus | None, detail: DeptStep
 ) -> None:
     """并单: every citizen's ticket in the case follows its lead (one handling, every citizen answered)."""
-    case = await store.case_of_ticket(conn, ticket_id)
-    if case is None or case["lead_ticket"] != ticket_id:
+    led = await store.followers_of_lead(conn, ticket_id)
+    if led is None:
         return
-    for member in await store.case_members(conn, case["id"]):
-        if member["ticket_id"] == ticket_id:
-            continue
+    case_id, followers = led
+    for member in followers:
         # Router keeps members "merged" (a dispatcher may still split them) until the case is resolved.
         if status == TicketStatus.RESOLVED:
-            await tickets.set_ticket_status(conn, member["ticket_id"], status.value)
-        summary = f"case {case['id']}: {detail.dept_code} {lifecycle_type.rsplit('.', 1)[-1]}"
-        told = detail.model_copy(update={"case_id": case["id"]})
-        await announce(conn, EMIT.lifecycle(lifecycle_type, member["ticket_id"], status, summary, told))
+            await tickets.set_ticket_status(conn, member, status.value)
+        summary = f"case {case_id}: {detail.dept_code} {lifecycle_type.rsplit('.', 1)[-1]}"
+        told = detail.model_copy(update={"case_id": case_id})
+        await announce(conn, EMIT.lifecycle(lifecycle_type, member, status, summary, told))
     if status == TicketStatus.RESOLVED:
-        await store.close_case(conn, case["id"])
+        await store.close_case(conn, case_id)

@@ -103,6 +103,21 @@ async def case_of_ticket(conn: Conn, ticket_id: str) -> asyncpg.Record | None:
     )
 
 
+async def followers_of_lead(conn: Conn, ticket_id: str) -> tuple[str, list[str]] | None:
+    """The case ``ticket_id`` leads and its other tickets (oldest first), or None when it leads none. One
+    statement: it runs for every lead's accept and resolve, and nearly every ticket leads a case of its own."""
+    rows = await conn.fetch(
+        "SELECT c.id AS case_id, m.ticket_id FROM tickets t"
+        " JOIN cases c ON c.id = t.case_id AND c.lead_ticket = t.ticket_id"
+        " LEFT JOIN tickets m ON m.case_id = c.id AND m.ticket_id <> t.ticket_id"
+        " WHERE t.ticket_id = $1 ORDER BY m.created_at, m.ticket_id",
+        ticket_id,
+    )
+    if not rows:
+        return None
+    return str(rows[0]["case_id"]), [str(r["ticket_id"]) for r in rows if r["ticket_id"] is not None]
+
+
 async def case_members(conn: Conn, case_id: str) -> list[asyncpg.Record]:
     return list(await conn.fetch("SELECT * FROM tickets WHERE case_id = $1 ORDER BY created_at, ticket_id", case_id))
 

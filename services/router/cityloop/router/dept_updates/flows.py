@@ -55,8 +55,9 @@ async def on_dept_update(conn: Conn, event: CloudEvent, ctx: RouterContext, *, t
     if event.type == types.DEPT_REJECTED and assignment["final"]:
         raise Refused(f"assignment {update.assignment_id} was decided by arbitration: it is final, no 退单")
     await tickets.set_assignment_status(conn, update.assignment_id, new_status)
-    if ticket_status is not None:
-        await tickets.set_ticket_status(conn, update.ticket_id, ticket_status.value)
+    ticket = (
+        None if ticket_status is None else await tickets.set_ticket_status(conn, update.ticket_id, ticket_status.value)
+    )
 
     what = event.type.rsplit(".", 1)[-1]
     detail = step_detail(lifecycle_type, update, role, what)
@@ -72,7 +73,6 @@ async def on_dept_update(conn: Conn, event: CloudEvent, ctx: RouterContext, *, t
     await announce(conn, EMIT.lifecycle(lifecycle_type, update.ticket_id, ticket_status, summary, detail))
     if role == "lead" and event.type in (types.DEPT_ACCEPTED, types.DEPT_RESOLVED):
         await follow_lead(conn, update.ticket_id, lifecycle_type, ticket_status, detail)
-        ticket = await tickets.get_ticket(conn, update.ticket_id)
         if event.type == types.DEPT_ACCEPTED and ticket is not None and ticket["rejections"] > 0 and ticket["category"]:
             # The owner a rejection pointed to took it: the rejection was right, the category stands.
             await examples.insert_example(

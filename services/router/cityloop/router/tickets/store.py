@@ -12,8 +12,11 @@ async def get_ticket(conn: Conn, ticket_id: str, *, lock: bool = False) -> async
     return await conn.fetchrow(sql, ticket_id)
 
 
-async def set_ticket_status(conn: Conn, ticket_id: str, status: str) -> None:
-    await conn.execute("UPDATE tickets SET status = $2, updated_at = now() WHERE ticket_id = $1", ticket_id, status)
+async def set_ticket_status(conn: Conn, ticket_id: str, status: str) -> asyncpg.Record | None:
+    """The ticket as it is now (None if router does not know it)."""
+    return await conn.fetchrow(
+        "UPDATE tickets SET status = $2, updated_at = now() WHERE ticket_id = $1 RETURNING *", ticket_id, status
+    )
 
 
 async def send_to_queue(conn: Conn, ticket_id: str, reason: str) -> None:
