@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -28,6 +27,7 @@ from tests.bench import figures, load
 from tests.bench.figures import record, sized
 from tests.bench.stack import Stack, port_of, rss_kib
 from tests.bench.workload import ticket_bodies
+from tests.ports import free_port
 
 NEEDS_STACK = True
 SECONDS = float(os.environ.get("CITYLOOP_BENCH_INTAKE_SECONDS", sized(30, 8)))
@@ -37,17 +37,10 @@ REPO = Path(__file__).resolve().parents[2]
 BARE_PEAK_KIB: list[int] = []
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @contextlib.asynccontextmanager
 async def bare_endpoint() -> AsyncIterator[tuple[str, int]]:
     """The baseline app in a process of its own; yields (url, pid)."""
-    port = _free_port()
+    port = free_port()
     proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "tests.bench.bare_app", str(port), cwd=REPO)
     try:
         async with httpx.AsyncClient() as client, asyncio.timeout(60):

@@ -33,7 +33,7 @@ from cityloop.router.data.files import city_files
 from tests import stand_ins
 from tests.bench import figures
 from tests.bench.workload import CATEGORIES, DISTRICT
-from tests.integration.signals_support import free_port
+from tests.ports import free_port
 
 KAFKA = os.environ.get("CITYLOOP_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 TICKETS = int(os.environ.get("CITYLOOP_BENCH_SIGNALS_TICKETS", "1000"))

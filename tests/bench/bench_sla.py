@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import sys
 import time
 import uuid
@@ -38,6 +37,7 @@ from cityloop.sla import queries
 from cityloop.sla.app import MIGRATIONS
 from tests.bench.figures import record
 from tests.databases import scratch_database
+from tests.ports import free_port
 
 LIVE = int(os.environ.get("CITYLOOP_BENCH_SLA_TIMERS", "2000000"))
 RATE = 2_000  # timers falling due per second in the steady phases: the target rate
@@ -290,17 +290,10 @@ async def publish_pickup(conn: Conn, table: str, span: tuple[int, int]) -> tuple
     return float(row["p50"] or 0.0), float(row["p99"] or 0.0)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 async def measure_sla(
     conn: Conn, dsn: str, prefix: str, spans: dict[str, tuple[int, int]], log: Path
 ) -> dict[str, Any]:
-    port = _free_port()
+    port = free_port()
     env = {
         "CITYLOOP_DATABASE_URL": dsn,
         "CITYLOOP_TOPIC_PREFIX": prefix,

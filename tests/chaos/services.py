@@ -13,7 +13,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.chaos.infra import PrivateInfra, free_port
+from tests.chaos.infra import PrivateInfra
+from tests.ports import free_port
 
 #: Wall-clock deadlines short enough to fall due during a run (sla/policy.py Policy, CITYLOOP_SLA_POLICIES):
 #: a department that answers late, or not during an outage, meets warnings, breaches and escalations.

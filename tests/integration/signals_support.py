@@ -4,7 +4,6 @@ and a reader of the proposals it publishes on control.mode."""
 import asyncio
 import os
 import signal
-import socket
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,6 +17,7 @@ from cityloop.common.contract import types
 from cityloop.common.contract.proposals import EmergencyProposed
 from cityloop.common.envelope import CloudEvent
 from cityloop.common.topics import CONTROL_MODE, full_name
+from tests.ports import free_port
 
 # Low group timeouts (scripts/infra/check_clients.py): a restarted worker rejoins in seconds, not 30+.
 FAST = {
@@ -28,13 +28,6 @@ FAST = {
     "CITYLOOP_SIGNALS_SNAPSHOT_INTERVAL_SECONDS": "0.5",
     "CITYLOOP_SIGNALS_PARTITIONS": "3",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 class Worker:

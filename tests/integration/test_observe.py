@@ -6,7 +6,6 @@ import contextlib
 import json
 import os
 import re
-import socket
 import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -22,6 +21,7 @@ from tests.conftest import KAFKA, TOPIC_PREFIX
 from tests.dept_system import DeptSystem
 from tests.integration.conftest import Loop
 from tests.integration.test_skeleton_loop import fresh_ticket, wait_for_timeline
+from tests.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 TICKETS = 4
@@ -157,12 +157,6 @@ async def test_documented_metrics_exist_count_once_and_carry_no_unbounded_labels
                     assert not label.startswith("test-"), label  # no deployment prefix
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextlib.asynccontextmanager
 async def serving(apps: dict[str, FastAPI]) -> AsyncIterator[list[str]]:
     """The loop's apps (already started) on real ports, in the order make observe labels them."""
@@ -170,7 +164,7 @@ async def serving(apps: dict[str, FastAPI]) -> AsyncIterator[list[str]]:
     tasks: list[asyncio.Task[None]] = []
     targets = []
     for name in ("intake", "router", "sla", "feedback"):
-        port = _free_port()
+        port = free_port()
         server = uvicorn.Server(
             uvicorn.Config(apps[name], host="127.0.0.1", port=port, lifespan="off", log_config=None)
         )
@@ -204,7 +198,7 @@ def dashboard_expressions() -> list[tuple[str, str]]:
 async def test_every_dashboard_expression_returns_data_from_make_observes_prometheus(
     loop: Loop, tmp_path: Path
 ) -> None:
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "CITYLOOP_HOME": str(tmp_path),

@@ -4,7 +4,6 @@ every due timer has fired exactly once in effect: once in the clock store, one e
 import asyncio
 import os
 import signal
-import socket
 import sys
 import uuid
 from collections import defaultdict
@@ -22,6 +21,7 @@ from cityloop.sla.app import MIGRATIONS
 from tests.conftest import RUN_ID, TOPIC_PREFIX
 from tests.databases import scratch_database
 from tests.integration.sla.conftest import TopicReader
+from tests.ports import free_port
 
 TIMERS = 1500  # each fires twice: warning, then breach one second later
 PREFIX = f"{TOPIC_PREFIX}kill."
@@ -38,18 +38,11 @@ async def kill_db(kafka: str) -> AsyncIterator[tuple[str, PgPool]]:
             await pool.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 async def _start_sla(dsn: str, log: Path) -> asyncio.subprocess.Process:
     env = os.environ | {
         "CITYLOOP_DATABASE_URL": dsn,
         "CITYLOOP_TOPIC_PREFIX": PREFIX,
-        "CITYLOOP_SLA_HTTP_PORT": str(_free_port()),
+        "CITYLOOP_SLA_HTTP_PORT": str(free_port()),
         # Small rounds, so that the kill lands between committed rounds and inside one.
         "CITYLOOP_SLA_FIRE_BATCH": "50",
         "CITYLOOP_LOG_LEVEL": "WARNING",
