@@ -212,6 +212,7 @@ def _upstream() -> FastAPI:
             "query": request.url.query,
             "body": (await request.body()).decode(),
             "headers": sorted(request.headers.keys()),
+            "as_sent": [request.headers.get("user-agent"), request.headers.get("accept-encoding")],
         }
         return Response(
             orjson.dumps(seen),
@@ -281,11 +282,18 @@ async def test_gateway_passes_requests_and_answers_through_as_they_are(loop: Loo
         posted = await client.post(
             "/api/v1/routing/pending",
             content=body.encode(),
-            headers={**signed_in, "Content-Type": "application/json", "X-API-Key": "not-forwarded"},
+            headers={
+                **signed_in,
+                "Content-Type": "application/json",
+                "X-API-Key": "not-forwarded",
+                "User-Agent": "hotline-desk/2.1",
+                "Accept-Encoding": "identity",
+            },
         )
         assert posted.status_code == 201
         assert posted.json()["body"] == body
         assert "x-api-key" not in posted.json()["headers"]
+        assert posted.json()["as_sent"] == ["hotline-desk/2.1", "identity"]  # the caller's, not the client's
         # A redirect is the caller's to follow, not the gateway's.
         moved = await client.get("/api/v1/routing/moved", headers=signed_in)
         assert (moved.status_code, moved.headers["location"]) == (307, "/api/v1/routing/elsewhere")

@@ -52,8 +52,9 @@ class AiohttpUpstream:
                 auto_decompress=False,
                 # No cookie jar: the gateway speaks for many callers, never keeps state between them.
                 cookie_jar=aiohttp.DummyCookieJar(),
-                # Headers as the caller sent them; no User-Agent of our own added.
-                skip_auto_headers=("User-Agent",),
+                # Headers as the caller sent them: no User-Agent of our own, and no Accept-Encoding the caller
+                # did not send (a service would compress for a caller that cannot read it).
+                skip_auto_headers=("User-Agent", "Accept-Encoding"),
             )
         return self._session
 
