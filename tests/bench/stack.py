@@ -39,6 +39,9 @@ def stack_env() -> dict[str, str]:
     gateway = f"http://127.0.0.1:{port_of('intake')}"
     env |= {"CITYLOOP_FEEDBACK_GATEWAY_URL": gateway, "CITYLOOP_FEEDBACK_PUBLIC_BASE_URL": gateway}
     env["CITYLOOP_INTAKE_OPEN311_BASE_URL"] = f"{gateway}/open311/v2"
+    # The per-principal limit (6,000 calls a minute) keeps one client from taking the gateway; here one
+    # call-taker is the whole load, and a forwarded GET at full speed would measure 429s instead.
+    env["CITYLOOP_INTAKE_API_RATE_LIMIT"] = os.environ.get("CITYLOOP_INTAKE_API_RATE_LIMIT", "100000000/minute")
     # Logs as a deployment writes them (JSON lines, the services' own level) into the stack's log file.
     env["CITYLOOP_LOG_JSON"] = os.environ.get("CITYLOOP_LOG_JSON", "true")
     return env
