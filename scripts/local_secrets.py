@@ -50,3 +50,10 @@ def ensure(path: Path) -> dict[str, str]:
             out.write(text)
         path.chmod(0o600)
     return values
+
+
+def effective(path: Path | None = None) -> dict[str, str]:
+    """The values the services run with: the local secrets (generated if missing), each overridden by the
+    environment when it sets that name explicitly."""
+    local = ensure(path or secrets_file())
+    return {name: os.environ[name] if name in os.environ else value for name, value in local.items()}

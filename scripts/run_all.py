@@ -32,8 +32,7 @@ def _port(name: str, default: int) -> int:
 def main() -> int:
     # Random local secrets (generated once into .local/secrets.env), never the published defaults; a value
     # set in the environment explicitly still wins.
-    local = local_secrets.ensure(local_secrets.secrets_file())
-    os.environ.update({name: value for name, value in local.items() if name not in os.environ})
+    os.environ.update(local_secrets.effective())
     env = {**os.environ, "CITYLOOP_LOG_JSON": os.environ.get("CITYLOOP_LOG_JSON", "false")}
     configure_logging("run", json=env["CITYLOOP_LOG_JSON"] == "true")
     supervisor = Supervisor({name: [sys.executable, "-m", module] for name, module, _ in SERVICES}, env)

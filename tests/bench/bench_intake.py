@@ -120,11 +120,8 @@ async def _gateway_hop(stack: Stack, auth: dict[str, str]) -> None:
     path = "/api/v1/categories"
     print(f"  GET {path} through the gateway, then straight to router, full speed, {SECONDS:.0f} s each ...")
     via = await load.get(f"{stack.gateway}{path}", seconds=SECONDS, headers=auth)
-    # The secret the stack's services hold: the environment's, else .local/secrets.env (scripts/run_all.py).
-    secret = (
-        os.environ.get("CITYLOOP_INTERNAL_SECRET")
-        or local_secrets.read(local_secrets.secrets_file())["CITYLOOP_INTERNAL_SECRET"]
-    )
+    # The secret the stack's services hold (scripts/run_all.py gives them the same).
+    secret = local_secrets.effective()["CITYLOOP_INTERNAL_SECRET"]
     signed = encode_identity(Identity(subject="calltaker", role=Role.CALL_TAKER), secret)
     direct = await load.get(
         f"http://127.0.0.1:{port_of('router')}{path}", seconds=SECONDS, headers={IDENTITY_HEADER: signed}

@@ -16,9 +16,12 @@ async def served(app: Any) -> AsyncIterator[str]:
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning"))
     serving = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110
-        await asyncio.sleep(0.05)
     try:
+        for _ in range(600):  # uvicorn flags `started` once it listens; it offers no event to await
+            if server.started:
+                break
+            await asyncio.sleep(0.05)
+        assert server.started, f"uvicorn did not start on port {port}"
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True

@@ -13,13 +13,13 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import KAFKA, TOPIC_PREFIX
 from tests.dept_system import DeptSystem
 from tests.integration.conftest import Loop
+from tests.integration.serving import served
 from tests.integration.test_skeleton_loop import fresh_ticket, wait_for_timeline
 from tests.ports import free_port
 
@@ -160,28 +160,9 @@ async def test_documented_metrics_exist_count_once_and_carry_no_unbounded_labels
 @contextlib.asynccontextmanager
 async def serving(apps: dict[str, FastAPI]) -> AsyncIterator[list[str]]:
     """The loop's apps (already started) on real ports, in the order make observe labels them."""
-    servers: list[uvicorn.Server] = []
-    tasks: list[asyncio.Task[None]] = []
-    targets = []
-    for name in ("intake", "router", "sla", "feedback"):
-        port = free_port()
-        server = uvicorn.Server(
-            uvicorn.Config(apps[name], host="127.0.0.1", port=port, lifespan="off", log_config=None)
-        )
-        servers.append(server)
-        tasks.append(asyncio.create_task(server.serve()))
-        targets.append(f"127.0.0.1:{port}")
-    try:
-        for _ in range(600):  # uvicorn flags `started` once it listens; it offers no event to await
-            if all(s.started for s in servers):
-                break
-            await asyncio.sleep(0.05)
-        assert all(s.started for s in servers)
-        yield targets
-    finally:
-        for server in servers:
-            server.should_exit = True
-        await asyncio.gather(*tasks, return_exceptions=True)
+    async with contextlib.AsyncExitStack() as stack:
+        urls = [await stack.enter_async_context(served(apps[name])) for name in ("intake", "router", "sla", "feedback")]
+        yield [url.removeprefix("http://") for url in urls]
 
 
 def dashboard_expressions() -> list[tuple[str, str]]:
