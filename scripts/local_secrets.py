@@ -56,4 +56,4 @@ def effective(path: Path | None = None) -> dict[str, str]:
     """The values the services run with: the local secrets (generated if missing), each overridden by the
     environment when it sets that name explicitly."""
     local = ensure(path or secrets_file())
-    return {name: os.environ[name] if name in os.environ else value for name, value in local.items()}
+    return {name: os.environ.get(name, value) for name, value in local.items()}
