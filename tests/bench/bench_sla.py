@@ -107,16 +107,18 @@ async def schedule(conn: Conn, span: tuple[int, int], start: datetime, rate: flo
     )
 
 
+#: The steady phase's first timer falls due this long after its schedule is set.
+STEADY_LEAD = timedelta(seconds=2)
+
+
 async def steady_schedule(conn: Conn, span: tuple[int, int], who: str) -> None:
-    """The steady phase's schedule, its first timer due 2 s from now; says how long writing it took. A write
-    that ends after its first timers fell due makes them late before any firer can see them (lateness is
-    measured from the due time): two `make bench` runs saw sla fire nothing for ~50 s of this phase while
-    it met the target when run alone, and this tells the bench's side apart from sla's."""
+    """The steady phase's schedule; says how long writing it took, since a write that ends after its first
+    timers fell due makes them late before any firer can see them (lateness counts from the due time)."""
     set_at = time.monotonic()
-    await schedule(conn, span, datetime.now(UTC) + timedelta(seconds=2), RATE)
+    await schedule(conn, span, datetime.now(UTC) + STEADY_LEAD, RATE)
     took = time.monotonic() - set_at
-    print(f"  {who}: steady schedule written in {took:.2f} s (its first timer falls due 2 s after it was set)")
-    if took > 1.0:
+    print(f"  {who}: steady schedule written in {took:.2f} s (its first timer falls due {STEADY_LEAD.seconds} s after)")
+    if took > STEADY_LEAD.total_seconds():
         note(f"sla: {who}'s steady schedule took {took:.1f} s to write: its first timers were due before it")
 
 
