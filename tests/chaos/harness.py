@@ -2,7 +2,6 @@
 invariants over everything stored and published, and the report."""
 
 import asyncio
-import contextlib
 import logging
 import random
 import subprocess
@@ -23,6 +22,9 @@ from tests.chaos.observe import SCHEMAS, observe
 from tests.chaos.report import Report
 from tests.chaos.services import Stack
 
+#: Seconds between the progress lines a run prints while it loads and drains.
+PROGRESS_EVERY = 60.0
+
 
 @dataclass
 class Options:
@@ -33,7 +35,8 @@ class Options:
     rounds: int  # of every fault type
     kill_each: bool = True  # kill -9 every process in a round (else one replica per service)
     accept_delay: tuple[float, float] = (0.5, 25.0)
-    drain_timeout: float = 600.0
+    #: A drain step gives up when its backlog has not shrunk for this long (it may take far longer in all).
+    drain_stall: float = 300.0
     ports: dict[str, int] = field(default_factory=lambda: {"kafka": 29092, "controller": 29093, "pg": 56500})
 
 
@@ -80,29 +83,45 @@ async def backlog(dsn: str, tickets: list[str]) -> dict[str, int]:
 
 
 async def until_settled(
-    stack: Stack, tickets: list[str], *, seconds: float, what: str, ignore: str | None = None
+    stack: Stack, tickets: list[str], *, stall_seconds: float, what: str, ignore: str | None = None
 ) -> str | None:
-    """Until every outbox is published, every consumer group caught up and no ticket waits for routing."""
+    """Until every outbox is published, every consumer group caught up and no ticket waits for routing.
+    Gives up only when the backlog has not shrunk for ``stall_seconds``: a long load at the machine's limit
+    leaves a backlog that takes many minutes to work off, and only one that stopped moving is a hang."""
     infra = stack.infra
     last: object = None
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(seconds):
-            while True:
-                try:
-                    left: dict[str, int] = await backlog(infra.dsn, tickets)
-                    # Each group behind by name: a note that only said "lag" could not tell which one hung.
-                    lags = await group_lags(infra.bootstrap, stack.topic_prefix, ignore=ignore)
-                    left |= {f"lag {group}": n for group, n in lags.items() if n}
-                except (OSError, asyncpg.PostgresError) as exc:
-                    left = {"error": 1}
-                    last = exc
-                if not any(left.values()):
-                    return None
-                last = left
-                await asyncio.sleep(1.0)
-    note = f"{what}: not settled within {seconds:.0f}s: {last}"
+    best: int | None = None
+    best_at = reported_at = time.monotonic()
+    while time.monotonic() - best_at < stall_seconds:
+        try:
+            left: dict[str, int] = await backlog(infra.dsn, tickets)
+            # Each group behind by name: a note that only said "lag" could not tell which one hung.
+            lags = await group_lags(infra.bootstrap, stack.topic_prefix, ignore=ignore)
+            left |= {f"lag {group}": n for group, n in lags.items() if n}
+        except (OSError, asyncpg.PostgresError) as exc:
+            last = exc
+            await asyncio.sleep(1.0)
+            continue
+        if not any(left.values()):
+            return None
+        last = left
+        total = sum(left.values())
+        now = time.monotonic()
+        if best is None or total < best:
+            best, best_at = total, now
+        if now - reported_at >= PROGRESS_EVERY:
+            reported_at = now
+            print(f"chaos: draining ({what}): {total} left {_nonzero(left)}", flush=True)
+        # Counting a large backlog (every outbox, every group's offsets) every second would load the stack it
+        # waits for.
+        await asyncio.sleep(1.0 if total < 1_000 else 5.0)
+    note = f"{what}: not settled, nothing moved for {stall_seconds:.0f}s: {last}"
     print(f"chaos: {note}", flush=True)
     return note
+
+
+def _nonzero(counts: dict[str, int]) -> dict[str, int]:
+    return {k: v for k, v in counts.items() if v}
 
 
 def start_relay(stack: Stack, service: str) -> subprocess.Popen[bytes]:
@@ -138,19 +157,40 @@ class Load:
         await self.tasks[name]
 
 
+async def report_progress(stack: Stack, load: Load, seconds: float) -> None:
+    """Waits out the load window, printing every PROGRESS_EVERY what was sent and what waits behind it, so a
+    long run's log shows whether the loop keeps up (and where it fell behind) before the report comes."""
+    started = time.monotonic()
+    before = 0
+    while (elapsed := time.monotonic() - started) < seconds:
+        await asyncio.sleep(min(PROGRESS_EVERY, seconds - elapsed))
+        accepted = len(load.driver.load.accepted)
+        try:
+            waiting = _nonzero(await backlog(stack.infra.dsn, list(load.driver.load.accepted)))
+        except (OSError, asyncpg.PostgresError) as exc:
+            waiting = {type(exc).__name__: 1}
+        print(
+            f"chaos: t={time.monotonic() - started:6.0f}s accepted {accepted} (+{accepted - before}),"
+            f" answers sent {len(load.responder.load.sent)} ({load.responder.pending} scheduled),"
+            f" callbacks {len(load.desk.load.recorded)}, faults {len(load.injector.done)}, waiting {waiting}",
+            flush=True,
+        )
+        before = accepted
+
+
 async def drain(stack: Stack, load: Load, options: Options, notes: list[str | None]) -> float:
     """Everything up again, the departments answer what they got, callbacks are recorded; then sla stops
     (its clocks fire no more) and a lone relay flushes its outbox. Returns when sla stopped (epoch)."""
     for process in stack.processes.values():
         if process.paused:
             process.resume()
-    await stack.wait_ready(seconds=options.drain_timeout)
+    await stack.wait_ready(seconds=options.drain_stall)
     tickets = list(load.driver.load.accepted)
-    notes.append(await until_settled(stack, tickets, seconds=options.drain_timeout / 2, what="routing"))
+    notes.append(await until_settled(stack, tickets, stall_seconds=options.drain_stall, what="routing"))
     await load.stop("responder")
-    notes.append(await until_settled(stack, tickets, seconds=options.drain_timeout / 2, what="answers"))
+    notes.append(await until_settled(stack, tickets, stall_seconds=options.drain_stall, what="answers"))
     await load.desk.round()
-    notes.append(await until_settled(stack, tickets, seconds=options.drain_timeout / 4, what="callbacks"))
+    notes.append(await until_settled(stack, tickets, stall_seconds=options.drain_stall, what="callbacks"))
     await load.stop("desk")
     frozen_at = time.time()
     for process in stack.replicas_of("sla"):
@@ -159,7 +199,7 @@ async def drain(stack: Stack, load: Load, options: Options, notes: list[str | No
     relay = start_relay(stack, "sla")
     try:
         notes.append(
-            await until_settled(stack, tickets, seconds=options.drain_timeout / 4, what="sla stopped", ignore="sla")
+            await until_settled(stack, tickets, stall_seconds=options.drain_stall, what="sla stopped", ignore="sla")
         )
     finally:
         relay.terminate()
@@ -204,7 +244,7 @@ async def run(options: Options) -> Report:
             injector=faults.Injector(stack, plan, random.Random(rng.random())),
         )
         load.start()
-        await asyncio.sleep(options.load_seconds)
+        await report_progress(stack, load, options.load_seconds)
         await load.tasks["faults"]  # the last fault may end after the window: the load goes on until it did
         await load.stop("driver")
         load_ended = time.monotonic()

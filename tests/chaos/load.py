@@ -70,8 +70,11 @@ class TicketDriver:
         self.load = TicketLoad()
         self._client = _client(gateway)
 
-    async def run(self, stop: asyncio.Event, *, workers: int = 16) -> None:
+    async def run(self, stop: asyncio.Event) -> None:
         """Creates tickets at ``rate`` per second until ``stop``; requests begun then are finished."""
+        # Enough requests in flight that the asked rate holds while intake answers in up to ~2 s (the whole
+        # stack shares two cores in a long run): callers do not wait for the city to be less busy.
+        workers = max(16, int(self._rate * 2))
         queue: asyncio.Queue[tuple[str, dict[str, str], str] | None] = asyncio.Queue(maxsize=workers * 4)
 
         async def work() -> None:

@@ -24,9 +24,9 @@ async def test_short_fault_run_keeps_every_invariant(tmp_path: Path) -> None:
         rate=3.0,
         rounds=1,
         kill_each=False,  # one process of each service is killed; the replica faults hit the others
-        # It drains in ~30 s; a hang fails within minutes and names what never settled (the default is the
-        # long form's 600 s, which let one stuck run take 20 minutes of make test's budget).
-        drain_timeout=240.0,
+        # It drains in ~30 s; a hang fails within minutes and names what never settled (the long form's
+        # default of 300 s per stalled step could take 20 minutes of make test's budget).
+        drain_stall=90.0,
     )
     report = await harness.run(options)
     print(report.render())
