@@ -86,13 +86,15 @@ async def until_settled(
     stack: Stack, tickets: list[str], *, stall_seconds: float, what: str, ignore: str | None = None
 ) -> str | None:
     """Until every outbox is published, every consumer group caught up and no ticket waits for routing.
-    Gives up only when the backlog has not shrunk for ``stall_seconds``: a long load at the machine's limit
-    leaves a backlog that takes many minutes to work off, and only one that stopped moving is a hang."""
+    Gives up only when nothing has moved for ``stall_seconds``: a long load at the machine's limit leaves a
+    backlog that takes many minutes to work off, and only one that stopped moving is a hang. Moving means some
+    count reached a new low: the sum can rise while work is done (each ticket router routes adds events to
+    every group behind it)."""
     infra = stack.infra
     last: object = None
-    best: int | None = None
-    best_at = reported_at = time.monotonic()
-    while time.monotonic() - best_at < stall_seconds:
+    lows: dict[str, int] = {}
+    moved_at = reported_at = time.monotonic()
+    while time.monotonic() - moved_at < stall_seconds:
         try:
             left: dict[str, int] = await backlog(infra.dsn, tickets)
             # Each group behind by name: a note that only said "lag" could not tell which one hung.
@@ -107,8 +109,8 @@ async def until_settled(
         last = left
         total = sum(left.values())
         now = time.monotonic()
-        if best is None or total < best:
-            best, best_at = total, now
+        if moved(lows, left):
+            moved_at = now
         if now - reported_at >= PROGRESS_EVERY:
             reported_at = now
             print(f"chaos: draining ({what}): {total} left {_nonzero(left)}", flush=True)
@@ -118,6 +120,16 @@ async def until_settled(
     note = f"{what}: not settled, nothing moved for {stall_seconds:.0f}s: {last}"
     print(f"chaos: {note}", flush=True)
     return note
+
+
+def moved(lows: dict[str, int], left: dict[str, int]) -> bool:
+    """Whether some count in ``left`` is below its lowest so far in ``lows`` (updated in place). A group that
+    caught up drops out of ``left``: it is at zero, and once at zero a count cannot move again, so counts that
+    come and go cannot hide one that hangs. A count seen for the first time has not moved."""
+    now = {key: left.get(key, 0) for key in lows.keys() | left.keys()}
+    went_down = any(n < lows[key] for key, n in now.items() if key in lows)
+    lows.update({key: min(n, lows.get(key, n)) for key, n in now.items()})
+    return went_down
 
 
 def _nonzero(counts: dict[str, int]) -> dict[str, int]:
