@@ -84,10 +84,11 @@ bench: setup
 	$(PY) -m tests.bench $(BENCH)
 
 # The fault harness's long form (issue 13) on a broker and PostgreSQL of its own (never the shared ones):
-# `make chaos DURATION=30m` (also 90s, 1h30m). The short form runs in `make test` (tests/chaos/test_chaos.py).
+# `make chaos DURATION=30m` (also 90s, 1h30m; SEED=N repeats a run's fault plan). The short form runs in
+# `make test` (tests/chaos/test_chaos.py).
 DURATION ?= 30m
 chaos: venv
-	$(PY) -m tests.chaos --duration $(DURATION)
+	$(PY) -m tests.chaos --duration $(DURATION) $(if $(SEED),--seed $(SEED))
 
 down:
 	@scripts/infra/down.sh

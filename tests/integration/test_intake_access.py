@@ -12,6 +12,9 @@ from fastapi import FastAPI, Request, Response
 from cityloop.common.contract import types
 from cityloop.common.identity import Identity, Role, require_roles
 from cityloop.intake import gateway
+from cityloop.intake.accounts import store as accounts_store
+from cityloop.intake.accounts.credentials import hash_api_key, new_api_key
+from cityloop.intake.accounts.key_cache import KeyCache
 from cityloop.intake.demo import DEMO_API_KEY
 from cityloop.intake.masking import mask_address
 from cityloop.intake.settings import IntakeSettings
@@ -162,6 +165,35 @@ async def test_credentials_tokens_and_api_keys(loop: Loop) -> None:
             "role": "department",
             "dept_code": "pd-sanitation",
         }
+
+
+async def test_a_revoked_api_key_stops_working_once_its_cached_seconds_pass(loop: Loop) -> None:
+    """accounts/key_cache.py: a key found is not looked up again for api_key_cache_seconds, so a revocation in
+    the database is seen within that time (here a clock the test moves)."""
+    clock = [0.0]
+    state = loop.apps["intake"].state
+    ttl = state.settings.api_key_cache_seconds
+    state.key_cache = KeyCache(ttl, timer=lambda: clock[0])
+    try:
+        await _revoke_while_cached(loop, clock, ttl)
+    finally:
+        state.key_cache = None  # the next test's first key lookup makes the app's own again
+
+
+async def _revoke_while_cached(loop: Loop, clock: list[float], ttl: float) -> None:
+    key = new_api_key()
+    async with loop.runtime("intake").pool.acquire() as conn:
+        await accounts_store.insert_api_key(conn, key_hash=hash_api_key(key), username="hotline-cti", label="test")
+    async with loop.client({"X-API-Key": key}) as system:
+        assert (await system.get("/api/v1/auth/me")).json()["subject"] == "hotline-cti"
+        async with loop.runtime("intake").pool.acquire() as conn:
+            await conn.execute("UPDATE api_keys SET revoked_at = now() WHERE key_hash = $1", hash_api_key(key))
+        clock[0] += ttl / 2
+        assert (await system.get("/api/v1/auth/me")).status_code == 200  # still believed
+        clock[0] += ttl
+        refused = await system.get("/api/v1/auth/me")
+        assert refused.status_code == 401
+        assert refused.json()["message"] == "unknown or revoked API key"
 
 
 async def test_login_is_rate_limited_per_client(loop: Loop) -> None:

@@ -44,6 +44,10 @@ class IntakeSettings(CommonSettings):
     login_backoff_max_seconds: float = Field(default=300.0, gt=0)
     #: Every authenticated call, per principal (failed authentications count per client address).
     api_rate_limit: str = "6000/minute"
+    #: How long an API key, once looked up, is believed without asking the database again (accounts/key_cache.py):
+    #: a key revoked or an account deactivated in the database stops working within this many seconds. 0: every
+    #: request looks its key up.
+    api_key_cache_seconds: float = Field(default=5.0, ge=0)
     #: Proxies (addresses or CIDR networks, e.g. ["10.0.0.0/8"]) whose X-Forwarded-For names the client;
     #: from anyone else the header is ignored. Empty: the TCP peer is the client.
     trusted_proxies: list[str] = Field(default_factory=list)

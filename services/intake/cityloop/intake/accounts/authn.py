@@ -13,6 +13,7 @@ from cityloop.common.deps import pool_of
 from cityloop.common.identity import Identity, Role, roles_guard
 from cityloop.intake.accounts import store
 from cityloop.intake.accounts.credentials import InvalidCredentials, hash_api_key, read_token
+from cityloop.intake.accounts.key_cache import KeyCache
 from cityloop.intake.rate_limits import RateLimit, client_address
 from cityloop.intake.settings import IntakeSettings
 
@@ -56,6 +57,14 @@ def _api_limit(request: Request) -> RateLimit:
     return limit
 
 
+def _key_cache(request: Request) -> KeyCache:
+    """One per app, made on first use, as the rate limit is."""
+    keys: KeyCache | None = getattr(request.app.state, "key_cache", None)
+    if keys is None:
+        keys = request.app.state.key_cache = KeyCache(settings_of(request).api_key_cache_seconds)
+    return keys
+
+
 def _rate_limited(limit: RateLimit) -> HTTPException:
     return HTTPException(
         429,
@@ -71,11 +80,17 @@ async def _identify(request: Request, bearer: HTTPAuthorizationCredentials | Non
         except InvalidCredentials as exc:
             raise _unauthenticated(str(exc)) from exc
     if api_key:
+        key_hash = hash_api_key(api_key)
+        keys = _key_cache(request)
+        if (known := keys.get(key_hash)) is not None:
+            return known
         async with pool_of(request).acquire() as conn:
-            row = await store.account_for_api_key(conn, hash_api_key(api_key))
+            row = await store.account_for_api_key(conn, key_hash)
         if row is None:
             raise _unauthenticated("unknown or revoked API key")
-        return Identity(subject=row["username"], role=Role(row["role"]), dept_code=row["dept_code"])
+        identity = Identity(subject=row["username"], role=Role(row["role"]), dept_code=row["dept_code"])
+        keys.put(key_hash, identity)
+        return identity
     raise _unauthenticated("send Authorization: Bearer <token> (POST /api/v1/auth/token) or X-API-Key")
 
 
