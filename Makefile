@@ -94,6 +94,7 @@ down:
 	@scripts/infra/down.sh
 
 clean: down
+	@scripts/infra/postgres.sh destroy
 	rm -rf $(CITYLOOP_HOME)
 
 distclean: clean

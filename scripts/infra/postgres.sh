@@ -7,6 +7,8 @@
 #   scripts/infra/postgres.sh stop     stop the server of this checkout (pg_ctl stop -m fast)
 #   scripts/infra/postgres.sh status   exit 0 if a server answers on 127.0.0.1:$PGPORT, 3 if not
 #   scripts/infra/postgres.sh wait     wait (PG_WAIT_TIMEOUT s, default 60) until it answers
+#   scripts/infra/postgres.sh destroy  stop it and delete the cluster, wherever it lives (make clean, the
+#                                      chaos harness's own cluster)
 #
 # Connect with: postgresql://cityloop_owner@127.0.0.1:55432/cityloop (no password: see "trust" below).
 # cityloop_owner (no superuser, CREATEDB nor CREATEROLE) owns the database and its schemas and runs the
@@ -316,11 +318,23 @@ cmd_wait() {
     say "ready on $host:$PGPORT"
 }
 
+cmd_destroy() {
+    cmd_stop
+    set_paths
+    # The cluster may live in the /tmp fallback (above), outside $CITYLOOP_HOME: deleting only the home
+    # left it there, and the next start found and reused it (each chaos run left gigabytes behind). The
+    # server's log is kept in the home, for whoever reads a failed run afterwards.
+    [[ $base == "$fallback_base" && -f $log_file ]] && cp "$log_file" "$CITYLOOP_HOME/postgres.log"
+    rm -rf "$CITYLOOP_HOME/pg" "$fallback_base" "/tmp/cityloop-pg-$home_hash-run"
+    say "deleted the cluster ($data_dir)"
+}
+
 case "${1:-}" in
     init) cmd_init ;;
     start) cmd_start ;;
     stop) cmd_stop ;;
     status) cmd_status ;;
     wait) cmd_wait ;;
-    *) printf 'usage: %s {init|start|stop|status|wait}\n' "$0" >&2; exit 2 ;;
+    destroy) cmd_destroy ;;
+    *) printf 'usage: %s {init|start|stop|status|wait|destroy}\n' "$0" >&2; exit 2 ;;
 esac

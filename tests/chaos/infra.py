@@ -134,8 +134,10 @@ class PrivateInfra:
     async def stop(self) -> None:
         for script in self._scripts:
             await script.communicate()
-        for name in ("kafka.sh", "postgres.sh"):
+        # The cluster is deleted (it may sit in /tmp, outside the run's home: scripts/infra/postgres.sh); the
+        # broker's data and the services' logs stay in the home.
+        for name, command in (("kafka.sh", "stop"), ("postgres.sh", "destroy")):
             try:
-                await self._script(name, "stop")
+                await self._script(name, command)
             except RuntimeError as exc:
                 print(f"chaos: {exc}", flush=True)
