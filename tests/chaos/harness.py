@@ -35,7 +35,7 @@ class Options:
     rounds: int  # of every fault type
     kill_each: bool = True  # kill -9 every process in a round (else one replica per service)
     accept_delay: tuple[float, float] = (0.5, 25.0)
-    #: A drain step gives up when its backlog has not shrunk for this long (it may take far longer in all).
+    #: A drain step gives up when nothing has moved for this long (``moved``); it may take far longer in all.
     drain_stall: float = 300.0
     ports: dict[str, int] = field(default_factory=lambda: {"kafka": 29092, "controller": 29093, "pg": 56500})
 

@@ -246,6 +246,10 @@ def callbacks_once(sent: Sent, seen: Observed) -> Result:
         if n > 1:
             duplicated += 1
             r.fail(f"{ticket}: {n} callbacks for one passed resolve deadline")
+    # A closed ticket's citizen has been called back: a callback still due would call them again.
+    due_on_closed = [t for t in sent.tickets if seen.tickets.get(t) == "closed" and _has_due(seen, t)]
+    for ticket in due_on_closed:
+        r.fail(f"{ticket}: closed, with a callback still due {seen.callbacks.get(ticket)}")
     opened_on_trail = sum(1 for t in sent.tickets for x, _ in seen.trails.get(t, []) if x == "cityloop.callback.opened")
     unannounced = announced_only = 0
     for ticket in sent.tickets:
@@ -267,8 +271,13 @@ def callbacks_once(sent: Sent, seen: Observed) -> Result:
         "on_trail_not_stored": announced_only,
         "missing": missing,
         "duplicated": duplicated,
+        "due_on_closed": len(due_on_closed),
     }
     return r
+
+
+def _has_due(seen: Observed, ticket: str) -> bool:
+    return any(status == "due" for _, status in seen.callbacks.get(ticket, []))
 
 
 def open_tickets_owned(sent: Sent, seen: Observed) -> Result:

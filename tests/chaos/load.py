@@ -340,7 +340,10 @@ class DeptResponder:
 
 @dataclass
 class CallbackLoad:
-    recorded: set[str] = field(default_factory=set)
+    #: By callback id, not ticket: a ticket may be called back twice (a 重办, an overdue callback), and a desk
+    #: that skipped a ticket it had called once skipped the oldest due callbacks forever (the API lists them
+    #: oldest first), so it recorded nothing more.
+    recorded: set[int] = field(default_factory=set)
     failures: Counter[str] = field(default_factory=Counter)  # why a call failed (an outage, a status code)
 
 
@@ -371,11 +374,11 @@ class CallbackDesk:
         if status != 200:
             self.load.failures[f"due {status}"] += 1
             return 0
-        due = [c["ticket_id"] for c in items if c["ticket_id"] not in self.load.recorded]
-        results = await asyncio.gather(*(self._record(ticket_id) for ticket_id in due))
+        due = [(c["id"], c["ticket_id"]) for c in items if c["id"] not in self.load.recorded]
+        results = await asyncio.gather(*(self._record(callback_id, ticket_id) for callback_id, ticket_id in due))
         return sum(results)
 
-    async def _record(self, ticket_id: str) -> int:
+    async def _record(self, callback_id: int, ticket_id: str) -> int:
         try:
             async with self._client.post(
                 f"/api/v1/callbacks/{ticket_id}/outcome", json={"solved": True, "satisfaction": "satisfied"}
@@ -386,7 +389,7 @@ class CallbackDesk:
             self.load.failures[type(exc).__name__] += 1
             return 0
         if status == 200:
-            self.load.recorded.add(ticket_id)
+            self.load.recorded.add(callback_id)
             return 1
         self.load.failures[f"outcome {status}"] += 1
         return 0

@@ -142,6 +142,16 @@ def test_a_missing_or_second_callback_is_caught() -> None:
     assert callbacks_once(sent, seen).counts["missing"] == 1
 
 
+def test_a_callback_still_due_on_a_closed_ticket_is_caught() -> None:
+    """A resolve deadline's breach applied after the resolution's callback was answered once opened one."""
+    sent, seen = clean()
+    assert seen.tickets["T1"] == "closed"
+    seen.callbacks["T1"] = [("resolved", "done"), ("overdue", "due")]
+    result = callbacks_once(sent, seen)
+    assert result.counts["due_on_closed"] == 1
+    assert "closed, with a callback still due" in result.violations[0]
+
+
 def test_a_callback_announced_twice_under_one_id_is_one_callback_and_an_unstored_one_is_caught() -> None:
     sent, seen = clean()
     # an overdue callback that became the resolution's: opened twice on the trail, one row in feedback

@@ -107,8 +107,15 @@ async def on_lifecycle(conn: Conn, event: CloudEvent) -> None:
         )
     elif event.type == types.SLA_BREACHED:
         breach = parse_lifecycle(event, ClockStep)
-        # The resolve deadline passed unresolved: the citizen is asked anyway (data, not a verdict).
-        if breach.detail.kind == "resolve" and breach.detail.step == "breach":
+        # The resolve deadline passed unresolved: the citizen is asked anyway (data, not a verdict). Not when
+        # the resolution is here first: sla fires from its own view, which may not have the resolution yet,
+        # and under load this event came after the resolution's callback had been answered and the ticket
+        # closed (found by the fault harness: citizens would be called again about a closed ticket).
+        if (
+            breach.detail.kind == "resolve"
+            and breach.detail.step == "breach"
+            and not await store.resolution_stands(conn, breach.ticket_id)
+        ):
             step = breach.detail
             await _open(
                 conn,

@@ -73,6 +73,15 @@ async def open_callback(
     )
 
 
+async def resolution_stands(conn: Conn, ticket_id: str) -> bool:
+    """Whether the ticket's latest callback asks, or asked, about a resolution that still stands: due, or
+    answered without 重办 (a rehandle gives the ticket back to its department, and a deadline again)."""
+    row = await conn.fetchrow(
+        "SELECT trigger, verdict FROM callbacks WHERE ticket_id = $1 ORDER BY id DESC LIMIT 1", ticket_id
+    )
+    return row is not None and row["trigger"] == "resolved" and row["verdict"] != "rehandle"
+
+
 async def open_of_ticket(conn: Conn, ticket_id: str, *, lock: bool = False) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT * FROM callbacks WHERE ticket_id = $1 AND status = 'due'" + (" FOR UPDATE" if lock else ""),
