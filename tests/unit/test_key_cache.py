@@ -2,20 +2,13 @@
 
 from cityloop.common.identity import Identity, Role
 from cityloop.intake.accounts.key_cache import MAX_KEYS, KeyCache
+from tests.fake_clock import FakeClock
 
 CTI = Identity(subject="hotline-cti", role=Role.CALL_TAKER, dept_code=None)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_a_found_key_is_believed_until_its_seconds_pass() -> None:
-    clock = Clock()
+    clock = FakeClock(1000.0)
     keys = KeyCache(5.0, timer=clock)
     assert keys.get("h1") is None
     keys.put("h1", CTI)
@@ -32,7 +25,7 @@ def test_zero_seconds_keeps_nothing() -> None:
 
 
 def test_the_number_of_keys_kept_is_bounded() -> None:
-    keys = KeyCache(60.0, timer=Clock())
+    keys = KeyCache(60.0, timer=FakeClock())
     for n in range(MAX_KEYS + 10):
         keys.put(f"h{n}", CTI)
     assert keys.get("h0") is None  # the oldest went first

@@ -5,16 +5,10 @@ import sys
 
 from scripts.supervisor import Supervisor, next_delay
 
+from tests.fake_clock import FakeClock
+
 CRASH = [sys.executable, "-c", "import sys; sys.exit(1)"]
 SLEEP = [sys.executable, "-c", "import time; time.sleep(120)"]
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_backoff_doubles_up_to_the_cap() -> None:
